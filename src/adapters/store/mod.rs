@@ -1,0 +1,5 @@
+//! Run store backends. SQLite (embedded, WAL) is the default; PostgreSQL can be added beside it.
+
+pub mod sqlite;
+
+pub use sqlite::SqliteRunStore;

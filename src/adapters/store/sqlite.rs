@@ -1,0 +1,530 @@
+//! The SQLite run store: one file `<home>/systrade.db` in WAL mode, schema by sqlx migrations.
+//! Several processes (runners, the scheduler, `systrade status`) share it; lock changes run in
+//! `BEGIN IMMEDIATE` transactions so two runners can never both take a workflow's lock.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use crate::engine::store::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Durability of commits: `normal` survives any process crash (the failure the engine is
+/// designed for); `full` also survives power loss at the cost of an fsync per commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Normal,
+    Full,
+}
+
+pub struct SqliteRunStore {
+    pool: SqlitePool,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// UTC time as stored: RFC 3339 with microseconds and `Z`, so text order is time order.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| StoreError::Corrupt { what: "timestamp".into(), detail: format!("`{s}`: {e}") })
+}
+
+fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    s.map(|s| parse_ts(&s)).transpose()
+}
+
+fn json(v: Option<&Value>) -> Option<String> {
+    v.map(Value::to_string)
+}
+
+fn parse_json(s: Option<String>) -> Result<Option<Value>, StoreError> {
+    s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt { what: "json".into(), detail: e.to_string() })).transpose()
+}
+
+fn parse_enum<T>(s: &str, what: &str, f: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    f(s).ok_or_else(|| StoreError::Corrupt { what: what.into(), detail: format!("unknown value `{s}`") })
+}
+
+impl SqliteRunStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(db)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Normal => SqliteSynchronous::Normal,
+                Durability::Full => SqliteSynchronous::Full,
+            })
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(options).await.map_err(db)?;
+        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn lock_holder(conn: &mut SqliteConnection, name: &str) -> Result<Option<LockHolder>, StoreError> {
+        let row = sqlx::query("SELECT * FROM locks WHERE name = ?").bind(name).fetch_optional(&mut *conn).await.map_err(db)?;
+        row.map(|r| lock_from_row(&r)).transpose()
+    }
+
+    async fn crash_run_in(conn: &mut SqliteConnection, holder: &LockHolder, at: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
+        sqlx::query("DELETE FROM locks WHERE name = ?").bind(&holder.workflow).execute(&mut *conn).await.map_err(db)?;
+        let Some(run_id) = holder.run_id else { return Ok(None) };
+        crash_run_rows(conn, run_id, at, &format!("runner pid {} on {} died", holder.pid, holder.host)).await?;
+        Ok(Some(run_id))
+    }
+}
+
+async fn crash_run_rows(conn: &mut SqliteConnection, run_id: i64, at: DateTime<Utc>, why: &str) -> Result<(), StoreError> {
+    let at = ts(at);
+    sqlx::query("UPDATE runs SET status = 'crashed', finished_at = ?, message = ? WHERE id = ? AND status = 'running'")
+        .bind(&at)
+        .bind(why)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    sqlx::query("UPDATE run_nodes SET state = 'crashed', finished_at = ?, error = ? WHERE run_id = ? AND state IN ('running', 'retrying')")
+        .bind(&at)
+        .bind(why)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    sqlx::query("UPDATE node_attempts SET status = 'crashed', finished_at = ?, error = ? WHERE run_id = ? AND status = 'running'")
+        .bind(&at)
+        .bind(why)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+fn lock_from_row(r: &SqliteRow) -> Result<LockHolder, StoreError> {
+    Ok(LockHolder {
+        workflow: r.try_get("name").map_err(db)?,
+        run_id: r.try_get("run_id").map_err(db)?,
+        pid: r.try_get("pid").map_err(db)?,
+        pid_start: r.try_get("pid_start").map_err(db)?,
+        host: r.try_get("host").map_err(db)?,
+        boot_id: r.try_get("boot_id").map_err(db)?,
+        acquired_at: parse_ts(&r.try_get::<String, _>("acquired_at").map_err(db)?)?,
+    })
+}
+
+fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
+    Ok(RunRecord {
+        id: r.try_get("id").map_err(db)?,
+        workflow: r.try_get("workflow").map_err(db)?,
+        trigger: parse_enum(&r.try_get::<String, _>("trigger").map_err(db)?, "trigger", Trigger::parse)?,
+        parent_run_id: r.try_get("parent_run_id").map_err(db)?,
+        status: parse_enum(&r.try_get::<String, _>("status").map_err(db)?, "run status", RunStatus::parse)?,
+        started_at: parse_ts(&r.try_get::<String, _>("started_at").map_err(db)?)?,
+        finished_at: opt_ts(r.try_get("finished_at").map_err(db)?)?,
+        pid: r.try_get("pid").map_err(db)?,
+        host: r.try_get("host").map_err(db)?,
+        definition_path: r.try_get("definition_path").map_err(db)?,
+        definition_hash: r.try_get("definition_hash").map_err(db)?,
+        selection: parse_json(r.try_get("selection").map_err(db)?)?,
+        message: r.try_get("message").map_err(db)?,
+    })
+}
+
+fn node_from_row(r: &SqliteRow) -> Result<NodeRecord, StoreError> {
+    Ok(NodeRecord {
+        run_id: r.try_get("run_id").map_err(db)?,
+        node_id: r.try_get("node_id").map_err(db)?,
+        task: r.try_get("task").map_err(db)?,
+        state: parse_enum(&r.try_get::<String, _>("state").map_err(db)?, "node state", NodeState::parse)?,
+        executions: r.try_get::<i64, _>("executions").map_err(db)? as u32,
+        attempts: r.try_get::<i64, _>("attempts").map_err(db)? as u32,
+        started_at: opt_ts(r.try_get("started_at").map_err(db)?)?,
+        finished_at: opt_ts(r.try_get("finished_at").map_err(db)?)?,
+        output: parse_json(r.try_get("output").map_err(db)?)?,
+        error: r.try_get("error").map_err(db)?,
+        reused_from: r.try_get("reused_from").map_err(db)?,
+    })
+}
+
+async fn write_node(conn: &mut SqliteConnection, run_id: i64, node_id: &str, n: &NodeUpdate) -> Result<(), StoreError> {
+    sqlx::query("UPDATE run_nodes SET state = ?, executions = ?, attempts = ?, started_at = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND node_id = ?")
+        .bind(n.state.as_str())
+        .bind(n.executions as i64)
+        .bind(n.attempts as i64)
+        .bind(n.started_at.map(ts))
+        .bind(n.finished_at.map(ts))
+        .bind(json(n.output.as_ref()))
+        .bind(n.error.as_deref())
+        .bind(run_id)
+        .bind(node_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl RunStore for SqliteRunStore {
+    async fn begin_run(&self, run: NewRun, is_dead: &IsDead) -> Result<BeginRun, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut crashed = Vec::new();
+        if let Some(holder) = Self::lock_holder(&mut tx, &run.workflow).await? {
+            if !is_dead(&holder) {
+                tx.rollback().await.map_err(db)?;
+                return Ok(BeginRun::AlreadyRunning(holder));
+            }
+            crashed.extend(Self::crash_run_in(&mut tx, &holder, run.started_at).await?);
+        }
+        let started = ts(run.started_at);
+        let run_id: i64 = sqlx::query(
+            "INSERT INTO runs (workflow, trigger, parent_run_id, status, started_at, pid, host, definition_path, definition_hash, selection)
+             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&run.workflow)
+        .bind(run.trigger.as_str())
+        .bind(run.parent_run_id)
+        .bind(&started)
+        .bind(run.lock.pid)
+        .bind(&run.lock.host)
+        .bind(&run.definition_path)
+        .bind(&run.definition_hash)
+        .bind(json(run.selection.as_ref()))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        sqlx::query("INSERT INTO locks (name, run_id, pid, pid_start, host, boot_id, acquired_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(&run.workflow)
+            .bind(run_id)
+            .bind(run.lock.pid)
+            .bind(run.lock.pid_start)
+            .bind(&run.lock.host)
+            .bind(&run.lock.boot_id)
+            .bind(ts(run.lock.acquired_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for n in &run.nodes {
+            let finished = n.state.is_final().then(|| started.clone());
+            sqlx::query("INSERT INTO run_nodes (run_id, node_id, task, state, finished_at, output, error, reused_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(run_id)
+                .bind(&n.node_id)
+                .bind(&n.task)
+                .bind(n.state.as_str())
+                .bind(finished)
+                .bind(json(n.output.as_ref()))
+                .bind(n.message.as_deref())
+                .bind(n.reused_from)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(BeginRun::Started { run_id, crashed })
+    }
+
+    async fn record_attempt_start(&self, run_id: i64, node_id: &str, execution: u32, attempt: u32, at: DateTime<Utc>, node: &NodeUpdate) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let id: i64 = sqlx::query("INSERT INTO node_attempts (run_id, node_id, execution, attempt, status, started_at) VALUES (?, ?, ?, ?, 'running', ?) RETURNING id")
+            .bind(run_id)
+            .bind(node_id)
+            .bind(execution as i64)
+            .bind(attempt as i64)
+            .bind(ts(at))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?
+            .try_get(0)
+            .map_err(db)?;
+        write_node(&mut tx, run_id, node_id, node).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    async fn record_attempt_end(&self, attempt_id: i64, status: NodeState, at: DateTime<Utc>, error: Option<&str>, output: Option<&Value>, node_id: &str, run_id: i64, node: &NodeUpdate) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("UPDATE node_attempts SET status = ?, finished_at = ?, error = ?, output = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(ts(at))
+            .bind(error)
+            .bind(json(output))
+            .bind(attempt_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        write_node(&mut tx, run_id, node_id, node).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn update_node(&self, run_id: i64, node_id: &str, node: &NodeUpdate) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        write_node(&mut conn, run_id, node_id, node).await
+    }
+
+    async fn finish_run(&self, run_id: i64, status: RunStatus, at: DateTime<Utc>, message: Option<&str>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        sqlx::query("UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(ts(at))
+            .bind(message)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM locks WHERE run_id = ?").bind(run_id).execute(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn append_logs(&self, events: &[LogEvent]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for e in events {
+            sqlx::query("INSERT INTO log_events (run_id, node_id, ts, level, target, message, fields) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(e.run_id)
+                .bind(e.node_id.as_deref())
+                .bind(ts(e.ts))
+                .bind(&e.level)
+                .bind(&e.target)
+                .bind(&e.message)
+                .bind(json(e.fields.as_ref()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn get_run(&self, run_id: i64) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = ?").bind(run_id).fetch_optional(&self.pool).await.map_err(db)?;
+        row.map(|r| run_from_row(&r)).transpose()
+    }
+
+    async fn list_runs(&self, workflow: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM runs WHERE (?1 IS NULL OR workflow = ?1) ORDER BY id DESC LIMIT ?2")
+            .bind(workflow)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn run_nodes(&self, run_id: i64) -> Result<Vec<NodeRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM run_nodes WHERE run_id = ? ORDER BY rowid").bind(run_id).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(node_from_row).collect()
+    }
+
+    async fn attempts(&self, run_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM node_attempts WHERE run_id = ? ORDER BY id").bind(run_id).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttemptRecord {
+                    id: r.try_get("id").map_err(db)?,
+                    run_id: r.try_get("run_id").map_err(db)?,
+                    node_id: r.try_get("node_id").map_err(db)?,
+                    execution: r.try_get::<i64, _>("execution").map_err(db)? as u32,
+                    attempt: r.try_get::<i64, _>("attempt").map_err(db)? as u32,
+                    status: parse_enum(&r.try_get::<String, _>("status").map_err(db)?, "attempt status", NodeState::parse)?,
+                    started_at: parse_ts(&r.try_get::<String, _>("started_at").map_err(db)?)?,
+                    finished_at: opt_ts(r.try_get("finished_at").map_err(db)?)?,
+                    error: r.try_get("error").map_err(db)?,
+                    output: parse_json(r.try_get("output").map_err(db)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn logs(&self, q: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
+        let min = q.min_level.as_deref().and_then(|l| LEVELS.iter().position(|x| *x == l)).unwrap_or(0);
+        let allowed: Vec<&str> = LEVELS[min..].to_vec();
+        let rows = sqlx::query(
+            "SELECT * FROM log_events WHERE (?1 IS NULL OR run_id = ?1) AND (?2 IS NULL OR node_id = ?2) AND id > ?3
+             AND level IN (SELECT value FROM json_each(?4)) ORDER BY id LIMIT ?5",
+        )
+        .bind(q.run_id)
+        .bind(q.node_id.as_deref())
+        .bind(q.after_id.unwrap_or(0))
+        .bind(serde_json::to_string(&allowed).unwrap_or_else(|_| "[]".into()))
+        .bind(q.limit.unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogRecord {
+                    id: r.try_get("id").map_err(db)?,
+                    event: LogEvent {
+                        run_id: r.try_get("run_id").map_err(db)?,
+                        node_id: r.try_get("node_id").map_err(db)?,
+                        ts: parse_ts(&r.try_get::<String, _>("ts").map_err(db)?)?,
+                        level: r.try_get("level").map_err(db)?,
+                        target: r.try_get("target").map_err(db)?,
+                        message: r.try_get("message").map_err(db)?,
+                        fields: parse_json(r.try_get("fields").map_err(db)?)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn latest_output(&self, workflow: &str, node_id: &str) -> Result<Option<(i64, Value)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT n.run_id, n.output FROM run_nodes n JOIN runs r ON r.id = n.run_id
+             WHERE r.workflow = ? AND n.node_id = ? AND n.state = 'succeeded' AND n.output IS NOT NULL
+             ORDER BY n.finished_at DESC, n.run_id DESC LIMIT 1",
+        )
+        .bind(workflow)
+        .bind(node_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let run_id: i64 = r.try_get(0).map_err(db)?;
+                Ok(parse_json(r.try_get(1).map_err(db)?)?.map(|v| (run_id, v)))
+            }
+        }
+    }
+
+    async fn last_run(&self, workflow: &str, triggers: &[Trigger]) -> Result<Option<RunRecord>, StoreError> {
+        let list: Vec<&str> = triggers.iter().map(|t| t.as_str()).collect();
+        let row = sqlx::query("SELECT * FROM runs WHERE workflow = ? AND trigger IN (SELECT value FROM json_each(?)) ORDER BY started_at DESC, id DESC LIMIT 1")
+            .bind(workflow)
+            .bind(serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| run_from_row(&r)).transpose()
+    }
+
+    async fn last_success(&self, workflow: &str) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM runs WHERE workflow = ? AND status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1")
+            .bind(workflow)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| run_from_row(&r)).transpose()
+    }
+
+    async fn control_state(&self, workflow: &str) -> Result<ControlState, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT state FROM control WHERE workflow = ?").bind(workflow).fetch_optional(&self.pool).await.map_err(db)?;
+        match row {
+            None => Ok(ControlState::Go),
+            Some((s,)) => parse_enum(&s, "control state", ControlState::parse),
+        }
+    }
+
+    async fn set_control_state(&self, workflow: &str, state: ControlState, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO control (workflow, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(workflow) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at")
+            .bind(workflow)
+            .bind(state.as_str())
+            .bind(ts(at))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn control_states(&self) -> Result<Vec<ControlRecord>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT workflow, state, updated_at FROM control ORDER BY workflow").fetch_all(&self.pool).await.map_err(db)?;
+        rows.into_iter()
+            .map(|(workflow, state, at)| Ok(ControlRecord { workflow, state: parse_enum(&state, "control state", ControlState::parse)?, updated_at: parse_ts(&at)? }))
+            .collect()
+    }
+
+    async fn locks(&self) -> Result<Vec<LockHolder>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM locks ORDER BY name").fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(lock_from_row).collect()
+    }
+
+    async fn acquire_lock(&self, lock: &LockHolder, is_dead: &IsDead) -> Result<Option<LockHolder>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        if let Some(holder) = Self::lock_holder(&mut tx, &lock.workflow).await? {
+            if !is_dead(&holder) {
+                tx.rollback().await.map_err(db)?;
+                return Ok(Some(holder));
+            }
+            Self::crash_run_in(&mut tx, &holder, lock.acquired_at).await?;
+        }
+        sqlx::query("INSERT INTO locks (name, run_id, pid, pid_start, host, boot_id, acquired_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(&lock.workflow)
+            .bind(lock.run_id)
+            .bind(lock.pid)
+            .bind(lock.pid_start)
+            .bind(&lock.host)
+            .bind(&lock.boot_id)
+            .bind(ts(lock.acquired_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(None)
+    }
+
+    async fn release_lock(&self, name: &str, pid: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM locks WHERE name = ? AND pid = ?").bind(name).bind(pid).execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn mark_crashed(&self, lock: &LockHolder, at: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        // Re-read inside the transaction: the holder may have finished meanwhile.
+        let current = Self::lock_holder(&mut tx, &lock.workflow).await?;
+        let result = match current {
+            Some(h) if h.pid == lock.pid && h.run_id == lock.run_id => Self::crash_run_in(&mut tx, &h, at).await?,
+            _ => None,
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(result)
+    }
+
+    async fn crash_orphan_runs(&self, at: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM runs WHERE status = 'running' AND id NOT IN (SELECT run_id FROM locks WHERE run_id IS NOT NULL)")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        for (id,) in &ids {
+            crash_run_rows(&mut tx, *id, at, "runner gone (no lock held)").await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(ids.into_iter().map(|(i,)| i).collect())
+    }
+
+    async fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        sqlx::query("VACUUM INTO ?").bind(path.display().to_string()).execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn prune_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM log_events WHERE ts < ?").bind(ts(before)).execute(&self.pool).await.map_err(db)?;
+        Ok(r.rows_affected())
+    }
+}

@@ -1,0 +1,133 @@
+//! The application context that tasks receive, and the loading of everything a run needs from a
+//! home: config, the task catalogue (shipped + `<home>/tasks`), and workflows (shipped +
+//! `<home>/workflows`, or a file path).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::engine::catalogue::Catalogue;
+use crate::engine::clock::Clock;
+use crate::engine::diagnostic::{Diagnostic, Diagnostics};
+use crate::engine::plan::{build_plan, Plan};
+use crate::engine::spec::parse_workflow;
+use crate::home::Home;
+
+/// What every task can reach. Later issues add the price store, the broker, and so on.
+pub struct App {
+    pub home: Home,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Where a workflow definition comes from.
+#[derive(Debug, Clone)]
+pub struct WorkflowSource {
+    pub name: String,
+    /// For messages: a path, or `builtin:workflows/NAME.toml`.
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The catalogue of this home: shipped entries, then `<home>/tasks/*.toml` (which may replace them).
+pub fn load_catalogue(home: &Home) -> Result<Catalogue, Diagnostics> {
+    let mut cat = Catalogue::default();
+    let mut errs = Vec::new();
+    for (file, text) in crate::shipped::TASKS {
+        if let Err(d) = cat.add_file(&format!("builtin:tasks/{file}"), text.as_bytes()) {
+            errs.extend(d.0);
+        }
+    }
+    for path in toml_files(&home.tasks_dir()) {
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                if let Err(d) = cat.add_file(&path.display().to_string(), &bytes) {
+                    errs.extend(d.0);
+                }
+            }
+            Err(e) => errs.push(Diagnostic::new(path.display().to_string(), format!("cannot read: {e}"))),
+        }
+    }
+    if errs.is_empty() {
+        Ok(cat)
+    } else {
+        Err(Diagnostics(errs))
+    }
+}
+
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Every workflow known to this home by name: shipped ones, replaced by `<home>/workflows/`.
+pub fn workflow_sources(home: &Home) -> BTreeMap<String, WorkflowSource> {
+    let mut out = BTreeMap::new();
+    for (file, text) in crate::shipped::WORKFLOWS {
+        let name = file.trim_end_matches(".toml").to_string();
+        out.insert(name.clone(), WorkflowSource { name, path: format!("builtin:workflows/{file}"), bytes: text.as_bytes().to_vec() });
+    }
+    for path in toml_files(&home.workflows_dir()) {
+        let Some(name) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else { continue };
+        if let Ok(bytes) = std::fs::read(&path) {
+            out.insert(name.clone(), WorkflowSource { name, path: path.display().to_string(), bytes });
+        }
+    }
+    out
+}
+
+/// Resolves `NAME|FILE` as given on the command line.
+pub fn resolve_workflow(home: &Home, arg: &str) -> Result<WorkflowSource, Diagnostics> {
+    let looks_like_path = arg.ends_with(".toml") || arg.contains('/');
+    if looks_like_path {
+        let path = Path::new(arg);
+        let bytes = std::fs::read(path).map_err(|e| Diagnostic::new(arg, format!("cannot read workflow file: {e}")))?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        return Ok(WorkflowSource { name, path: arg.to_string(), bytes });
+    }
+    let all = workflow_sources(home);
+    all.get(arg).cloned().ok_or_else(|| {
+        Diagnostic::new(arg, format!("no workflow named `{arg}`"))
+            .help_opt(crate::engine::diagnostic::did_you_mean(arg, all.keys().map(String::as_str)).or_else(|| {
+                Some(format!("known workflows: {}", all.keys().cloned().collect::<Vec<_>>().join(", ")))
+            }))
+            .into()
+    })
+}
+
+/// Parses and validates a workflow against this home's catalogue and the Rust tasks.
+pub fn plan_workflow(home: &Home, source: &WorkflowSource) -> Result<Plan<App>, Diagnostics> {
+    let catalogue = load_catalogue(home)?;
+    let spec = parse_workflow(&source.path, &source.bytes, Some(&source.name))?;
+    let known: Vec<String> = workflow_sources(home).into_keys().collect();
+    build_plan(spec, &catalogue, &crate::tasks::registry(), Some(&known))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_workflow_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home { root: dir.path().to_path_buf() };
+        for (name, src) in workflow_sources(&home) {
+            plan_workflow(&home, &src).unwrap_or_else(|e| panic!("shipped workflow {name} is invalid:\n{e}"));
+        }
+    }
+
+    #[test]
+    fn home_workflows_override_shipped_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home { root: dir.path().to_path_buf() };
+        std::fs::create_dir_all(home.workflows_dir()).unwrap();
+        std::fs::write(home.workflows_dir().join("daily.toml"), "[workflow]\nname = \"daily\"\n[[node]]\nid = \"a\"\ntask = \"noop\"\n").unwrap();
+        let src = resolve_workflow(&home, "daily").unwrap();
+        assert!(src.path.ends_with("workflows/daily.toml") && !src.path.starts_with("builtin:"));
+        assert!(resolve_workflow(&home, "dayly").unwrap_err().to_string().contains("did you mean `daily`"));
+    }
+}

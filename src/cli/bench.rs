@@ -1,0 +1,124 @@
+//! `systrade bench`: engine overhead on this machine. Runs a no-op workflow of N nodes, wide and
+//! as a chain, with every attempt durably recorded in a fresh run store, and validates a large
+//! generated DAG. Build with `--release` for meaningful figures.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::json;
+
+use super::context::{Ctx, GlobalOpts};
+use super::output::print_json;
+use crate::app::{load_catalogue, App};
+use crate::engine::executor::{RunRequest, Silent};
+use crate::engine::plan::{build_plan, Plan};
+use crate::engine::spec::parse_workflow;
+use crate::engine::store::{RunStatus, RunStore};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Nodes in the executed workflows.
+    #[arg(long, default_value_t = 1000)]
+    pub nodes: usize,
+    /// Nodes in the validated DAG.
+    #[arg(long, default_value_t = 10_000)]
+    pub validate_nodes: usize,
+    /// Repetitions (the best is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A generated workflow: `wide` (all independent), `chain` (each after the previous) or `dag`
+/// (each after up to three earlier nodes).
+pub fn generated_workflow(name: &str, shape: &str, n: usize, concurrency: usize) -> String {
+    let mut s = format!("[workflow]\nname = \"{name}\"\nmax_concurrency = {concurrency}\n\n");
+    for i in 0..n {
+        let after = match shape {
+            "chain" if i > 0 => format!("after = [\"n{}\"]\n", i - 1),
+            "dag" if i > 0 => {
+                let mut deps: Vec<usize> = [i - 1, i / 2, (i * 7 + 3) % i].into_iter().collect();
+                deps.sort_unstable();
+                deps.dedup();
+                format!("after = [{}]\n", deps.iter().map(|d| format!("\"n{d}\"")).collect::<Vec<_>>().join(", "))
+            }
+            _ => String::new(),
+        };
+        let _ = write!(s, "[[node]]\nid = \"n{i}\"\ntask = \"noop\"\n{after}\n");
+    }
+    s
+}
+
+fn plan_of(ctx: &Ctx, name: &str, text: &str) -> anyhow::Result<Plan<App>> {
+    let catalogue = load_catalogue(&ctx.home)?;
+    let spec = parse_workflow(&format!("{name}.toml"), text.as_bytes(), Some(name))?;
+    Ok(build_plan(spec, &catalogue, &crate::tasks::registry(), None)?)
+}
+
+pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
+    let dir = tempfile::tempdir()?;
+    let bench_opts = GlobalOpts { home: Some(dir.path().to_path_buf()), verbose: false, quiet: true };
+    let ctx = Ctx::open(&bench_opts).await?;
+    let _ = opts;
+    let mut results = Vec::new();
+    for shape in ["wide", "chain"] {
+        let name = format!("bench_{shape}");
+        let plan = plan_of(&ctx, &name, &generated_workflow(&name, shape, a.nodes, 16))?;
+        let mut best = f64::MAX;
+        for _ in 0..a.repeat.max(1) {
+            let (_tx, rx) = tokio::sync::watch::channel(false);
+            let executor = ctx.executor(Arc::new(Silent), rx);
+            let t = Instant::now();
+            let summary = executor.execute(&plan, RunRequest::manual()).await?;
+            let secs = t.elapsed().as_secs_f64();
+            anyhow::ensure!(summary.status == RunStatus::Succeeded, "bench run {} did not succeed", summary.run_id);
+            let recorded = ctx.store.attempts(summary.run_id).await?.len();
+            anyhow::ensure!(recorded == a.nodes, "expected {} recorded attempts, found {recorded}", a.nodes);
+            best = best.min(secs);
+        }
+        results.push(json!({ "workflow": shape, "nodes": a.nodes, "seconds": best, "ms_per_node": best * 1000.0 / a.nodes as f64 }));
+    }
+    let text = generated_workflow("bench_validate", "dag", a.validate_nodes, 4);
+    let mut best_parse = f64::MAX;
+    let mut best_total = f64::MAX;
+    for _ in 0..a.repeat.max(1) {
+        let catalogue = load_catalogue(&ctx.home)?;
+        let t = Instant::now();
+        let spec = parse_workflow("bench_validate.toml", text.as_bytes(), Some("bench_validate"))?;
+        let parsed = t.elapsed().as_secs_f64();
+        let plan = build_plan(spec, &catalogue, &crate::tasks::registry(), None)?;
+        let total = t.elapsed().as_secs_f64();
+        anyhow::ensure!(plan.dag.len() == a.validate_nodes, "validated DAG has {} nodes", plan.dag.len());
+        best_parse = best_parse.min(parsed);
+        best_total = best_total.min(total);
+    }
+    let validation = json!({ "nodes": a.validate_nodes, "bytes": text.len(), "parse_seconds": best_parse, "total_seconds": best_total });
+    let release = !cfg!(debug_assertions);
+    if a.json {
+        print_json(&json!({ "release_build": release, "runs": results, "validation": validation }))?;
+    } else {
+        if !release {
+            println!("note: this is a debug build; use `cargo run --release -- bench` for real figures");
+        }
+        for r in &results {
+            println!(
+                "{:<6} {} no-op nodes, every attempt recorded: {:.3}s ({:.3} ms/node)",
+                r["workflow"].as_str().unwrap_or(""),
+                r["nodes"],
+                r["seconds"].as_f64().unwrap_or(0.0),
+                r["ms_per_node"].as_f64().unwrap_or(0.0)
+            );
+        }
+        println!(
+            "validate a {}-node DAG ({} KiB): {:.1} ms (parse {:.1} ms)",
+            a.validate_nodes,
+            text.len() / 1024,
+            best_total * 1000.0,
+            best_parse * 1000.0
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,304 @@
+//! The `systrade` command line. Thin: parses arguments, opens the home, calls the library and
+//! prints. Data and `--json` go to stdout, logs and progress to stderr.
+//!
+//! Exit codes: 0 success; 1 a run did not succeed, or an operational error; 2 invalid input
+//! (validation, unknown workflow/node/run, bad arguments); 3 refused (already running, control
+//! state STOP/NO-RUN); 130 cancelled by Ctrl-C / SIGTERM.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+mod bench;
+mod context;
+mod control;
+mod demo;
+mod inspect;
+mod output;
+mod run;
+mod scheduler;
+mod settings;
+mod terminal;
+
+pub use context::Ctx;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "systrade",
+    version,
+    about = "Production system for systematic futures trading: runs the daily pipeline as workflow DAGs",
+    long_about = "systrade runs a trading firm's daily production pipeline as workflow DAGs of tasks.\n\n\
+Workflows live in workflows/NAME.toml (shipped) or <home>/workflows/ (yours); task kinds in \
+tasks/*.toml and <home>/tasks/. Every run, trigger and rerun is recorded in <home>/systrade.db.\n\n\
+Exit codes: 0 success; 1 a run did not succeed or an error; 2 invalid input; 3 refused \
+(already running, control STOP/NO-RUN); 130 cancelled."
+)]
+pub struct Cli {
+    /// Home directory (run store, config, overrides). Default: $SYSTRADE_HOME, else the per-user data dir.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// More log output on the terminal (debug level).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// Only warnings and errors on the terminal.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the home directory, its run store and a config template.
+    Init(JsonFlag),
+    /// Check a workflow (by name or file) and report every error with file and line.
+    Validate(ValidateArgs),
+    /// Run a workflow now (all nodes).
+    Run(RunArgs),
+    /// Run one node of a workflow by hand, optionally with its upstream or downstream nodes.
+    Trigger(TriggerArgs),
+    /// Re-run what did not succeed in an earlier run, reusing the outputs of what did.
+    Rerun(RerunArgs),
+    /// Draw a workflow's DAG (ascii, dot, mermaid or json), optionally coloured by a run's states.
+    Dag(DagArgs),
+    /// List recent runs.
+    Runs(RunsArgs),
+    /// Show one run: its nodes, attempts and errors.
+    Show(ShowArgs),
+    /// Every workflow: control state, whether it is running, its last run and its schedule.
+    Status(JsonFlag),
+    /// Show or set control states: go (default), stop (a running workflow stops within a second), no-run (no new starts).
+    Control(control::ControlArgs),
+    /// Show run logs.
+    Logs(LogsArgs),
+    /// The long-running scheduler: starts each workflow in its schedule window (no crontab needed).
+    Scheduler(scheduler::SchedulerArgs),
+    /// After a reboot or crash: mark runs whose runner is dead as crashed and release their locks.
+    Startup(JsonFlag),
+    /// Configuration.
+    Config(settings::ConfigArgs),
+    /// List the task catalogue.
+    Tasks(JsonFlag),
+    /// Create a fresh home and run the daily workflow end to end on the embedded defaults.
+    Demo(JsonFlag),
+    /// Measure engine overhead (run this on a release build).
+    Bench(bench::BenchArgs),
+    /// Internal: runs an external command and kills its process group if the runner dies.
+    #[command(name = "__guard", hide = true)]
+    Guard {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        argv: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Workflow name or path to a .toml file. Omit with --all.
+    pub workflow: Option<String>,
+    /// Validate every known workflow and the task catalogue.
+    #[arg(long, conflicts_with = "workflow")]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Workflow name or path to a .toml file.
+    pub workflow: String,
+    /// Run even if the control state is STOP or NO-RUN.
+    #[arg(long)]
+    pub force: bool,
+    /// Started by the scheduler (internal; records the trigger and honours the window's stop time).
+    #[arg(long, hide = true)]
+    pub scheduled: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TriggerArgs {
+    /// Workflow name or path.
+    pub workflow: String,
+    /// The node to run.
+    pub node: String,
+    /// Also run every node it depends on.
+    #[arg(long, conflicts_with = "with_downstream")]
+    pub with_upstream: bool,
+    /// Also run every node that depends on it.
+    #[arg(long)]
+    pub with_downstream: bool,
+    /// Run even if the control state is STOP or NO-RUN.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RerunArgs {
+    /// The run to re-run.
+    #[arg(required_unless_present = "last", conflicts_with = "last")]
+    pub run_id: Option<i64>,
+    /// The most recent run (of --workflow, if given).
+    #[arg(long)]
+    pub last: bool,
+    /// With --last: the most recent run of this workflow.
+    #[arg(long, requires = "last")]
+    pub workflow: Option<String>,
+    /// Run even if the control state is STOP or NO-RUN.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DagArgs {
+    /// Workflow name or path.
+    pub workflow: String,
+    #[arg(long, value_enum, default_value = "ascii")]
+    pub format: crate::engine::render::DagFormat,
+    /// Colour nodes by their state in this run.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<i64>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    /// Only this workflow.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    pub run_id: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Run id (default: the latest run).
+    #[arg(long)]
+    pub run: Option<i64>,
+    /// Only this node.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Minimum level: error, warn, info, debug, trace.
+    #[arg(long, value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub level: Option<String>,
+    /// Keep printing new events until the run ends (Ctrl-C to stop).
+    #[arg(long, short)]
+    pub follow: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An error carrying its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input: exit 2.
+    #[error("{0}")]
+    Invalid(String),
+    /// Refused by control state or lock: exit 3.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Exit code for an error, by what is in its chain.
+fn exit_code(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if let Some(c) = cause.downcast_ref::<CliError>() {
+            return match c {
+                CliError::Invalid(_) => 2,
+                CliError::Refused(_) => 3,
+            };
+        }
+        if cause.downcast_ref::<crate::engine::diagnostic::Diagnostics>().is_some() {
+            return 2;
+        }
+        if let Some(crate::engine::executor::EngineError::AlreadyRunning { .. }) = cause.downcast_ref() {
+            return 3;
+        }
+    }
+    1
+}
+
+/// Parses arguments, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if let Command::Guard { argv } = &cli.command {
+        return crate::engine::external::guard_main(argv);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return 0;
+            }
+            let text = format!("{err:#}");
+            if text.starts_with("error") {
+                eprintln!("{text}");
+            } else {
+                eprintln!("error: {text}");
+            }
+            exit_code(&err)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let opts = context::GlobalOpts { home: cli.home.clone(), verbose: cli.verbose, quiet: cli.quiet };
+    match cli.command {
+        Command::Init(a) => context::init(&opts, a.json).await,
+        Command::Validate(a) => inspect::validate(&opts, a).await,
+        Command::Run(a) => run::run(&opts, a).await,
+        Command::Trigger(a) => run::trigger(&opts, a).await,
+        Command::Rerun(a) => run::rerun(&opts, a).await,
+        Command::Dag(a) => inspect::dag(&opts, a).await,
+        Command::Runs(a) => inspect::runs(&opts, a).await,
+        Command::Show(a) => inspect::show(&opts, a).await,
+        Command::Status(a) => inspect::status(&opts, a.json).await,
+        Command::Control(a) => control::control(&opts, a).await,
+        Command::Logs(a) => inspect::logs(&opts, a).await,
+        Command::Scheduler(a) => scheduler::scheduler(&opts, a).await,
+        Command::Startup(a) => control::startup(&opts, a.json).await,
+        Command::Config(a) => settings::config(&opts, a).await,
+        Command::Tasks(a) => inspect::tasks(&opts, a.json).await,
+        Command::Demo(a) => demo::demo(&opts, a.json).await,
+        Command::Bench(a) => bench::bench(&opts, a).await,
+        Command::Guard { .. } => Ok(0),
+    }
+}

@@ -1,0 +1,195 @@
+//! `systrade scheduler`: the long-running daemon that replaces the crontab. Every poll interval
+//! it evaluates each scheduled workflow (window, weekday, control state, lock, previous
+//! workflows), starts due ones as `systrade run NAME --scheduled` child processes (their output
+//! appended to `<home>/logs/NAME.log`), and marks runs whose runner died as crashed (the
+//! sysproduction monitor's dead-PID check). One scheduler per home.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use serde_json::json;
+
+use super::context::{Ctx, GlobalOpts};
+use super::inspect::start_facts;
+use super::output::print_json;
+use super::CliError;
+use crate::app::{plan_workflow, workflow_sources};
+use crate::engine::process::holder_is_dead;
+use crate::engine::schedule::{decide, window_containing, Decision};
+use crate::engine::store::{LockHolder, RunStore};
+
+const SCHEDULER_LOCK: &str = "__scheduler__";
+
+#[derive(Args, Debug)]
+pub struct SchedulerArgs {
+    /// Evaluate once, start what is due, wait for those runs, and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Print what would be started and why, start nothing (implies --once).
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Child {
+    process: tokio::process::Child,
+    window_open: DateTime<Utc>,
+}
+
+pub async fn scheduler(opts: &GlobalOpts, a: SchedulerArgs) -> anyhow::Result<i32> {
+    let ctx = Ctx::open(opts).await?;
+    if a.dry_run {
+        let decisions = evaluate(&ctx).await?;
+        if a.json {
+            print_json(&decisions.iter().map(|(w, d)| json!({ "workflow": w, "decision": d })).collect::<Vec<_>>())?;
+        } else {
+            for (w, d) in &decisions {
+                match d {
+                    Decision::Start { .. } => println!("{w}: would start now"),
+                    Decision::Wait { reason, .. } => println!("{w}: waits: {reason}"),
+                }
+            }
+        }
+        return Ok(0);
+    }
+    let me = &ctx.identity;
+    let lock = LockHolder {
+        workflow: SCHEDULER_LOCK.into(),
+        run_id: None,
+        pid: me.pid,
+        pid_start: me.pid_start,
+        host: me.host.clone(),
+        boot_id: me.boot_id.clone(),
+        acquired_at: ctx.clock.now(),
+    };
+    let me2 = me.clone();
+    if let Some(holder) = ctx.store.acquire_lock(&lock, &move |h| holder_is_dead(h, &me2)).await? {
+        return Err(CliError::Refused(format!("a scheduler is already running for this home (pid {} on {})", holder.pid, holder.host)).into());
+    }
+    let result = serve(&ctx, &a).await;
+    ctx.store.release_lock(SCHEDULER_LOCK, me.pid).await?;
+    result
+}
+
+/// Decisions for every valid scheduled workflow, in name order.
+async fn evaluate(ctx: &Ctx) -> anyhow::Result<Vec<(String, Decision)>> {
+    let now = ctx.clock.now();
+    let mut out = Vec::new();
+    for (name, src) in workflow_sources(&ctx.home) {
+        let plan = match plan_workflow(&ctx.home, &src) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(workflow = %name, "workflow is invalid and will not be scheduled:\n{e}");
+                continue;
+            }
+        };
+        let Some(schedule) = plan.spec.schedule.clone() else { continue };
+        let facts = start_facts(ctx, &name, &schedule).await?;
+        out.push((name, decide(&schedule, now, &facts)));
+    }
+    Ok(out)
+}
+
+async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
+    let exe = std::env::current_exe().context("cannot find the systrade executable")?;
+    std::fs::create_dir_all(ctx.home.logs_dir()).with_context(|| format!("cannot create {}", ctx.home.logs_dir().display()))?;
+    let mut children: HashMap<String, Child> = HashMap::new();
+    let mut started_windows: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut failures = 0;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut last_reason: HashMap<String, String> = HashMap::new();
+    tracing::info!(home = %ctx.home.root.display(), "scheduler started");
+    loop {
+        // Dead runners: mark their runs crashed and free their locks (sysproduction's monitor).
+        for lock in ctx.store.locks().await? {
+            if lock.workflow != SCHEDULER_LOCK && holder_is_dead(&lock, &ctx.identity) {
+                if let Some(run) = ctx.store.mark_crashed(&lock, ctx.clock.now()).await? {
+                    tracing::error!(workflow = %lock.workflow, run, pid = lock.pid, "runner died: run {run} marked crashed; `systrade rerun {run}` to recover");
+                }
+            }
+        }
+        for (name, decision) in evaluate(ctx).await? {
+            match decision {
+                Decision::Start { .. } => {
+                    let Some(schedule) = plan_workflow(&ctx.home, &workflow_sources(&ctx.home)[&name]).ok().and_then(|p| p.spec.schedule.clone()) else { continue };
+                    let Some((open, _)) = window_containing(&schedule, ctx.clock.now()) else { continue };
+                    if children.contains_key(&name) || started_windows.get(&name) == Some(&open) {
+                        continue;
+                    }
+                    let log_path = ctx.home.logs_dir().join(format!("{name}.log"));
+                    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).with_context(|| format!("cannot open {}", log_path.display()))?;
+                    let log_err = log.try_clone()?;
+                    let process = tokio::process::Command::new(&exe)
+                        .arg("--home")
+                        .arg(&ctx.home.root)
+                        .arg("run")
+                        .arg(&name)
+                        .arg("--scheduled")
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::from(log))
+                        .stderr(Stdio::from(log_err))
+                        .spawn()
+                        .with_context(|| format!("cannot start a runner for `{name}`"))?;
+                    tracing::info!(workflow = %name, pid = process.id(), log = %log_path.display(), "started scheduled run");
+                    started_windows.insert(name.clone(), open);
+                    children.insert(name.clone(), Child { process, window_open: open });
+                    last_reason.remove(&name);
+                }
+                Decision::Wait { reason, .. } => {
+                    if last_reason.get(&name) != Some(&reason) {
+                        tracing::info!(workflow = %name, "waiting: {reason}");
+                        last_reason.insert(name, reason);
+                    }
+                }
+            }
+        }
+        let mut finished = Vec::new();
+        for (name, child) in children.iter_mut() {
+            if let Ok(Some(status)) = child.process.try_wait() {
+                if status.success() {
+                    tracing::info!(workflow = %name, "scheduled run finished");
+                } else {
+                    failures += 1;
+                    tracing::warn!(workflow = %name, code = status.code(), "scheduled run did not succeed; see `systrade runs --workflow {name}`");
+                }
+                finished.push(name.clone());
+            }
+        }
+        for f in finished {
+            if let Some(c) = children.remove(&f) {
+                tracing::debug!(workflow = %f, window = %c.window_open, "runner reaped");
+            }
+        }
+        if a.once && children.is_empty() {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ctx.config.scheduler.poll_interval) => {}
+            _ = tokio::signal::ctrl_c() => { stop_children(&mut children).await; break; }
+            _ = term.recv() => { stop_children(&mut children).await; break; }
+        }
+    }
+    tracing::info!("scheduler stopped");
+    Ok(if failures == 0 { 0 } else { 1 })
+}
+
+/// Forwards SIGTERM to running runners (each records a clean cancel) and waits for them.
+async fn stop_children(children: &mut HashMap<String, Child>) {
+    for (name, c) in children.iter() {
+        if let Some(pid) = c.process.id() {
+            tracing::warn!(workflow = %name, pid, "stopping runner");
+            // SAFETY: kill(2) with a valid pid and signal number.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+        }
+    }
+    for (_, c) in children.iter_mut() {
+        let _ = c.process.wait().await;
+    }
+    children.clear();
+}

@@ -1,0 +1,326 @@
+//! Configuration: `config/defaults.toml` (shipped, embedded) < `<home>/config.toml` <
+//! `SYSTRADE_SECTION__KEY` environment variables. Every key must exist in the defaults (unknown
+//! keys are errors with file, line and a suggestion); a value must have the default's type. The
+//! source of each value is kept for `systrade config show`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
+use crate::engine::duration::parse_duration;
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    Default,
+    File { path: String, line: usize },
+    Env { var: String },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => write!(f, "default"),
+            Source::File { path, line } => write!(f, "{path}:{line}"),
+            Source::Env { var } => write!(f, "env {var}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Durability {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub durability: Durability,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoggingConfig {
+    /// Terminal log level (the run store keeps info and above regardless).
+    pub level: String,
+    pub retention_days: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    pub keep: u32,
+    pub directory: Option<PathBuf>,
+}
+
+/// The effective, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub logging: LoggingConfig,
+    pub scheduler: SchedulerConfig,
+    pub backup: BackupConfig,
+    /// Every `section.key` with its value and source.
+    pub entries: BTreeMap<String, (toml::Value, Source)>,
+}
+
+/// Keys whose values are never shown.
+pub fn is_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "api_key", "pwd"].iter().any(|s| k.contains(s))
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Datetime(_) => "a date-time",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+/// Line of `key` inside `[section]` in a TOML text (for messages; 1-based).
+fn find_line(text: &str, section: &str, key: Option<&str>) -> usize {
+    let mut in_section = false;
+    let mut section_line = 1;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_section = t.trim_matches(|c| c == '[' || c == ']').trim() == section;
+            if in_section {
+                section_line = i + 1;
+                if key.is_none() {
+                    return i + 1;
+                }
+            }
+        } else if in_section {
+            if let Some(k) = key {
+                if t.split('=').next().map(str::trim) == Some(k) {
+                    return i + 1;
+                }
+            }
+        }
+    }
+    section_line
+}
+
+impl Config {
+    /// Loads defaults, then the home config file if it exists, then `env` (pairs of name, value).
+    pub fn load(home_config: &Path, env: &[(String, String)]) -> Result<Config, Diagnostics> {
+        let defaults: toml::Table = toml::from_str(crate::shipped::DEFAULT_CONFIG)
+            .map_err(|e| Diagnostic::new("config/defaults.toml", format!("shipped defaults are invalid: {e}")))?;
+        let mut entries: BTreeMap<String, (toml::Value, Source)> = BTreeMap::new();
+        for (section, table) in &defaults {
+            if let toml::Value::Table(t) = table {
+                for (k, v) in t {
+                    entries.insert(format!("{section}.{k}"), (v.clone(), Source::Default));
+                }
+            }
+        }
+        let mut errs = Vec::new();
+        if home_config.exists() {
+            let path = home_config.display().to_string();
+            let text = match std::fs::read_to_string(home_config) {
+                Ok(t) => t,
+                Err(e) => return Err(Diagnostic::new(&path, format!("cannot read: {e}")).into()),
+            };
+            let user: toml::Table = match toml::from_str(&text) {
+                Ok(t) => t,
+                Err(e) => {
+                    let src = crate::engine::diagnostic::SourceText::new(&path, text.as_str());
+                    return Err(crate::engine::diagnostic::from_toml_error(&src, &e).into());
+                }
+            };
+            for (section, value) in &user {
+                let Some(toml::Value::Table(default_section)) = defaults.get(section) else {
+                    errs.push(
+                        Diagnostic::new(&path, format!("unknown section `[{section}]`"))
+                            .key(section.clone())
+                            .help_opt(did_you_mean(section, defaults.keys().map(String::as_str))),
+                    );
+                    errs.last_mut().map(|d| d.line = Some(find_line(&text, section, None)));
+                    continue;
+                };
+                let toml::Value::Table(t) = value else {
+                    errs.push(Diagnostic::new(&path, format!("`{section}` must be a table `[{section}]`")).key(section.clone()));
+                    continue;
+                };
+                for (k, v) in t {
+                    let key = format!("{section}.{k}");
+                    let line = find_line(&text, section, Some(k));
+                    match default_section.get(k) {
+                        None => {
+                            let mut d = Diagnostic::new(&path, format!("unknown key `{k}` in [{section}]"))
+                                .key(key)
+                                .help_opt(did_you_mean(k, default_section.keys().map(String::as_str)));
+                            d.line = Some(line);
+                            errs.push(d);
+                        }
+                        Some(default) if std::mem::discriminant(default) != std::mem::discriminant(v) => {
+                            let mut d = Diagnostic::new(&path, format!("expected {}, found {}", type_name(default), type_name(v))).key(key);
+                            d.line = Some(line);
+                            errs.push(d);
+                        }
+                        Some(_) => {
+                            entries.insert(key, (v.clone(), Source::File { path: path.clone(), line }));
+                        }
+                    }
+                }
+            }
+        }
+        for (var, raw) in env {
+            let Some(rest) = var.strip_prefix("SYSTRADE_") else { continue };
+            let Some((section, key)) = rest.split_once("__") else { continue };
+            let full = format!("{}.{}", section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let Some((default, _)) = entries.get(&full) else {
+                let names: Vec<String> = entries.keys().map(|k| env_name(k)).collect();
+                errs.push(
+                    Diagnostic::new(format!("environment variable {var}"), format!("no config key `{full}`"))
+                        .help_opt(did_you_mean(var, names.iter().map(String::as_str))),
+                );
+                continue;
+            };
+            let value = match default {
+                toml::Value::Integer(_) => raw.trim().parse::<i64>().map(toml::Value::Integer).map_err(|_| "an integer"),
+                toml::Value::Boolean(_) => raw.trim().parse::<bool>().map(toml::Value::Boolean).map_err(|_| "true or false"),
+                toml::Value::Float(_) => raw.trim().parse::<f64>().map(toml::Value::Float).map_err(|_| "a number"),
+                _ => Ok(toml::Value::String(raw.clone())),
+            };
+            match value {
+                Ok(v) => {
+                    entries.insert(full, (v, Source::Env { var: var.clone() }));
+                }
+                Err(expected) => errs.push(Diagnostic::new(format!("environment variable {var}"), format!("expected {expected}, found `{raw}`"))),
+            }
+        }
+        if !errs.is_empty() {
+            return Err(Diagnostics(errs));
+        }
+        Self::from_entries(entries)
+    }
+
+    fn from_entries(entries: BTreeMap<String, (toml::Value, Source)>) -> Result<Config, Diagnostics> {
+        let mut errs = Vec::new();
+        let mut bad = |key: &str, msg: String| {
+            let (_, source) = &entries[key];
+            let (file, line) = match source {
+                Source::File { path, line } => (path.clone(), Some(*line)),
+                Source::Env { var } => (format!("environment variable {var}"), None),
+                Source::Default => ("config/defaults.toml".into(), None),
+            };
+            let mut d = Diagnostic::new(file, msg).key(key.to_string());
+            d.line = line;
+            errs.push(d);
+        };
+        let s = |key: &str| entries.get(key).and_then(|(v, _)| v.as_str()).unwrap_or_default().to_string();
+        let i = |key: &str| entries.get(key).and_then(|(v, _)| v.as_integer()).unwrap_or_default();
+        let durability = match s("store.durability").as_str() {
+            "normal" => Durability::Normal,
+            "full" => Durability::Full,
+            other => {
+                bad("store.durability", format!("`{other}` is not one of: normal, full"));
+                Durability::Normal
+            }
+        };
+        let level = s("logging.level");
+        if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+            bad("logging.level", format!("`{level}` is not one of: error, warn, info, debug, trace"));
+        }
+        let retention = i("logging.retention_days");
+        if !(1..=36_500).contains(&retention) {
+            bad("logging.retention_days", format!("must be between 1 and 36500, got {retention}"));
+        }
+        let poll = match parse_duration(&s("scheduler.poll_interval")) {
+            Ok(d) if d >= Duration::from_millis(100) && d <= Duration::from_secs(60) => d,
+            Ok(_) => {
+                bad("scheduler.poll_interval", "must be between 100ms and 60s".into());
+                Duration::from_secs(1)
+            }
+            Err(e) => {
+                bad("scheduler.poll_interval", e);
+                Duration::from_secs(1)
+            }
+        };
+        let keep = i("backup.keep");
+        if !(1..=10_000).contains(&keep) {
+            bad("backup.keep", format!("must be between 1 and 10000, got {keep}"));
+        }
+        let dir = s("backup.directory");
+        if !errs.is_empty() {
+            return Err(Diagnostics(errs));
+        }
+        Ok(Config {
+            store: StoreConfig { durability },
+            logging: LoggingConfig { level, retention_days: retention as u32 },
+            scheduler: SchedulerConfig { poll_interval: poll },
+            backup: BackupConfig { keep: keep as u32, directory: (!dir.is_empty()).then(|| PathBuf::from(dir)) },
+            entries,
+        })
+    }
+}
+
+/// The environment variable that overrides a `section.key`.
+pub fn env_name(key: &str) -> String {
+    let (section, k) = key.split_once('.').unwrap_or((key, ""));
+    format!("SYSTRADE_{}__{}", section.to_ascii_uppercase(), k.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        Config::load(&path, &env)
+    }
+
+    #[test]
+    fn defaults_agree_with_documented_values() {
+        let c = load(None, &[]).unwrap();
+        assert_eq!(c.store.durability, Durability::Normal);
+        assert_eq!(c.logging.retention_days, 30);
+        assert_eq!(c.backup.keep, 7);
+        assert!(c.entries.values().all(|(_, s)| *s == Source::Default));
+    }
+
+    #[test]
+    fn file_then_env_override_with_sources() {
+        let c = load(Some("[logging]\nlevel = \"debug\"\nretention_days = 5\n"), &[("SYSTRADE_LOGGING__RETENTION_DAYS", "9"), ("SYSTRADE_HOME", "/x")]).unwrap();
+        assert_eq!(c.logging.level, "debug");
+        assert_eq!(c.logging.retention_days, 9);
+        assert!(matches!(&c.entries["logging.level"].1, Source::File { line: 2, .. }));
+        assert!(matches!(&c.entries["logging.retention_days"].1, Source::Env { .. }));
+    }
+
+    #[test]
+    fn unknown_keys_types_and_values_are_errors() {
+        let e = load(Some("[logging]\nlevl = \"debug\"\n[backup]\nkeep = \"many\"\n[stor]\n"), &[("SYSTRADE_LOGGING__NOPE", "1")]).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("config.toml:2") && text.contains("did you mean `level`"), "{text}");
+        assert!(text.contains("expected an integer, found a string"), "{text}");
+        assert!(text.contains("unknown section `[stor]`") && text.contains("did you mean `store`"), "{text}");
+        assert!(text.contains("SYSTRADE_LOGGING__NOPE"), "{text}");
+        let e = load(Some("[store]\ndurability = \"sometimes\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("config.toml:2") && e.to_string().contains("normal, full"));
+    }
+
+    #[test]
+    fn secrets_are_recognised() {
+        assert!(is_secret("email.password") && is_secret("broker.api_key") && !is_secret("backup.keep"));
+    }
+}

@@ -1,0 +1,653 @@
+//! The executor: runs one workflow run to its end. Ready nodes run in parallel up to
+//! `max_concurrency`; failed attempts retry with exponential backoff and jitter; attempts time
+//! out; a failed node marks its downstream `upstream_failed` while independent branches go on;
+//! repeating nodes run `every` interval up to `max_runs` or until the window closes or STOP;
+//! `on_completion_only` nodes run once at the end. Every state change is written to the run
+//! store before the executor moves on. Control STOP is polled twice a second.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde_json::Value;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::clock::Clock;
+use super::logsink::LogBuffer;
+use super::plan::Plan;
+use super::process::{holder_is_dead, ProcessIdentity};
+use super::store::{BeginRun, ControlState, LockHolder, NewRun, NewRunNode, NodeState, NodeUpdate, RunStatus, StoreError, Trigger};
+use super::task::{EngineEnv, TaskContext, TaskError};
+
+/// How often the executor re-reads the control state (STOP is honoured within this).
+pub const CONTROL_POLL: Duration = Duration::from_millis(500);
+/// Backoff never grows beyond this.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// What to do with each node in this run.
+#[derive(Debug, Clone)]
+pub enum NodePlan {
+    Run,
+    /// Not selected (partial trigger) or not for this machine; `output` is its latest known one.
+    Skip { reason: String, output: Option<Value> },
+    /// Succeeded in an earlier run (rerun): its output is reused.
+    Reuse { run_id: i64, output: Option<Value> },
+}
+
+/// How a run is started.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub trigger: Trigger,
+    pub parent_run_id: Option<i64>,
+    /// Per node index; `None` runs every node.
+    pub node_plans: Option<Vec<NodePlan>>,
+    pub selection: Option<Value>,
+    /// When the schedule window closes (ends repetition; for scheduled runs, stops the run).
+    pub window_close: Option<DateTime<Utc>>,
+}
+
+impl RunRequest {
+    pub fn manual() -> Self {
+        Self { trigger: Trigger::Manual, parent_run_id: None, node_plans: None, selection: None, window_close: None }
+    }
+}
+
+/// Progress notifications for the terminal.
+pub trait RunObserver: Send + Sync {
+    fn run_started(&self, _run_id: i64, _workflow: &str, _nodes: usize) {}
+    fn node_changed(&self, _node_id: &str, _state: NodeState, _attempt: u32, _detail: Option<&str>) {}
+    fn run_finished(&self, _summary: &RunSummary) {}
+}
+
+/// An observer that shows nothing.
+pub struct Silent;
+impl RunObserver for Silent {}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub workflow: String,
+    pub status: RunStatus,
+    pub nodes: BTreeMap<String, NodeState>,
+    pub crashed_runs_recovered: Vec<i64>,
+    pub message: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("workflow `{workflow}` is already running (run {run}, pid {pid} on {host}); wait for it, or stop it with `systrade control {workflow} stop`", run = holder.run_id.map_or("?".to_string(), |r| r.to_string()), pid = holder.pid, host = holder.host)]
+    AlreadyRunning { workflow: String, holder: LockHolder },
+}
+
+/// Runs workflows for an application context `C`.
+pub struct Executor<C: 'static> {
+    pub env: Arc<EngineEnv>,
+    pub app: Arc<C>,
+    pub clock: Arc<dyn Clock>,
+    pub identity: ProcessIdentity,
+    pub logs: Option<LogBuffer>,
+    pub observer: Arc<dyn RunObserver>,
+    /// Becomes true on Ctrl-C / SIGTERM.
+    pub cancel: tokio::sync::watch::Receiver<bool>,
+}
+
+struct NodeRt {
+    state: NodeState,
+    executions: u32,
+    /// Attempts within the current execution.
+    attempt: u32,
+    total_attempts: u32,
+    output: Option<Value>,
+    error: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    /// When a retry or the next repetition is due.
+    due: Option<Instant>,
+    /// Between repetitions (state stays `running`).
+    waiting_repeat: bool,
+    attempt_id: Option<i64>,
+    queued: bool,
+}
+
+impl NodeRt {
+    fn update(&self) -> NodeUpdate {
+        NodeUpdate {
+            state: self.state,
+            executions: self.executions,
+            attempts: self.total_attempts,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            output: self.output.clone(),
+            error: self.error.clone(),
+        }
+    }
+}
+
+type AttemptResult = (usize, Result<Value, TaskError>);
+
+impl<C: Send + Sync + 'static> Executor<C> {
+    pub async fn execute(&self, plan: &Plan<C>, req: RunRequest) -> Result<RunSummary, EngineError> {
+        let spec = &plan.spec;
+        let dag = &plan.dag;
+        let store = self.env.store.clone();
+        let started = std::time::Instant::now();
+        let node_plans = req.node_plans.clone().unwrap_or_else(|| vec![NodePlan::Run; dag.len()]);
+        let mut rt: Vec<NodeRt> = Vec::with_capacity(dag.len());
+        let mut new_nodes = Vec::with_capacity(dag.len());
+        for (i, n) in spec.nodes.iter().enumerate() {
+            let (state, output, reused_from, message) = match &node_plans[i] {
+                NodePlan::Run => (NodeState::Pending, None, None, None),
+                NodePlan::Skip { reason, output } => (NodeState::Skipped, output.clone(), None, Some(reason.clone())),
+                NodePlan::Reuse { run_id, output } => (NodeState::Succeeded, output.clone(), Some(*run_id), None),
+            };
+            new_nodes.push(NewRunNode { node_id: n.id.clone(), task: n.task.clone(), state, output: output.clone(), reused_from, message });
+            rt.push(NodeRt {
+                state,
+                executions: 0,
+                attempt: 0,
+                total_attempts: 0,
+                output,
+                error: None,
+                started_at: None,
+                finished_at: None,
+                due: None,
+                waiting_repeat: false,
+                attempt_id: None,
+                queued: false,
+            });
+        }
+        let me = &self.identity;
+        let lock = LockHolder {
+            workflow: spec.name.clone(),
+            run_id: None,
+            pid: me.pid,
+            pid_start: me.pid_start,
+            host: me.host.clone(),
+            boot_id: me.boot_id.clone(),
+            acquired_at: self.clock.now(),
+        };
+        let new_run = NewRun {
+            workflow: spec.name.clone(),
+            trigger: req.trigger,
+            parent_run_id: req.parent_run_id,
+            definition_path: spec.source_path.clone(),
+            definition_hash: spec.source_hash.clone(),
+            selection: req.selection.clone(),
+            started_at: self.clock.now(),
+            lock,
+            nodes: new_nodes,
+        };
+        let me_for_check = me.clone();
+        let is_dead = move |h: &LockHolder| holder_is_dead(h, &me_for_check);
+        let (run_id, crashed) = match store.begin_run(new_run, &is_dead).await? {
+            BeginRun::Started { run_id, crashed } => (run_id, crashed),
+            BeginRun::AlreadyRunning(holder) => return Err(EngineError::AlreadyRunning { workflow: spec.name.clone(), holder }),
+        };
+        let span = tracing::info_span!("run", run_id, workflow = %spec.name);
+        let mut state = RunState { exec: self, plan, rt, run_id, join: JoinSet::new(), running: 0, ready: VecDeque::new(), stopping: None, window_closed: false, cancelled: false, task_nodes: Default::default() };
+        let result = async {
+            for c in &crashed {
+                tracing::warn!(crashed_run = c, "previous run {c} crashed (its runner is gone); marked crashed. `systrade rerun {c}` re-executes what did not finish");
+            }
+            tracing::info!(trigger = %req.trigger, nodes = dag.len(), "run {run_id} of `{}` started", spec.name);
+            self.observer.run_started(run_id, &spec.name, dag.len());
+            state.run_loop(&req).await
+        }
+        .instrument(span.clone())
+        .await;
+        // Record the end even if the loop hit a store error, so the lock is not left behind.
+        let (status, message) = match &result {
+            Ok(()) => state.final_status(),
+            Err(e) => (RunStatus::Failed, Some(format!("engine error: {e}"))),
+        };
+        let finished_at = self.clock.now();
+        span.in_scope(|| match status {
+            RunStatus::Succeeded => tracing::info!("run {run_id} succeeded"),
+            other => tracing::warn!("run {run_id} {other}{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()),
+        });
+        self.flush_logs().await;
+        store.finish_run(run_id, status, finished_at, message.as_deref()).await?;
+        result?;
+        let summary = RunSummary {
+            run_id,
+            workflow: spec.name.clone(),
+            status,
+            nodes: dag.ids.iter().cloned().zip(state.rt.iter().map(|r| r.state)).collect(),
+            crashed_runs_recovered: crashed,
+            message,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        self.observer.run_finished(&summary);
+        Ok(summary)
+    }
+
+    async fn flush_logs(&self) {
+        if let Some(buf) = &self.logs {
+            let events = buf.drain();
+            if !events.is_empty() {
+                if let Err(e) = self.env.store.append_logs(&events).await {
+                    eprintln!("warning: could not write {} log events to the run store: {e}", events.len());
+                }
+            }
+        }
+    }
+}
+
+struct RunState<'a, C: 'static> {
+    exec: &'a Executor<C>,
+    plan: &'a Plan<C>,
+    rt: Vec<NodeRt>,
+    run_id: i64,
+    join: JoinSet<AttemptResult>,
+    running: usize,
+    ready: VecDeque<usize>,
+    /// Why the run is winding down (STOP, window closed).
+    stopping: Option<String>,
+    /// The schedule window's stop time has passed: unlimited repetitions end.
+    window_closed: bool,
+    cancelled: bool,
+    task_nodes: std::collections::HashMap<tokio::task::Id, usize>,
+}
+
+impl<C: Send + Sync + 'static> RunState<'_, C> {
+    async fn run_loop(&mut self, req: &RunRequest) -> Result<(), StoreError> {
+        let spec = self.plan.spec.clone();
+        let mut cancel = self.exec.cancel.clone();
+        let mut poll = tokio::time::interval(CONTROL_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.propagate_failures().await?;
+        self.enqueue_ready();
+        loop {
+            self.start_ready().await?;
+            if self.running == 0 && self.ready.is_empty() && self.all_regular_done() {
+                if !self.start_completion_nodes().await? {
+                    break;
+                }
+                continue;
+            }
+            let next_due = self.rt.iter().filter_map(|r| r.due).min();
+            tokio::select! {
+                Some(joined) = self.join.join_next_with_id(), if !self.join.is_empty() => {
+                    let (i, result) = match joined {
+                        Ok((id, r)) => {
+                            self.task_nodes.remove(&id);
+                            r
+                        }
+                        Err(e) if e.is_cancelled() => continue,
+                        Err(e) => {
+                            // A panicking task is a failed attempt, never a crashed runner.
+                            let Some(i) = self.task_nodes.remove(&e.id()) else { continue };
+                            (i, Err(TaskError::fatal(format!("task panicked: {e}"))))
+                        }
+                    };
+                    self.running -= 1;
+                    self.finish_attempt(i, result).await?;
+                }
+                _ = sleep_until_opt(next_due), if next_due.is_some() => {
+                    let now = Instant::now();
+                    for i in 0..self.rt.len() {
+                        if self.rt[i].due.is_some_and(|d| d <= now) {
+                            self.rt[i].due = None;
+                            self.ready.push_front(i);
+                            self.rt[i].queued = true;
+                        }
+                    }
+                }
+                _ = poll.tick() => {
+                    self.exec.flush_logs().await;
+                    if self.stopping.is_none() {
+                        if self.exec.env.store.control_state(&spec.name).await? == ControlState::Stop {
+                            self.begin_stopping("stopped by control state STOP".into()).await?;
+                        } else if let Some(close) = req.window_close {
+                            if self.exec.clock.now() >= close && !self.window_closed {
+                                self.window_closed = true;
+                                if req.trigger == Trigger::Schedule {
+                                    self.begin_stopping("the schedule window closed".into()).await?;
+                                } else {
+                                    self.end_repetitions().await?;
+                                }
+                            }
+                        }
+                    }
+                }
+                changed = cancel.changed() => {
+                    if changed.is_err() || *cancel.borrow() {
+                        self.cancel_all().await?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spec_node(&self, i: usize) -> &super::spec::NodeSpec {
+        &self.plan.spec.nodes[i]
+    }
+
+    fn all_regular_done(&self) -> bool {
+        self.rt.iter().enumerate().all(|(i, r)| self.spec_node(i).on_completion_only || r.state.is_final())
+    }
+
+    fn enqueue_ready(&mut self) {
+        if self.stopping.is_some() || self.cancelled {
+            return;
+        }
+        for &i in &self.plan.dag.topo {
+            let r = &self.rt[i];
+            if r.state != NodeState::Pending || r.queued || self.spec_node(i).on_completion_only {
+                continue;
+            }
+            if self.plan.dag.upstream[i].iter().all(|&u| self.rt[u].state.satisfies_downstream()) {
+                self.rt[i].queued = true;
+                self.ready.push_back(i);
+            }
+        }
+    }
+
+    async fn start_ready(&mut self) -> Result<(), StoreError> {
+        while self.running < self.plan.spec.max_concurrency && !self.cancelled {
+            let Some(i) = self.ready.pop_front() else { break };
+            self.rt[i].queued = false;
+            if self.stopping.is_some() && !self.spec_node(i).on_completion_only {
+                continue;
+            }
+            self.start_attempt(i).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_attempt(&mut self, i: usize) -> Result<(), StoreError> {
+        let exec = self.exec;
+        let now = exec.clock.now();
+        let node = self.plan.spec.nodes[i].clone();
+        {
+            let r = &mut self.rt[i];
+            if r.state == NodeState::Pending || (r.waiting_repeat && r.state == NodeState::Running) {
+                r.executions += 1;
+                r.attempt = 0;
+            }
+            r.waiting_repeat = false;
+            r.attempt += 1;
+            r.total_attempts += 1;
+            r.state = NodeState::Running;
+            r.started_at.get_or_insert(now);
+            r.finished_at = None;
+        }
+        let (execution, attempt) = (self.rt[i].executions, self.rt[i].attempt);
+        let attempt_id = exec.env.store.record_attempt_start(self.run_id, &node.id, execution, attempt, now, &self.rt[i].update()).await?;
+        self.rt[i].attempt_id = Some(attempt_id);
+        exec.observer.node_changed(&node.id, NodeState::Running, attempt, None);
+        let inputs: BTreeMap<String, Value> = self.plan.dag.upstream[i]
+            .iter()
+            .filter_map(|&u| self.rt[u].output.clone().map(|o| (self.plan.dag.ids[u].clone(), o)))
+            .collect();
+        let ctx = TaskContext {
+            run_id: self.run_id,
+            workflow: self.plan.spec.name.clone(),
+            node_id: node.id.clone(),
+            attempt,
+            execution,
+            inputs,
+            app: exec.app.clone(),
+            env: exec.env.clone(),
+        };
+        let task = self.plan.tasks[i].clone();
+        let timeout = node.policy.timeout;
+        let span = tracing::info_span!("node", node_id = %node.id, task = %node.task, execution, attempt);
+        self.running += 1;
+        let handle = self.join.spawn(
+            async move {
+                tracing::info!("started");
+                let result = match timeout {
+                    Some(limit) => match tokio::time::timeout(limit, task.run(&ctx)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(TaskError::retryable(format!("timed out after {}", super::duration::format_duration(limit)))),
+                    },
+                    None => task.run(&ctx).await,
+                };
+                (i, result)
+            }
+            .instrument(span),
+        );
+        self.task_nodes.insert(handle.id(), i);
+        Ok(())
+    }
+
+    async fn finish_attempt(&mut self, i: usize, result: Result<Value, TaskError>) -> Result<(), StoreError> {
+        let exec = self.exec;
+        let now = exec.clock.now();
+        let node = self.plan.spec.nodes[i].clone();
+        let attempt_id = self.rt[i].attempt_id.take();
+        let span = tracing::info_span!("node", node_id = %node.id, task = %node.task);
+        let _g = span.enter();
+        let (attempt_status, error, output) = match result {
+            Ok(output) => {
+                let r = &mut self.rt[i];
+                r.output = Some(output.clone());
+                r.error = None;
+                let repeat_again = node.repeat.as_ref().is_some_and(|rep| {
+                    self.stopping.is_none() && rep.max_runs.is_none_or(|m| r.executions < m) && !(rep.max_runs.is_none() && self.window_closed)
+                });
+                if repeat_again {
+                    let every = node.repeat.as_ref().map_or(Duration::ZERO, |r| r.every);
+                    r.waiting_repeat = true;
+                    r.due = Some(Instant::now() + every);
+                    tracing::info!(execution = r.executions, "succeeded; runs again in {}", super::duration::format_duration(every));
+                } else {
+                    r.state = NodeState::Succeeded;
+                    r.finished_at = Some(now);
+                    tracing::info!(executions = r.executions, attempts = r.total_attempts, "succeeded");
+                }
+                (NodeState::Succeeded, None, Some(output))
+            }
+            Err(err) => {
+                let r = &mut self.rt[i];
+                let can_retry = err.retryable && r.attempt <= node.policy.retries && self.stopping.is_none() && !self.cancelled;
+                r.error = Some(err.message.clone());
+                if can_retry {
+                    let delay = backoff_delay(node.policy.backoff, r.attempt);
+                    r.state = NodeState::Retrying;
+                    r.due = Some(Instant::now() + delay);
+                    tracing::warn!(attempt = r.attempt, error = %err.message, "attempt failed; retrying in {}", super::duration::format_duration(delay));
+                } else {
+                    r.state = NodeState::Failed;
+                    r.finished_at = Some(now);
+                    tracing::error!(attempt = r.attempt, error = %err.message, "failed");
+                }
+                (NodeState::Failed, Some(err.message), None)
+            }
+        };
+        drop(_g);
+        if let Some(id) = attempt_id {
+            exec.env.store.record_attempt_end(id, attempt_status, now, error.as_deref(), output.as_ref(), &node.id, self.run_id, &self.rt[i].update()).await?;
+        }
+        exec.observer.node_changed(&node.id, self.rt[i].state, self.rt[i].attempt, self.rt[i].error.as_deref());
+        if self.rt[i].state == NodeState::Failed {
+            self.propagate_failures().await?;
+        }
+        self.enqueue_ready();
+        Ok(())
+    }
+
+    /// Marks pending descendants of failed nodes `upstream_failed`.
+    async fn propagate_failures(&mut self) -> Result<(), StoreError> {
+        let topo = self.plan.dag.topo.clone();
+        for i in topo {
+            if self.rt[i].state != NodeState::Pending {
+                continue;
+            }
+            let blocked = self.plan.dag.upstream[i].iter().any(|&u| {
+                let s = self.rt[u].state;
+                s.is_final() && !s.satisfies_downstream()
+            });
+            if blocked {
+                let failed_up: Vec<&str> = self.plan.dag.upstream[i]
+                    .iter()
+                    .filter(|&&u| self.rt[u].state.is_final() && !self.rt[u].state.satisfies_downstream())
+                    .map(|&u| self.plan.dag.ids[u].as_str())
+                    .collect();
+                let r = &mut self.rt[i];
+                r.state = NodeState::UpstreamFailed;
+                r.error = Some(format!("upstream did not succeed: {}", failed_up.join(", ")));
+                r.finished_at = Some(self.exec.clock.now());
+                let id = &self.plan.dag.ids[i];
+                self.exec.env.store.update_node(self.run_id, id, &self.rt[i].update()).await?;
+                self.exec.observer.node_changed(id, NodeState::UpstreamFailed, 0, self.rt[i].error.as_deref());
+            }
+        }
+        Ok(())
+    }
+
+    /// STOP or window close: nothing new starts; running attempts finish; waiting nodes end.
+    async fn begin_stopping(&mut self, reason: String) -> Result<(), StoreError> {
+        tracing::warn!("{reason}: no new node starts; running nodes finish");
+        self.stopping = Some(reason.clone());
+        self.ready.retain(|&i| self.plan.spec.nodes[i].on_completion_only);
+        for i in 0..self.rt.len() {
+            if self.plan.spec.nodes[i].on_completion_only {
+                continue;
+            }
+            let r = &mut self.rt[i];
+            r.queued = false;
+            let new_state = match r.state {
+                NodeState::Pending | NodeState::Retrying => NodeState::Cancelled,
+                NodeState::Running if r.waiting_repeat => NodeState::Succeeded,
+                _ => continue,
+            };
+            r.state = new_state;
+            r.due = None;
+            r.waiting_repeat = false;
+            r.finished_at = Some(self.exec.clock.now());
+            if new_state == NodeState::Cancelled {
+                r.error = Some(reason.clone());
+            }
+            let id = &self.plan.dag.ids[i];
+            self.exec.env.store.update_node(self.run_id, id, &self.rt[i].update()).await?;
+            self.exec.observer.node_changed(id, new_state, 0, Some(&reason));
+        }
+        self.propagate_failures().await
+    }
+
+    /// Repeating nodes stop repeating (manual runs past the window's stop time).
+    async fn end_repetitions(&mut self) -> Result<(), StoreError> {
+        for i in 0..self.rt.len() {
+            if self.rt[i].waiting_repeat && self.plan.spec.nodes[i].repeat.as_ref().is_some_and(|r| r.max_runs.is_none()) {
+                let r = &mut self.rt[i];
+                r.waiting_repeat = false;
+                r.due = None;
+                r.state = NodeState::Succeeded;
+                r.finished_at = Some(self.exec.clock.now());
+                let id = &self.plan.dag.ids[i];
+                self.exec.env.store.update_node(self.run_id, id, &self.rt[i].update()).await?;
+                self.exec.observer.node_changed(id, NodeState::Succeeded, 0, Some("window closed"));
+            }
+        }
+        self.enqueue_ready();
+        Ok(())
+    }
+
+    /// Queues the `on_completion_only` nodes once; returns false when there is nothing left.
+    async fn start_completion_nodes(&mut self) -> Result<bool, StoreError> {
+        let pending: Vec<usize> =
+            (0..self.rt.len()).filter(|&i| self.plan.spec.nodes[i].on_completion_only && self.rt[i].state == NodeState::Pending && !self.rt[i].queued).collect();
+        if pending.is_empty() || self.cancelled {
+            return Ok(self.running > 0 || !self.ready.is_empty() || self.rt.iter().any(|r| !r.state.is_final()));
+        }
+        for i in pending {
+            self.rt[i].queued = true;
+            self.ready.push_back(i);
+        }
+        self.start_ready().await?;
+        Ok(true)
+    }
+
+    /// Ctrl-C / SIGTERM: abort running attempts (their process groups are killed) and record it.
+    async fn cancel_all(&mut self) -> Result<(), StoreError> {
+        tracing::warn!("cancelled by signal: aborting running nodes");
+        self.cancelled = true;
+        self.join.abort_all();
+        while self.join.join_next().await.is_some() {}
+        self.task_nodes.clear();
+        self.running = 0;
+        let now = self.exec.clock.now();
+        for i in 0..self.rt.len() {
+            let r = &mut self.rt[i];
+            if r.state.is_final() {
+                continue;
+            }
+            let attempt_id = r.attempt_id.take();
+            r.state = NodeState::Cancelled;
+            r.error = Some("cancelled by signal".into());
+            r.finished_at = Some(now);
+            r.due = None;
+            let id = self.plan.dag.ids[i].clone();
+            let update = self.rt[i].update();
+            match attempt_id {
+                Some(a) => self.exec.env.store.record_attempt_end(a, NodeState::Cancelled, now, Some("cancelled by signal"), None, &id, self.run_id, &update).await?,
+                None => self.exec.env.store.update_node(self.run_id, &id, &update).await?,
+            }
+            self.exec.observer.node_changed(&id, NodeState::Cancelled, 0, Some("cancelled"));
+        }
+        Ok(())
+    }
+
+    fn final_status(&self) -> (RunStatus, Option<String>) {
+        if self.cancelled {
+            return (RunStatus::Cancelled, Some("cancelled by signal".into()));
+        }
+        let count = |s: NodeState| self.rt.iter().filter(|r| r.state == s).count();
+        let failed = count(NodeState::Failed) + count(NodeState::UpstreamFailed) + count(NodeState::Crashed);
+        if failed > 0 {
+            let names: Vec<&str> = self.rt.iter().enumerate().filter(|(_, r)| r.state == NodeState::Failed).map(|(i, _)| self.plan.dag.ids[i].as_str()).collect();
+            return (RunStatus::Failed, Some(format!("failed: {}", names.join(", "))));
+        }
+        if count(NodeState::Cancelled) > 0 {
+            return (RunStatus::Cancelled, self.stopping.clone());
+        }
+        (RunStatus::Succeeded, None)
+    }
+}
+
+async fn sleep_until_opt(due: Option<Instant>) {
+    match due {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Exponential backoff with jitter: `base * 2^(attempt-1)`, capped, then a random point in
+/// its upper half (so many retrying nodes do not hit a recovering service together).
+pub fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+    if base.is_zero() {
+        return Duration::ZERO;
+    }
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(MAX_BACKOFF);
+    let half = exp / 2;
+    half + Duration::from_nanos(rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_within_jitter_bounds() {
+        let base = Duration::from_secs(10);
+        for attempt in 1..6u32 {
+            let d = backoff_delay(base, attempt);
+            let full = base * 2u32.pow(attempt - 1);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+        }
+        assert_eq!(backoff_delay(Duration::ZERO, 3), Duration::ZERO);
+        assert!(backoff_delay(base, 40) <= MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,142 @@
+//! DAG pictures for `systrade dag`: ASCII (layered), Graphviz dot, Mermaid and JSON, optionally
+//! coloured by the node states of one run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::json;
+
+use super::plan::Dag;
+use super::spec::WorkflowSpec;
+use super::store::NodeState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DagFormat {
+    Ascii,
+    Dot,
+    Mermaid,
+    Json,
+}
+
+/// Fill colour per state (dot and mermaid).
+pub fn state_colour(state: NodeState) -> &'static str {
+    match state {
+        NodeState::Succeeded => "#8fd18f",
+        NodeState::Failed | NodeState::Crashed => "#f08080",
+        NodeState::UpstreamFailed => "#f4b183",
+        NodeState::Running | NodeState::Retrying => "#87cefa",
+        NodeState::Cancelled => "#d3d3d3",
+        NodeState::Skipped => "#f5f5f5",
+        NodeState::Pending => "#ffffff",
+    }
+}
+
+fn ansi(state: NodeState) -> &'static str {
+    match state {
+        NodeState::Succeeded => "\x1b[32m",
+        NodeState::Failed | NodeState::Crashed => "\x1b[31m",
+        NodeState::UpstreamFailed => "\x1b[33m",
+        NodeState::Running | NodeState::Retrying => "\x1b[36m",
+        _ => "\x1b[2m",
+    }
+}
+
+pub fn render(spec: &WorkflowSpec, dag: &Dag, states: Option<&BTreeMap<String, NodeState>>, format: DagFormat, colour: bool) -> String {
+    match format {
+        DagFormat::Ascii => ascii(spec, dag, states, colour),
+        DagFormat::Dot => dot(spec, dag, states),
+        DagFormat::Mermaid => mermaid(dag, states),
+        DagFormat::Json => {
+            let nodes: Vec<_> = spec
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    json!({
+                        "id": n.id, "task": n.task, "after": n.after, "depth": dag.depths()[i],
+                        "state": states.and_then(|s| s.get(&n.id)).map(|s| s.as_str()),
+                    })
+                })
+                .collect();
+            let edges: Vec<_> = (0..dag.len()).flat_map(|i| dag.downstream[i].iter().map(move |&d| (i, d))).map(|(a, b)| json!({"from": dag.ids[a], "to": dag.ids[b]})).collect();
+            serde_json::to_string_pretty(&json!({"workflow": spec.name, "nodes": nodes, "edges": edges})).unwrap_or_default()
+        }
+    }
+}
+
+fn ascii(spec: &WorkflowSpec, dag: &Dag, states: Option<&BTreeMap<String, NodeState>>, colour: bool) -> String {
+    let depths = dag.depths();
+    let max_depth = depths.iter().copied().max().unwrap_or(0);
+    let width = dag.ids.iter().map(String::len).max().unwrap_or(4);
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({} nodes{})", spec.name, dag.len(), if spec.description.is_empty() { String::new() } else { format!(": {}", spec.description) });
+    for level in 0..=max_depth {
+        let _ = writeln!(out, "stage {}", level + 1);
+        for i in (0..dag.len()).filter(|&i| depths[i] == level) {
+            let n = &spec.nodes[i];
+            let state = states.and_then(|s| s.get(&n.id)).copied();
+            let mark = match state {
+                Some(s) => format!(" [{s}]"),
+                None => String::new(),
+            };
+            let ups: Vec<&str> = dag.upstream[i].iter().map(|&u| dag.ids[u].as_str()).collect();
+            let after = if ups.is_empty() { String::new() } else { format!("  <- {}", ups.join(", ")) };
+            let flags = match (&n.repeat, n.on_completion_only) {
+                (Some(r), _) => format!("  (every {}{})", super::duration::format_duration(r.every), r.max_runs.map(|m| format!(", max {m}")).unwrap_or_default()),
+                (None, true) => "  (on completion)".to_string(),
+                _ => String::new(),
+            };
+            let (pre, post) = match (colour, state) {
+                (true, Some(s)) => (ansi(s), "\x1b[0m"),
+                _ => ("", ""),
+            };
+            let _ = writeln!(out, "  {pre}{:<width$}{mark}{post}  {}{after}{flags}", n.id, n.task);
+        }
+    }
+    out
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn dot(spec: &WorkflowSpec, dag: &Dag, states: Option<&BTreeMap<String, NodeState>>) -> String {
+    let mut out = format!("digraph {} {{\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\"];\n", quote(&spec.name));
+    for n in &spec.nodes {
+        let state = states.and_then(|s| s.get(&n.id)).copied();
+        let label = match state {
+            Some(s) => format!("{}\\n{}\\n[{s}]", n.id, n.task),
+            None => format!("{}\\n{}", n.id, n.task),
+        };
+        let fill = state.map(|s| format!(", fillcolor=\"{}\"", state_colour(s))).unwrap_or_default();
+        let _ = writeln!(out, "  {} [label=\"{}\"{fill}];", quote(&n.id), label.replace('"', "\\\""));
+    }
+    for i in 0..dag.len() {
+        for &d in &dag.downstream[i] {
+            let _ = writeln!(out, "  {} -> {};", quote(&dag.ids[i]), quote(&dag.ids[d]));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn mermaid(dag: &Dag, states: Option<&BTreeMap<String, NodeState>>) -> String {
+    // Mermaid ids must be simple: number the nodes and label them with the real id.
+    let mut out = String::from("graph TD\n");
+    for (i, id) in dag.ids.iter().enumerate() {
+        let _ = writeln!(out, "  n{i}[\"{}\"]", id.replace('"', "#quot;"));
+    }
+    for i in 0..dag.len() {
+        for &d in &dag.downstream[i] {
+            let _ = writeln!(out, "  n{i} --> n{d}");
+        }
+    }
+    if let Some(states) = states {
+        for (i, id) in dag.ids.iter().enumerate() {
+            if let Some(s) = states.get(id) {
+                let _ = writeln!(out, "  style n{i} fill:{}", state_colour(*s));
+            }
+        }
+    }
+    out
+}

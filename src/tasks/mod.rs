@@ -1,0 +1,56 @@
+//! Task kinds implemented in Rust: one small file per kind, all listed in [`KINDS`]. A new Rust
+//! task is one struct implementing [`TaskKind`] plus one line here, plus its `[[task]]` entry in
+//! `tasks/*.toml`. External tasks need only the TOML.
+
+use crate::app::App;
+use crate::engine::task::{Registry, TaskKind};
+
+mod backup_run_store;
+mod clean_run_logs;
+mod fail;
+mod noop;
+mod sleep;
+
+/// Every Rust task kind, by handler name.
+pub const KINDS: &[&dyn TaskKind<App>] = &[
+    &noop::Noop,
+    &sleep::Sleep,
+    &fail::Fail,
+    &backup_run_store::BackupRunStore,
+    &clean_run_logs::CleanRunLogs,
+];
+
+pub fn registry() -> Registry<App> {
+    Registry::new(KINDS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::catalogue::{Catalogue, TaskImpl};
+
+    #[test]
+    fn handler_names_are_unique_and_all_in_the_shipped_catalogue() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate handler name");
+        let mut cat = Catalogue::default();
+        for (file, text) in crate::shipped::TASKS {
+            cat.add_file(file, text.as_bytes()).unwrap();
+        }
+        for name in names {
+            assert!(
+                cat.iter().any(|t| t.implementation == TaskImpl::Handler(name.to_string())),
+                "handler `{name}` has no [[task]] entry in tasks/"
+            );
+        }
+        let reg = registry();
+        for t in cat.iter() {
+            if let TaskImpl::Handler(h) = &t.implementation {
+                assert!(reg.get(h).is_some(), "catalogue task `{}` names missing handler `{h}`", t.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Test fixture: a temporary systrade home and helpers to run the binary against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// A temporary home; deleted when dropped.
+pub struct TestHome {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestHome {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `systrade --home <tmp>` with a clean environment (no inherited SYSTRADE_* variables).
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("systrade").expect("binary built");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SYSTRADE_") {
+                c.env_remove(k);
+            }
+        }
+        c.arg("--home").arg(self.path());
+        c.env("NO_COLOR", "1");
+        c
+    }
+
+    /// Runs with args and returns the output (any exit code).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run systrade")
+    }
+
+    /// Runs with args (which should include --json) and parses stdout as JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout of {args:?} is not JSON ({e}); exit {:?}\nstdout:\n{}\nstderr:\n{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+
+    /// Writes `<home>/workflows/NAME.toml`.
+    pub fn workflow(&self, name: &str, text: &str) -> PathBuf {
+        let dir = self.path().join("workflows");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(format!("{name}.toml"));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Writes `<home>/tasks/NAME.toml`.
+    pub fn tasks(&self, name: &str, text: &str) -> PathBuf {
+        let dir = self.path().join("tasks");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(format!("{name}.toml"));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Path of the built binary (for spawning it directly, e.g. to kill it).
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("systrade")
+}
