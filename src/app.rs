@@ -46,7 +46,10 @@ pub fn load_catalogue(home: &Home) -> Result<Catalogue, Diagnostics> {
                     errs.extend(d.0);
                 }
             }
-            Err(e) => errs.push(Diagnostic::new(path.display().to_string(), format!("cannot read: {e}"))),
+            Err(e) => errs.push(Diagnostic::new(
+                path.display().to_string(),
+                format!("cannot read: {e}"),
+            )),
         }
     }
     if errs.is_empty() {
@@ -58,7 +61,12 @@ pub fn load_catalogue(home: &Home) -> Result<Catalogue, Diagnostics> {
 
 fn toml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -69,12 +77,28 @@ pub fn workflow_sources(home: &Home) -> BTreeMap<String, WorkflowSource> {
     let mut out = BTreeMap::new();
     for (file, text) in crate::shipped::WORKFLOWS {
         let name = file.trim_end_matches(".toml").to_string();
-        out.insert(name.clone(), WorkflowSource { name, path: format!("builtin:workflows/{file}"), bytes: text.as_bytes().to_vec() });
+        out.insert(
+            name.clone(),
+            WorkflowSource {
+                name,
+                path: format!("builtin:workflows/{file}"),
+                bytes: text.as_bytes().to_vec(),
+            },
+        );
     }
     for path in toml_files(&home.workflows_dir()) {
-        let Some(name) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else { continue };
+        let Some(name) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
         if let Ok(bytes) = std::fs::read(&path) {
-            out.insert(name.clone(), WorkflowSource { name, path: path.display().to_string(), bytes });
+            out.insert(
+                name.clone(),
+                WorkflowSource {
+                    name,
+                    path: path.display().to_string(),
+                    bytes,
+                },
+            );
         }
     }
     out
@@ -85,16 +109,30 @@ pub fn resolve_workflow(home: &Home, arg: &str) -> Result<WorkflowSource, Diagno
     let looks_like_path = arg.ends_with(".toml") || arg.contains('/');
     if looks_like_path {
         let path = Path::new(arg);
-        let bytes = std::fs::read(path).map_err(|e| Diagnostic::new(arg, format!("cannot read workflow file: {e}")))?;
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        return Ok(WorkflowSource { name, path: arg.to_string(), bytes });
+        let bytes = std::fs::read(path)
+            .map_err(|e| Diagnostic::new(arg, format!("cannot read workflow file: {e}")))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(WorkflowSource {
+            name,
+            path: arg.to_string(),
+            bytes,
+        });
     }
     let all = workflow_sources(home);
     all.get(arg).cloned().ok_or_else(|| {
         Diagnostic::new(arg, format!("no workflow named `{arg}`"))
-            .help_opt(crate::engine::diagnostic::did_you_mean(arg, all.keys().map(String::as_str)).or_else(|| {
-                Some(format!("known workflows: {}", all.keys().cloned().collect::<Vec<_>>().join(", ")))
-            }))
+            .help_opt(
+                crate::engine::diagnostic::did_you_mean(arg, all.keys().map(String::as_str))
+                    .or_else(|| {
+                        Some(format!(
+                            "known workflows: {}",
+                            all.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ))
+                    }),
+            )
             .into()
     })
 }
@@ -114,20 +152,32 @@ mod tests {
     #[test]
     fn every_shipped_workflow_validates() {
         let dir = tempfile::tempdir().unwrap();
-        let home = Home { root: dir.path().to_path_buf() };
+        let home = Home {
+            root: dir.path().to_path_buf(),
+        };
         for (name, src) in workflow_sources(&home) {
-            plan_workflow(&home, &src).unwrap_or_else(|e| panic!("shipped workflow {name} is invalid:\n{e}"));
+            plan_workflow(&home, &src)
+                .unwrap_or_else(|e| panic!("shipped workflow {name} is invalid:\n{e}"));
         }
     }
 
     #[test]
     fn home_workflows_override_shipped_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let home = Home { root: dir.path().to_path_buf() };
+        let home = Home {
+            root: dir.path().to_path_buf(),
+        };
         std::fs::create_dir_all(home.workflows_dir()).unwrap();
-        std::fs::write(home.workflows_dir().join("daily.toml"), "[workflow]\nname = \"daily\"\n[[node]]\nid = \"a\"\ntask = \"noop\"\n").unwrap();
+        std::fs::write(
+            home.workflows_dir().join("daily.toml"),
+            "[workflow]\nname = \"daily\"\n[[node]]\nid = \"a\"\ntask = \"noop\"\n",
+        )
+        .unwrap();
         let src = resolve_workflow(&home, "daily").unwrap();
         assert!(src.path.ends_with("workflows/daily.toml") && !src.path.starts_with("builtin:"));
-        assert!(resolve_workflow(&home, "dayly").unwrap_err().to_string().contains("did you mean `daily`"));
+        assert!(resolve_workflow(&home, "dayly")
+            .unwrap_err()
+            .to_string()
+            .contains("did you mean `daily`"));
     }
 }

@@ -74,7 +74,9 @@ pub struct Config {
 /// Keys whose values are never shown.
 pub fn is_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "api_key", "pwd"].iter().any(|s| k.contains(s))
+    ["password", "passwd", "secret", "token", "api_key", "pwd"]
+        .iter()
+        .any(|s| k.contains(s))
 }
 
 fn type_name(v: &toml::Value) -> &'static str {
@@ -117,8 +119,13 @@ fn find_line(text: &str, section: &str, key: Option<&str>) -> usize {
 impl Config {
     /// Loads defaults, then the home config file if it exists, then `env` (pairs of name, value).
     pub fn load(home_config: &Path, env: &[(String, String)]) -> Result<Config, Diagnostics> {
-        let defaults: toml::Table = toml::from_str(crate::shipped::DEFAULT_CONFIG)
-            .map_err(|e| Diagnostic::new("config/defaults.toml", format!("shipped defaults are invalid: {e}")))?;
+        let defaults: toml::Table =
+            toml::from_str(crate::shipped::DEFAULT_CONFIG).map_err(|e| {
+                Diagnostic::new(
+                    "config/defaults.toml",
+                    format!("shipped defaults are invalid: {e}"),
+                )
+            })?;
         let mut entries: BTreeMap<String, (toml::Value, Source)> = BTreeMap::new();
         for (section, table) in &defaults {
             if let toml::Value::Table(t) = table {
@@ -148,11 +155,18 @@ impl Config {
                             .key(section.clone())
                             .help_opt(did_you_mean(section, defaults.keys().map(String::as_str))),
                     );
-                    errs.last_mut().map(|d| d.line = Some(find_line(&text, section, None)));
+                    errs.last_mut()
+                        .map(|d| d.line = Some(find_line(&text, section, None)));
                     continue;
                 };
                 let toml::Value::Table(t) = value else {
-                    errs.push(Diagnostic::new(&path, format!("`{section}` must be a table `[{section}]`")).key(section.clone()));
+                    errs.push(
+                        Diagnostic::new(
+                            &path,
+                            format!("`{section}` must be a table `[{section}]`"),
+                        )
+                        .key(section.clone()),
+                    );
                     continue;
                 };
                 for (k, v) in t {
@@ -160,47 +174,92 @@ impl Config {
                     let line = find_line(&text, section, Some(k));
                     match default_section.get(k) {
                         None => {
-                            let mut d = Diagnostic::new(&path, format!("unknown key `{k}` in [{section}]"))
-                                .key(key)
-                                .help_opt(did_you_mean(k, default_section.keys().map(String::as_str)));
+                            let mut d =
+                                Diagnostic::new(&path, format!("unknown key `{k}` in [{section}]"))
+                                    .key(key)
+                                    .help_opt(did_you_mean(
+                                        k,
+                                        default_section.keys().map(String::as_str),
+                                    ));
                             d.line = Some(line);
                             errs.push(d);
                         }
-                        Some(default) if std::mem::discriminant(default) != std::mem::discriminant(v) => {
-                            let mut d = Diagnostic::new(&path, format!("expected {}, found {}", type_name(default), type_name(v))).key(key);
+                        Some(default)
+                            if std::mem::discriminant(default) != std::mem::discriminant(v) =>
+                        {
+                            let mut d = Diagnostic::new(
+                                &path,
+                                format!("expected {}, found {}", type_name(default), type_name(v)),
+                            )
+                            .key(key);
                             d.line = Some(line);
                             errs.push(d);
                         }
                         Some(_) => {
-                            entries.insert(key, (v.clone(), Source::File { path: path.clone(), line }));
+                            entries.insert(
+                                key,
+                                (
+                                    v.clone(),
+                                    Source::File {
+                                        path: path.clone(),
+                                        line,
+                                    },
+                                ),
+                            );
                         }
                     }
                 }
             }
         }
         for (var, raw) in env {
-            let Some(rest) = var.strip_prefix("SYSTRADE_") else { continue };
-            let Some((section, key)) = rest.split_once("__") else { continue };
-            let full = format!("{}.{}", section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let Some(rest) = var.strip_prefix("SYSTRADE_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let full = format!(
+                "{}.{}",
+                section.to_ascii_lowercase(),
+                key.to_ascii_lowercase()
+            );
             let Some((default, _)) = entries.get(&full) else {
                 let names: Vec<String> = entries.keys().map(|k| env_name(k)).collect();
                 errs.push(
-                    Diagnostic::new(format!("environment variable {var}"), format!("no config key `{full}`"))
-                        .help_opt(did_you_mean(var, names.iter().map(String::as_str))),
+                    Diagnostic::new(
+                        format!("environment variable {var}"),
+                        format!("no config key `{full}`"),
+                    )
+                    .help_opt(did_you_mean(var, names.iter().map(String::as_str))),
                 );
                 continue;
             };
             let value = match default {
-                toml::Value::Integer(_) => raw.trim().parse::<i64>().map(toml::Value::Integer).map_err(|_| "an integer"),
-                toml::Value::Boolean(_) => raw.trim().parse::<bool>().map(toml::Value::Boolean).map_err(|_| "true or false"),
-                toml::Value::Float(_) => raw.trim().parse::<f64>().map(toml::Value::Float).map_err(|_| "a number"),
+                toml::Value::Integer(_) => raw
+                    .trim()
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .map_err(|_| "an integer"),
+                toml::Value::Boolean(_) => raw
+                    .trim()
+                    .parse::<bool>()
+                    .map(toml::Value::Boolean)
+                    .map_err(|_| "true or false"),
+                toml::Value::Float(_) => raw
+                    .trim()
+                    .parse::<f64>()
+                    .map(toml::Value::Float)
+                    .map_err(|_| "a number"),
                 _ => Ok(toml::Value::String(raw.clone())),
             };
             match value {
                 Ok(v) => {
                     entries.insert(full, (v, Source::Env { var: var.clone() }));
                 }
-                Err(expected) => errs.push(Diagnostic::new(format!("environment variable {var}"), format!("expected {expected}, found `{raw}`"))),
+                Err(expected) => errs.push(Diagnostic::new(
+                    format!("environment variable {var}"),
+                    format!("expected {expected}, found `{raw}`"),
+                )),
             }
         }
         if !errs.is_empty() {
@@ -209,7 +268,9 @@ impl Config {
         Self::from_entries(entries)
     }
 
-    fn from_entries(entries: BTreeMap<String, (toml::Value, Source)>) -> Result<Config, Diagnostics> {
+    fn from_entries(
+        entries: BTreeMap<String, (toml::Value, Source)>,
+    ) -> Result<Config, Diagnostics> {
         let mut errs = Vec::new();
         let mut bad = |key: &str, msg: String| {
             let (_, source) = &entries[key];
@@ -222,28 +283,51 @@ impl Config {
             d.line = line;
             errs.push(d);
         };
-        let s = |key: &str| entries.get(key).and_then(|(v, _)| v.as_str()).unwrap_or_default().to_string();
-        let i = |key: &str| entries.get(key).and_then(|(v, _)| v.as_integer()).unwrap_or_default();
+        let s = |key: &str| {
+            entries
+                .get(key)
+                .and_then(|(v, _)| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let i = |key: &str| {
+            entries
+                .get(key)
+                .and_then(|(v, _)| v.as_integer())
+                .unwrap_or_default()
+        };
         let durability = match s("store.durability").as_str() {
             "normal" => Durability::Normal,
             "full" => Durability::Full,
             other => {
-                bad("store.durability", format!("`{other}` is not one of: normal, full"));
+                bad(
+                    "store.durability",
+                    format!("`{other}` is not one of: normal, full"),
+                );
                 Durability::Normal
             }
         };
         let level = s("logging.level");
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
-            bad("logging.level", format!("`{level}` is not one of: error, warn, info, debug, trace"));
+            bad(
+                "logging.level",
+                format!("`{level}` is not one of: error, warn, info, debug, trace"),
+            );
         }
         let retention = i("logging.retention_days");
         if !(1..=36_500).contains(&retention) {
-            bad("logging.retention_days", format!("must be between 1 and 36500, got {retention}"));
+            bad(
+                "logging.retention_days",
+                format!("must be between 1 and 36500, got {retention}"),
+            );
         }
         let poll = match parse_duration(&s("scheduler.poll_interval")) {
             Ok(d) if d >= Duration::from_millis(100) && d <= Duration::from_secs(60) => d,
             Ok(_) => {
-                bad("scheduler.poll_interval", "must be between 100ms and 60s".into());
+                bad(
+                    "scheduler.poll_interval",
+                    "must be between 100ms and 60s".into(),
+                );
                 Duration::from_secs(1)
             }
             Err(e) => {
@@ -253,7 +337,10 @@ impl Config {
         };
         let keep = i("backup.keep");
         if !(1..=10_000).contains(&keep) {
-            bad("backup.keep", format!("must be between 1 and 10000, got {keep}"));
+            bad(
+                "backup.keep",
+                format!("must be between 1 and 10000, got {keep}"),
+            );
         }
         let dir = s("backup.directory");
         if !errs.is_empty() {
@@ -261,9 +348,17 @@ impl Config {
         }
         Ok(Config {
             store: StoreConfig { durability },
-            logging: LoggingConfig { level, retention_days: retention as u32 },
-            scheduler: SchedulerConfig { poll_interval: poll },
-            backup: BackupConfig { keep: keep as u32, directory: (!dir.is_empty()).then(|| PathBuf::from(dir)) },
+            logging: LoggingConfig {
+                level,
+                retention_days: retention as u32,
+            },
+            scheduler: SchedulerConfig {
+                poll_interval: poll,
+            },
+            backup: BackupConfig {
+                keep: keep as u32,
+                directory: (!dir.is_empty()).then(|| PathBuf::from(dir)),
+            },
             entries,
         })
     }
@@ -272,7 +367,11 @@ impl Config {
 /// The environment variable that overrides a `section.key`.
 pub fn env_name(key: &str) -> String {
     let (section, k) = key.split_once('.').unwrap_or((key, ""));
-    format!("SYSTRADE_{}__{}", section.to_ascii_uppercase(), k.to_ascii_uppercase())
+    format!(
+        "SYSTRADE_{}__{}",
+        section.to_ascii_uppercase(),
+        k.to_ascii_uppercase()
+    )
 }
 
 #[cfg(test)]
@@ -285,7 +384,10 @@ mod tests {
         if let Some(text) = file {
             std::fs::write(&path, text).unwrap();
         }
-        let env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         Config::load(&path, &env)
     }
 
@@ -300,20 +402,46 @@ mod tests {
 
     #[test]
     fn file_then_env_override_with_sources() {
-        let c = load(Some("[logging]\nlevel = \"debug\"\nretention_days = 5\n"), &[("SYSTRADE_LOGGING__RETENTION_DAYS", "9"), ("SYSTRADE_HOME", "/x")]).unwrap();
+        let c = load(
+            Some("[logging]\nlevel = \"debug\"\nretention_days = 5\n"),
+            &[
+                ("SYSTRADE_LOGGING__RETENTION_DAYS", "9"),
+                ("SYSTRADE_HOME", "/x"),
+            ],
+        )
+        .unwrap();
         assert_eq!(c.logging.level, "debug");
         assert_eq!(c.logging.retention_days, 9);
-        assert!(matches!(&c.entries["logging.level"].1, Source::File { line: 2, .. }));
-        assert!(matches!(&c.entries["logging.retention_days"].1, Source::Env { .. }));
+        assert!(matches!(
+            &c.entries["logging.level"].1,
+            Source::File { line: 2, .. }
+        ));
+        assert!(matches!(
+            &c.entries["logging.retention_days"].1,
+            Source::Env { .. }
+        ));
     }
 
     #[test]
     fn unknown_keys_types_and_values_are_errors() {
-        let e = load(Some("[logging]\nlevl = \"debug\"\n[backup]\nkeep = \"many\"\n[stor]\n"), &[("SYSTRADE_LOGGING__NOPE", "1")]).unwrap_err();
+        let e = load(
+            Some("[logging]\nlevl = \"debug\"\n[backup]\nkeep = \"many\"\n[stor]\n"),
+            &[("SYSTRADE_LOGGING__NOPE", "1")],
+        )
+        .unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("config.toml:2") && text.contains("did you mean `level`"), "{text}");
-        assert!(text.contains("expected an integer, found a string"), "{text}");
-        assert!(text.contains("unknown section `[stor]`") && text.contains("did you mean `store`"), "{text}");
+        assert!(
+            text.contains("config.toml:2") && text.contains("did you mean `level`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("expected an integer, found a string"),
+            "{text}"
+        );
+        assert!(
+            text.contains("unknown section `[stor]`") && text.contains("did you mean `store`"),
+            "{text}"
+        );
         assert!(text.contains("SYSTRADE_LOGGING__NOPE"), "{text}");
         let e = load(Some("[store]\ndurability = \"sometimes\"\n"), &[]).unwrap_err();
         assert!(e.to_string().contains("config.toml:2") && e.to_string().contains("normal, full"));
@@ -321,6 +449,8 @@ mod tests {
 
     #[test]
     fn secrets_are_recognised() {
-        assert!(is_secret("email.password") && is_secret("broker.api_key") && !is_secret("backup.keep"));
+        assert!(
+            is_secret("email.password") && is_secret("broker.api_key") && !is_secret("backup.keep")
+        );
     }
 }

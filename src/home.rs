@@ -16,11 +16,18 @@ impl Home {
             return Ok(Home { root: absolute(p) });
         }
         if let Some(p) = env.filter(|s| !s.is_empty()) {
-            return Ok(Home { root: absolute(Path::new(p)) });
+            return Ok(Home {
+                root: absolute(Path::new(p)),
+            });
         }
         directories::ProjectDirs::from("", "", "systrade")
-            .map(|d| Home { root: d.data_dir().to_path_buf() })
-            .ok_or_else(|| "cannot find a per-user data directory; pass --home DIR or set SYSTRADE_HOME".to_string())
+            .map(|d| Home {
+                root: d.data_dir().to_path_buf(),
+            })
+            .ok_or_else(|| {
+                "cannot find a per-user data directory; pass --home DIR or set SYSTRADE_HOME"
+                    .to_string()
+            })
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -49,6 +56,8 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }

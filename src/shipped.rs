@@ -18,16 +18,20 @@ mod tests {
     use super::*;
 
     fn listed(dir: &str, shipped: &[(&str, &str)]) {
-        let mut on_disk: Vec<String> = std::fs::read_dir(format!("{}/{dir}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".toml"))
-            .collect();
+        let mut on_disk: Vec<String> =
+            std::fs::read_dir(format!("{}/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".toml"))
+                .collect();
         on_disk.sort();
         let mut embedded: Vec<String> = shipped.iter().map(|(n, _)| n.to_string()).collect();
         embedded.sort();
-        assert_eq!(on_disk, embedded, "every file in {dir}/ must be listed in src/shipped.rs");
+        assert_eq!(
+            on_disk, embedded,
+            "every file in {dir}/ must be listed in src/shipped.rs"
+        );
     }
 
     #[test]

@@ -43,7 +43,13 @@ pub fn generated_workflow(name: &str, shape: &str, n: usize, concurrency: usize)
                 let mut deps: Vec<usize> = [i - 1, i / 2, (i * 7 + 3) % i].into_iter().collect();
                 deps.sort_unstable();
                 deps.dedup();
-                format!("after = [{}]\n", deps.iter().map(|d| format!("\"n{d}\"")).collect::<Vec<_>>().join(", "))
+                format!(
+                    "after = [{}]\n",
+                    deps.iter()
+                        .map(|d| format!("\"n{d}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
             _ => String::new(),
         };
@@ -55,12 +61,21 @@ pub fn generated_workflow(name: &str, shape: &str, n: usize, concurrency: usize)
 fn plan_of(ctx: &Ctx, name: &str, text: &str) -> anyhow::Result<Plan<App>> {
     let catalogue = load_catalogue(&ctx.home)?;
     let spec = parse_workflow(&format!("{name}.toml"), text.as_bytes(), Some(name))?;
-    Ok(build_plan(spec, &catalogue, &crate::tasks::registry(), None)?)
+    Ok(build_plan(
+        spec,
+        &catalogue,
+        &crate::tasks::registry(),
+        None,
+    )?)
 }
 
 pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     let dir = tempfile::tempdir()?;
-    let bench_opts = GlobalOpts { home: Some(dir.path().to_path_buf()), verbose: false, quiet: true };
+    let bench_opts = GlobalOpts {
+        home: Some(dir.path().to_path_buf()),
+        verbose: false,
+        quiet: true,
+    };
     let ctx = Ctx::open(&bench_opts).await?;
     let _ = opts;
     let mut results = Vec::new();
@@ -74,9 +89,17 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             let t = Instant::now();
             let summary = executor.execute(&plan, RunRequest::manual()).await?;
             let secs = t.elapsed().as_secs_f64();
-            anyhow::ensure!(summary.status == RunStatus::Succeeded, "bench run {} did not succeed", summary.run_id);
+            anyhow::ensure!(
+                summary.status == RunStatus::Succeeded,
+                "bench run {} did not succeed",
+                summary.run_id
+            );
             let recorded = ctx.store.attempts(summary.run_id).await?.len();
-            anyhow::ensure!(recorded == a.nodes, "expected {} recorded attempts, found {recorded}", a.nodes);
+            anyhow::ensure!(
+                recorded == a.nodes,
+                "expected {} recorded attempts, found {recorded}",
+                a.nodes
+            );
             best = best.min(secs);
         }
         results.push(json!({ "workflow": shape, "nodes": a.nodes, "seconds": best, "ms_per_node": best * 1000.0 / a.nodes as f64 }));
@@ -87,21 +110,33 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     for _ in 0..a.repeat.max(1) {
         let catalogue = load_catalogue(&ctx.home)?;
         let t = Instant::now();
-        let spec = parse_workflow("bench_validate.toml", text.as_bytes(), Some("bench_validate"))?;
+        let spec = parse_workflow(
+            "bench_validate.toml",
+            text.as_bytes(),
+            Some("bench_validate"),
+        )?;
         let parsed = t.elapsed().as_secs_f64();
         let plan = build_plan(spec, &catalogue, &crate::tasks::registry(), None)?;
         let total = t.elapsed().as_secs_f64();
-        anyhow::ensure!(plan.dag.len() == a.validate_nodes, "validated DAG has {} nodes", plan.dag.len());
+        anyhow::ensure!(
+            plan.dag.len() == a.validate_nodes,
+            "validated DAG has {} nodes",
+            plan.dag.len()
+        );
         best_parse = best_parse.min(parsed);
         best_total = best_total.min(total);
     }
     let validation = json!({ "nodes": a.validate_nodes, "bytes": text.len(), "parse_seconds": best_parse, "total_seconds": best_total });
     let release = !cfg!(debug_assertions);
     if a.json {
-        print_json(&json!({ "release_build": release, "runs": results, "validation": validation }))?;
+        print_json(
+            &json!({ "release_build": release, "runs": results, "validation": validation }),
+        )?;
     } else {
         if !release {
-            println!("note: this is a debug build; use `cargo run --release -- bench` for real figures");
+            println!(
+                "note: this is a debug build; use `cargo run --release -- bench` for real figures"
+            );
         }
         for r in &results {
             println!(

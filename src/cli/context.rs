@@ -44,7 +44,11 @@ pub struct Ctx {
 
 /// The home as the user named it, without creating anything.
 pub fn resolve_home(opts: &GlobalOpts) -> anyhow::Result<Home> {
-    Home::resolve(opts.home.as_deref(), std::env::var("SYSTRADE_HOME").ok().as_deref()).map_err(|e| CliError::Invalid(e).into())
+    Home::resolve(
+        opts.home.as_deref(),
+        std::env::var("SYSTRADE_HOME").ok().as_deref(),
+    )
+    .map_err(|e| CliError::Invalid(e).into())
 }
 
 pub fn load_config(home: &Home) -> anyhow::Result<Config> {
@@ -54,7 +58,9 @@ pub fn load_config(home: &Home) -> anyhow::Result<Config> {
 
 pub fn clock() -> anyhow::Result<Arc<dyn Clock>> {
     let v = std::env::var("SYSTRADE_NOW").ok();
-    clock_from_env(v.as_deref()).map(Arc::from).map_err(|e| CliError::Invalid(e).into())
+    clock_from_env(v.as_deref())
+        .map(Arc::from)
+        .map_err(|e| CliError::Invalid(e).into())
 }
 
 /// Installs the terminal and run-store log layers (once per process).
@@ -66,10 +72,21 @@ pub fn init_logging(opts: &GlobalOpts, config_level: &str, logs: &LogBuffer) {
     } else {
         config_level.parse().unwrap_or(Level::INFO)
     };
-    let terminal = TerminalLayer { max_level: level, colour: std::io::stderr().is_terminal() }
-        .with_filter(Targets::new().with_target("systrade", level).with_default(Level::ERROR));
-    let store = StoreLogLayer::new(logs.clone()).with_filter(Targets::new().with_target("systrade", Level::INFO));
-    let _ = tracing_subscriber::registry().with(terminal).with(store).try_init();
+    let terminal = TerminalLayer {
+        max_level: level,
+        colour: std::io::stderr().is_terminal(),
+    }
+    .with_filter(
+        Targets::new()
+            .with_target("systrade", level)
+            .with_default(Level::ERROR),
+    );
+    let store = StoreLogLayer::new(logs.clone())
+        .with_filter(Targets::new().with_target("systrade", Level::INFO));
+    let _ = tracing_subscriber::registry()
+        .with(terminal)
+        .with(store)
+        .try_init();
 }
 
 impl Ctx {
@@ -77,7 +94,8 @@ impl Ctx {
     pub async fn open(opts: &GlobalOpts) -> anyhow::Result<Ctx> {
         let home = resolve_home(opts)?;
         let config = load_config(&home)?;
-        home.ensure().with_context(|| format!("cannot create home directory {}", home.root.display()))?;
+        home.ensure()
+            .with_context(|| format!("cannot create home directory {}", home.root.display()))?;
         let durability = match config.store.durability {
             Durability::Normal => SqliteDurability::Normal,
             Durability::Full => SqliteDurability::Full,
@@ -87,11 +105,23 @@ impl Ctx {
             .with_context(|| format!("cannot open the run store {}", home.db_path().display()))?;
         let logs = LogBuffer::default();
         init_logging(opts, &config.logging.level, &logs);
-        Ok(Ctx { home, config, store: Arc::new(store), clock: clock()?, identity: ProcessIdentity::current(), logs, opts: opts.clone() })
+        Ok(Ctx {
+            home,
+            config,
+            store: Arc::new(store),
+            clock: clock()?,
+            identity: ProcessIdentity::current(),
+            logs,
+            opts: opts.clone(),
+        })
     }
 
     pub fn app(&self) -> Arc<App> {
-        Arc::new(App { home: self.home.clone(), config: self.config.clone(), clock: self.clock.clone() })
+        Arc::new(App {
+            home: self.home.clone(),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+        })
     }
 
     pub fn env(&self) -> Arc<EngineEnv> {
@@ -103,8 +133,20 @@ impl Ctx {
         })
     }
 
-    pub fn executor(&self, observer: Arc<dyn RunObserver>, cancel: tokio::sync::watch::Receiver<bool>) -> Executor<App> {
-        Executor { env: self.env(), app: self.app(), clock: self.clock.clone(), identity: self.identity.clone(), logs: Some(self.logs.clone()), observer, cancel }
+    pub fn executor(
+        &self,
+        observer: Arc<dyn RunObserver>,
+        cancel: tokio::sync::watch::Receiver<bool>,
+    ) -> Executor<App> {
+        Executor {
+            env: self.env(),
+            app: self.app(),
+            clock: self.clock.clone(),
+            identity: self.identity.clone(),
+            logs: Some(self.logs.clone()),
+            observer,
+            cancel,
+        }
     }
 
     pub fn progress(&self, json: bool) -> Arc<dyn RunObserver> {
@@ -124,10 +166,11 @@ impl Ctx {
 pub fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
         let mut first = true;
         loop {
             tokio::select! {
@@ -155,19 +198,27 @@ const CONFIG_TEMPLATE: &str = "# systrade configuration for this home. Every key
 pub async fn init(opts: &GlobalOpts, json: bool) -> anyhow::Result<i32> {
     let ctx = Ctx::open(opts).await?;
     let mut created = Vec::new();
-    for dir in [ctx.home.workflows_dir(), ctx.home.tasks_dir(), ctx.home.logs_dir()] {
+    for dir in [
+        ctx.home.workflows_dir(),
+        ctx.home.tasks_dir(),
+        ctx.home.logs_dir(),
+    ] {
         if !dir.exists() {
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
             created.push(dir.display().to_string());
         }
     }
     let cfg = ctx.home.config_path();
     if !cfg.exists() {
-        std::fs::write(&cfg, CONFIG_TEMPLATE).with_context(|| format!("cannot write {}", cfg.display()))?;
+        std::fs::write(&cfg, CONFIG_TEMPLATE)
+            .with_context(|| format!("cannot write {}", cfg.display()))?;
         created.push(cfg.display().to_string());
     }
     if json {
-        super::output::print_json(&serde_json::json!({ "home": ctx.home.root, "database": ctx.home.db_path(), "created": created }))?;
+        super::output::print_json(
+            &serde_json::json!({ "home": ctx.home.root, "database": ctx.home.db_path(), "created": created }),
+        )?;
     } else {
         println!("home: {}", ctx.home.root.display());
         println!("run store: {}", ctx.home.db_path().display());

@@ -27,8 +27,17 @@ pub struct ControlArgs {
 
 fn parse_state(s: &str) -> anyhow::Result<ControlState> {
     let norm = s.to_ascii_lowercase().replace('_', "-");
-    let norm = if norm == "norun" { "no-run".to_string() } else { norm };
-    ControlState::parse(&norm).ok_or_else(|| CliError::Invalid(format!("unknown control state `{s}`: use go, stop or no-run")).into())
+    let norm = if norm == "norun" {
+        "no-run".to_string()
+    } else {
+        norm
+    };
+    ControlState::parse(&norm).ok_or_else(|| {
+        CliError::Invalid(format!(
+            "unknown control state `{s}`: use go, stop or no-run"
+        ))
+        .into()
+    })
 }
 
 pub async fn control(opts: &GlobalOpts, a: ControlArgs) -> anyhow::Result<i32> {
@@ -39,16 +48,26 @@ pub async fn control(opts: &GlobalOpts, a: ControlArgs) -> anyhow::Result<i32> {
             let s = parse_state(state)?;
             known.iter().map(|w| (w.clone(), s)).collect()
         }
-        (true, _, _) => return Err(CliError::Invalid("with --all give just the state: `systrade control --all stop`".into()).into()),
+        (true, _, _) => {
+            return Err(CliError::Invalid(
+                "with --all give just the state: `systrade control --all stop`".into(),
+            )
+            .into())
+        }
         (false, Some(w), Some(state)) => {
             let s = parse_state(state)?;
             if !known.contains(w) {
-                let help = did_you_mean(w, known.iter().map(String::as_str)).unwrap_or_else(|| format!("known workflows: {}", known.join(", ")));
+                let help = did_you_mean(w, known.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("known workflows: {}", known.join(", ")));
                 return Err(CliError::Invalid(format!("no workflow named `{w}`; {help}")).into());
             }
             vec![(w.clone(), s)]
         }
-        (false, Some(w), None) => return Err(CliError::Invalid(format!("give the state for `{w}`: go, stop or no-run")).into()),
+        (false, Some(w), None) => {
+            return Err(
+                CliError::Invalid(format!("give the state for `{w}`: go, stop or no-run")).into(),
+            )
+        }
         (false, None, _) => Vec::new(),
     };
     let now = ctx.clock.now();
@@ -74,13 +93,23 @@ pub async fn control(opts: &GlobalOpts, a: ControlArgs) -> anyhow::Result<i32> {
                 .iter()
                 .map(|w| {
                     let rec = states.iter().find(|r| &r.workflow == w);
-                    vec![w.clone(), rec.map_or("GO".into(), |r| r.state.as_str().to_uppercase()), rec.map(|r| local(r.updated_at)).unwrap_or_else(|| "-".into())]
+                    vec![
+                        w.clone(),
+                        rec.map_or("GO".into(), |r| r.state.as_str().to_uppercase()),
+                        rec.map(|r| local(r.updated_at))
+                            .unwrap_or_else(|| "-".into()),
+                    ]
                 })
                 .collect();
             print!("{}", table(&["WORKFLOW", "STATE", "SINCE"], &table_rows));
         }
     } else if a.json {
-        print_json(&targets.iter().map(|(w, s)| json!({ "workflow": w, "state": s })).collect::<Vec<_>>())?;
+        print_json(
+            &targets
+                .iter()
+                .map(|(w, s)| json!({ "workflow": w, "state": s }))
+                .collect::<Vec<_>>(),
+        )?;
     }
     Ok(0)
 }
@@ -116,7 +145,10 @@ pub async fn startup(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
             println!("run {r} crashed; `systrade rerun {r}` re-executes what did not finish");
         }
         for l in &alive {
-            println!("`{}` is still running (pid {} on {})", l.workflow, l.pid, l.host);
+            println!(
+                "`{}` is still running (pid {} on {})",
+                l.workflow, l.pid, l.host
+            );
         }
     }
     Ok(0)

@@ -1,23 +1,33 @@
 //! `systrade demo`: a fresh home, then the shipped daily workflow end to end on the embedded
 //! defaults (SQLite run store; simulated market and broker once those exist), and where to look.
 
-use anyhow::Context as _;
 use super::context::{Ctx, GlobalOpts};
 use super::run::execute;
 use super::CliError;
 use crate::engine::executor::RunRequest;
 use crate::engine::store::RunStore;
+use anyhow::Context as _;
 
 pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     let home = match &opts.home {
         Some(h) => h.clone(),
-        None => std::env::temp_dir().join(format!("systrade-demo-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"))),
+        None => std::env::temp_dir().join(format!(
+            "systrade-demo-{}",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S")
+        )),
     };
     if home.join("systrade.db").exists() {
-        return Err(CliError::Invalid(format!("{} already holds a systrade home; the demo needs a fresh one (pass another --home)", home.display())).into());
+        return Err(CliError::Invalid(format!(
+            "{} already holds a systrade home; the demo needs a fresh one (pass another --home)",
+            home.display()
+        ))
+        .into());
     }
     std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
-    let opts = GlobalOpts { home: Some(home.clone()), ..opts.clone() };
+    let opts = GlobalOpts {
+        home: Some(home.clone()),
+        ..opts.clone()
+    };
     let ctx = Ctx::open(&opts).await?;
     if !json_out {
         eprintln!("demo home: {}", ctx.home.root.display());
@@ -25,7 +35,12 @@ pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     let source = ctx.resolve("daily")?;
     let plan = ctx.plan(&source)?;
     let code = execute(&ctx, &plan, RunRequest::manual(), json_out).await?;
-    let run = ctx.store.list_runs(Some("daily"), 1).await?.into_iter().next();
+    let run = ctx
+        .store
+        .list_runs(Some("daily"), 1)
+        .await?
+        .into_iter()
+        .next();
     if json_out {
         return Ok(code);
     }

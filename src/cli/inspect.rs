@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::context::{resolve_home, Ctx, GlobalOpts};
+use super::context::{load_config, resolve_home, Ctx, GlobalOpts};
 use super::output::{local, local_opt, print_json, seconds_between, table};
 use super::{CliError, DagArgs, LogsArgs, RunsArgs, ShowArgs, ValidateArgs};
 use crate::app::{load_catalogue, plan_workflow, resolve_workflow, workflow_sources};
 use crate::engine::diagnostic::Diagnostic;
 use crate::engine::render::render;
-use crate::engine::schedule::{decide, next_open, window_containing, AfterFacts, Decision, StartFacts};
+use crate::engine::schedule::{
+    decide, next_open, window_containing, AfterFacts, Decision, StartFacts,
+};
 use crate::engine::spec::Schedule;
 use crate::engine::store::{LogQuery, NodeState, RunStore, Trigger};
 
@@ -23,12 +25,19 @@ pub async fn validate(opts: &GlobalOpts, a: ValidateArgs) -> anyhow::Result<i32>
         workflow_sources(&home).into_values().collect()
     } else {
         let Some(w) = &a.workflow else {
-            return Err(CliError::Invalid("name a workflow (or a .toml file), or pass --all".into()).into());
+            return Err(CliError::Invalid(
+                "name a workflow (or a .toml file), or pass --all".into(),
+            )
+            .into());
         };
         vec![resolve_workflow(&home, w)?]
     };
     let mut all_errors: Vec<Diagnostic> = Vec::new();
     let mut results = Vec::new();
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    if let Err(d) = crate::config::Config::load(&home.config_path(), &env) {
+        all_errors.extend(d.0);
+    }
     if let Err(d) = load_catalogue(&home) {
         all_errors.extend(d.0);
     }
@@ -48,13 +57,19 @@ pub async fn validate(opts: &GlobalOpts, a: ValidateArgs) -> anyhow::Result<i32>
     }
     all_errors.dedup();
     if a.json {
-        print_json(&json!({ "valid": all_errors.is_empty(), "workflows": results, "errors": all_errors }))?;
+        print_json(
+            &json!({ "valid": all_errors.is_empty(), "workflows": results, "errors": all_errors }),
+        )?;
     } else {
         for e in &all_errors {
             eprintln!("error: {e}");
         }
         if !all_errors.is_empty() {
-            eprintln!("{} error{} found", all_errors.len(), if all_errors.len() == 1 { "" } else { "s" });
+            eprintln!(
+                "{} error{} found",
+                all_errors.len(),
+                if all_errors.len() == 1 { "" } else { "s" }
+            );
         }
     }
     Ok(if all_errors.is_empty() { 0 } else { 2 })
@@ -63,28 +78,54 @@ pub async fn validate(opts: &GlobalOpts, a: ValidateArgs) -> anyhow::Result<i32>
 /// `systrade dag`.
 pub async fn dag(opts: &GlobalOpts, a: DagArgs) -> anyhow::Result<i32> {
     let home = resolve_home(opts)?;
+    load_config(&home)?;
     let source = resolve_workflow(&home, &a.workflow)?;
     let plan = plan_workflow(&home, &source)?;
     let states = match a.run {
         None => None,
         Some(id) => {
             let ctx = Ctx::open(opts).await?;
-            let run = ctx.store.get_run(id).await?.ok_or_else(|| CliError::Invalid(format!("no run {id}")))?;
+            let run = ctx
+                .store
+                .get_run(id)
+                .await?
+                .ok_or_else(|| CliError::Invalid(format!("no run {id}")))?;
             if run.workflow != plan.spec.name {
-                return Err(CliError::Invalid(format!("run {id} is of workflow `{}`, not `{}`", run.workflow, plan.spec.name)).into());
+                return Err(CliError::Invalid(format!(
+                    "run {id} is of workflow `{}`, not `{}`",
+                    run.workflow, plan.spec.name
+                ))
+                .into());
             }
             let nodes = ctx.store.run_nodes(id).await?;
-            Some(nodes.into_iter().map(|n| (n.node_id, n.state)).collect::<BTreeMap<String, NodeState>>())
+            Some(
+                nodes
+                    .into_iter()
+                    .map(|n| (n.node_id, n.state))
+                    .collect::<BTreeMap<String, NodeState>>(),
+            )
         }
     };
-    print!("{}", render(&plan.spec, &plan.dag, states.as_ref(), a.format, std::io::stdout().is_terminal()));
+    print!(
+        "{}",
+        render(
+            &plan.spec,
+            &plan.dag,
+            states.as_ref(),
+            a.format.into(),
+            std::io::stdout().is_terminal()
+        )
+    );
     Ok(0)
 }
 
 /// `systrade runs`.
 pub async fn runs(opts: &GlobalOpts, a: RunsArgs) -> anyhow::Result<i32> {
     let ctx = Ctx::open(opts).await?;
-    let runs = ctx.store.list_runs(a.workflow.as_deref(), a.limit.max(1)).await?;
+    let runs = ctx
+        .store
+        .list_runs(a.workflow.as_deref(), a.limit.max(1))
+        .await?;
     if a.json {
         print_json(&runs)?;
         return Ok(0);
@@ -100,7 +141,9 @@ pub async fn runs(opts: &GlobalOpts, a: RunsArgs) -> anyhow::Result<i32> {
                 r.id.to_string(),
                 r.workflow.clone(),
                 r.trigger.to_string(),
-                r.parent_run_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                r.parent_run_id
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 r.status.to_string(),
                 local(r.started_at),
                 seconds_between(Some(r.started_at), r.finished_at),
@@ -108,26 +151,45 @@ pub async fn runs(opts: &GlobalOpts, a: RunsArgs) -> anyhow::Result<i32> {
             ]
         })
         .collect();
-    print!("{}", table(&["RUN", "WORKFLOW", "TRIGGER", "PARENT", "STATUS", "STARTED", "TOOK", "MESSAGE"], &rows));
+    print!(
+        "{}",
+        table(
+            &["RUN", "WORKFLOW", "TRIGGER", "PARENT", "STATUS", "STARTED", "TOOK", "MESSAGE"],
+            &rows
+        )
+    );
     Ok(0)
 }
 
 /// `systrade show RUN_ID`.
 pub async fn show(opts: &GlobalOpts, a: ShowArgs) -> anyhow::Result<i32> {
     let ctx = Ctx::open(opts).await?;
-    let run = ctx.store.get_run(a.run_id).await?.ok_or_else(|| CliError::Invalid(format!("no run {}; `systrade runs` lists them", a.run_id)))?;
+    let run = ctx.store.get_run(a.run_id).await?.ok_or_else(|| {
+        CliError::Invalid(format!("no run {}; `systrade runs` lists them", a.run_id))
+    })?;
     let nodes = ctx.store.run_nodes(run.id).await?;
     let attempts = ctx.store.attempts(run.id).await?;
     if a.json {
         print_json(&json!({ "run": run, "nodes": nodes, "attempts": attempts }))?;
         return Ok(0);
     }
-    println!("run {} of `{}` ({}), {}", run.id, run.workflow, run.trigger, run.status);
+    println!(
+        "run {} of `{}` ({}), {}",
+        run.id, run.workflow, run.trigger, run.status
+    );
     if let Some(p) = run.parent_run_id {
         println!("  rerun of run {p}");
     }
-    println!("  started {}  finished {}  took {}", local(run.started_at), local_opt(run.finished_at), seconds_between(Some(run.started_at), run.finished_at));
-    println!("  pid {} on {}  definition {} ({})", run.pid, run.host, run.definition_path, run.definition_hash);
+    println!(
+        "  started {}  finished {}  took {}",
+        local(run.started_at),
+        local_opt(run.finished_at),
+        seconds_between(Some(run.started_at), run.finished_at)
+    );
+    println!(
+        "  pid {} on {}  definition {} ({})",
+        run.pid, run.host, run.definition_path, run.definition_hash
+    );
     if let Some(m) = &run.message {
         println!("  {m}");
     }
@@ -140,15 +202,40 @@ pub async fn show(opts: &GlobalOpts, a: ShowArgs) -> anyhow::Result<i32> {
                 (None, Some(e)) => e.clone(),
                 _ => String::new(),
             };
-            vec![n.node_id.clone(), n.task.clone(), n.state.to_string(), n.executions.to_string(), n.attempts.to_string(), seconds_between(n.started_at, n.finished_at), note]
+            vec![
+                n.node_id.clone(),
+                n.task.clone(),
+                n.state.to_string(),
+                n.executions.to_string(),
+                n.attempts.to_string(),
+                seconds_between(n.started_at, n.finished_at),
+                note,
+            ]
         })
         .collect();
-    print!("{}", table(&["NODE", "TASK", "STATE", "RUNS", "ATTEMPTS", "TOOK", "NOTE"], &rows));
-    let failed: Vec<_> = attempts.iter().filter(|t| t.status != NodeState::Succeeded).collect();
+    print!(
+        "{}",
+        table(
+            &["NODE", "TASK", "STATE", "RUNS", "ATTEMPTS", "TOOK", "NOTE"],
+            &rows
+        )
+    );
+    let failed: Vec<_> = attempts
+        .iter()
+        .filter(|t| t.status != NodeState::Succeeded)
+        .collect();
     if !failed.is_empty() {
         println!("\nattempts that did not succeed:");
         for t in failed {
-            println!("  {} run {} attempt {} {} at {}: {}", t.node_id, t.execution, t.attempt, t.status, local(t.started_at), t.error.clone().unwrap_or_default());
+            println!(
+                "  {} run {} attempt {} {} at {}: {}",
+                t.node_id,
+                t.execution,
+                t.attempt,
+                t.status,
+                local(t.started_at),
+                t.error.clone().unwrap_or_default()
+            );
         }
     }
     Ok(0)
@@ -158,15 +245,28 @@ pub async fn show(opts: &GlobalOpts, a: ShowArgs) -> anyhow::Result<i32> {
 pub async fn start_facts(ctx: &Ctx, name: &str, schedule: &Schedule) -> anyhow::Result<StartFacts> {
     let locks = ctx.store.locks().await?;
     let me = &ctx.identity;
-    let live = |w: &str| locks.iter().find(|l| l.workflow == w && !crate::engine::process::holder_is_dead(l, me)).cloned();
+    let live = |w: &str| {
+        locks
+            .iter()
+            .find(|l| l.workflow == w && !crate::engine::process::holder_is_dead(l, me))
+            .cloned()
+    };
     let mut after = Vec::new();
     for w in &schedule.after_workflows {
-        after.push(AfterFacts { workflow: w.clone(), running: live(w).is_some(), last_success_end: ctx.store.last_success(w).await?.and_then(|r| r.finished_at) });
+        after.push(AfterFacts {
+            workflow: w.clone(),
+            running: live(w).is_some(),
+            last_success_end: ctx.store.last_success(w).await?.and_then(|r| r.finished_at),
+        });
     }
     Ok(StartFacts {
         control: ctx.store.control_state(name).await?,
         running: live(name),
-        last_start: ctx.store.last_run(name, &[Trigger::Schedule, Trigger::Manual]).await?.map(|r| r.started_at),
+        last_start: ctx
+            .store
+            .last_run(name, &[Trigger::Schedule, Trigger::Manual])
+            .await?
+            .map(|r| r.started_at),
         after,
     })
 }
@@ -185,8 +285,15 @@ pub async fn status(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
         };
         let control = ctx.store.control_state(&name).await?;
         let lock = locks.iter().find(|l| l.workflow == name).cloned();
-        let lock_dead = lock.as_ref().is_some_and(|l| crate::engine::process::holder_is_dead(l, &ctx.identity));
-        let last = ctx.store.list_runs(Some(&name), 1).await?.into_iter().next();
+        let lock_dead = lock
+            .as_ref()
+            .is_some_and(|l| crate::engine::process::holder_is_dead(l, &ctx.identity));
+        let last = ctx
+            .store
+            .list_runs(Some(&name), 1)
+            .await?
+            .into_iter()
+            .next();
         let scheduler = match &schedule {
             None => None,
             Some(s) => Some(decide(s, now, &start_facts(&ctx, &name, s).await?)),
@@ -223,20 +330,49 @@ pub async fn status(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
             } else {
                 "idle".into()
             };
-            let last = w["last_run"].as_object().map(|r| format!("#{} {}", r["id"], r["status"].as_str().unwrap_or(""))).unwrap_or_else(|| "-".into());
-            let sched = match (w["window"].as_object(), serde_json::from_value::<Option<Decision>>(w["scheduler"].clone()).ok().flatten()) {
+            let last = w["last_run"]
+                .as_object()
+                .map(|r| format!("#{} {}", r["id"], r["status"].as_str().unwrap_or("")))
+                .unwrap_or_else(|| "-".into());
+            let sched = match (
+                w["window"].as_object(),
+                serde_json::from_value::<Option<Decision>>(w["scheduler"].clone())
+                    .ok()
+                    .flatten(),
+            ) {
                 (None, _) => "manual only".to_string(),
                 (Some(_), Some(Decision::Start { .. })) => "due now".into(),
                 (Some(_), Some(Decision::Wait { reason, next_open })) => {
-                    format!("{reason}{}", next_open.map(|t| format!("; next window {}", local(t))).unwrap_or_default())
+                    format!(
+                        "{reason}{}",
+                        next_open
+                            .map(|t| format!("; next window {}", local(t)))
+                            .unwrap_or_default()
+                    )
                 }
                 (Some(_), None) => "-".into(),
             };
-            let state = if w["valid"].as_bool() == Some(false) { "INVALID".to_string() } else { w["control"].as_str().unwrap_or("").to_uppercase() };
-            vec![w["workflow"].as_str().unwrap_or("").to_string(), state, running, last, sched]
+            let state = if w["valid"].as_bool() == Some(false) {
+                "INVALID".to_string()
+            } else {
+                w["control"].as_str().unwrap_or("").to_uppercase()
+            };
+            vec![
+                w["workflow"].as_str().unwrap_or("").to_string(),
+                state,
+                running,
+                last,
+                sched,
+            ]
         })
         .collect();
-    print!("{}", table(&["WORKFLOW", "CONTROL", "PROCESS", "LAST RUN", "SCHEDULE"], &rows));
+    print!(
+        "{}",
+        table(
+            &["WORKFLOW", "CONTROL", "PROCESS", "LAST RUN", "SCHEDULE"],
+            &rows
+        )
+    );
     Ok(0)
 }
 
@@ -245,7 +381,10 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
     let ctx = Ctx::open(opts).await?;
     let run_id = match a.run {
         Some(id) => {
-            ctx.store.get_run(id).await?.ok_or_else(|| CliError::Invalid(format!("no run {id}")))?;
+            ctx.store
+                .get_run(id)
+                .await?
+                .ok_or_else(|| CliError::Invalid(format!("no run {id}")))?;
             id
         }
         None => match ctx.store.list_runs(None, 1).await?.into_iter().next() {
@@ -256,7 +395,13 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
             }
         },
     };
-    let mut query = LogQuery { run_id: Some(run_id), node_id: a.node.clone(), min_level: a.level.clone(), after_id: None, limit: None };
+    let mut query = LogQuery {
+        run_id: Some(run_id),
+        node_id: a.node.clone(),
+        min_level: a.level.clone(),
+        after_id: None,
+        limit: None,
+    };
     loop {
         let batch = ctx.store.logs(&query).await?;
         for r in &batch {
@@ -264,8 +409,34 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string(r)?);
             } else {
                 let e = &r.event;
-                let fields = e.fields.as_ref().and_then(|f| f.as_object()).map(|m| m.iter().map(|(k, v)| format!(" {k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect::<String>()).unwrap_or_default();
-                println!("{} {:<5} {}{}{}", local(e.ts), e.level.to_uppercase(), e.node_id.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default(), e.message, fields);
+                let fields = e
+                    .fields
+                    .as_ref()
+                    .and_then(|f| f.as_object())
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                format!(
+                                    " {k}={}",
+                                    v.as_str()
+                                        .map(str::to_string)
+                                        .unwrap_or_else(|| v.to_string())
+                                )
+                            })
+                            .collect::<String>()
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{} {:<5} {}{}{}",
+                    local(e.ts),
+                    e.level.to_uppercase(),
+                    e.node_id
+                        .as_ref()
+                        .map(|n| format!("[{n}] "))
+                        .unwrap_or_default(),
+                    e.message,
+                    fields
+                );
             }
         }
         if let Some(last) = batch.last() {
@@ -274,7 +445,11 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
         if !a.follow {
             break;
         }
-        let finished = ctx.store.get_run(run_id).await?.is_some_and(|r| r.finished_at.is_some());
+        let finished = ctx
+            .store
+            .get_run(run_id)
+            .await?
+            .is_some_and(|r| r.finished_at.is_some());
         if finished && batch.is_empty() {
             break;
         }
@@ -286,6 +461,7 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
 /// `systrade tasks`.
 pub async fn tasks(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     let home = resolve_home(opts)?;
+    load_config(&home)?;
     let cat = load_catalogue(&home)?;
     if json_out {
         print_json(&cat.iter().collect::<Vec<_>>())?;
@@ -296,7 +472,9 @@ pub async fn tasks(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
         .map(|t| {
             let kind = match &t.implementation {
                 crate::engine::catalogue::TaskImpl::Handler(h) => format!("rust:{h}"),
-                crate::engine::catalogue::TaskImpl::Command(c) => format!("command:{}", c.first().cloned().unwrap_or_default()),
+                crate::engine::catalogue::TaskImpl::Command(c) => {
+                    format!("command:{}", c.first().cloned().unwrap_or_default())
+                }
             };
             vec![t.name.clone(), kind, t.description.clone()]
         })

@@ -165,10 +165,31 @@ pub struct DagArgs {
     /// Workflow name or path.
     pub workflow: String,
     #[arg(long, value_enum, default_value = "ascii")]
-    pub format: crate::engine::render::DagFormat,
+    pub format: DagFormatArg,
     /// Colour nodes by their state in this run.
     #[arg(long, value_name = "RUN_ID")]
     pub run: Option<i64>,
+}
+
+/// `--format` of `systrade dag`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum DagFormatArg {
+    Ascii,
+    Dot,
+    Mermaid,
+    Json,
+}
+
+impl From<DagFormatArg> for crate::engine::render::DagFormat {
+    fn from(f: DagFormatArg) -> Self {
+        use crate::engine::render::DagFormat;
+        match f {
+            DagFormatArg::Ascii => DagFormat::Ascii,
+            DagFormatArg::Dot => DagFormat::Dot,
+            DagFormatArg::Mermaid => DagFormat::Mermaid,
+            DagFormatArg::Json => DagFormat::Json,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -228,10 +249,15 @@ fn exit_code(err: &anyhow::Error) -> i32 {
                 CliError::Refused(_) => 3,
             };
         }
-        if cause.downcast_ref::<crate::engine::diagnostic::Diagnostics>().is_some() {
+        if cause
+            .downcast_ref::<crate::engine::diagnostic::Diagnostics>()
+            .is_some()
+        {
             return 2;
         }
-        if let Some(crate::engine::executor::EngineError::AlreadyRunning { .. }) = cause.downcast_ref() {
+        if let Some(crate::engine::executor::EngineError::AlreadyRunning { .. }) =
+            cause.downcast_ref()
+        {
             return 3;
         }
     }
@@ -251,7 +277,11 @@ pub fn main() -> i32 {
     if let Command::Guard { argv } = &cli.command {
         return crate::engine::external::guard_main(argv);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -276,11 +306,18 @@ pub fn main() -> i32 {
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
-    let opts = context::GlobalOpts { home: cli.home.clone(), verbose: cli.verbose, quiet: cli.quiet };
+    let opts = context::GlobalOpts {
+        home: cli.home.clone(),
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
     match cli.command {
         Command::Init(a) => context::init(&opts, a.json).await,
         Command::Validate(a) => inspect::validate(&opts, a).await,

@@ -4,7 +4,9 @@ use chrono::{DateTime, Local, Utc};
 
 /// Local wall time for humans (storage is UTC).
 pub fn local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S").to_string()
+    t.with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 pub fn local_opt(t: Option<DateTime<Utc>>) -> String {

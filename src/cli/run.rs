@@ -31,12 +31,24 @@ fn window_close(ctx: &Ctx, plan: &Plan<App>) -> Option<chrono::DateTime<chrono::
     let now = ctx.clock.now();
     match window_containing(schedule, now) {
         Some((_, close)) => Some(close),
-        None if plan.spec.nodes.iter().any(|n| n.repeat.as_ref().is_some_and(|r| r.max_runs.is_none())) => Some(now),
+        None if plan
+            .spec
+            .nodes
+            .iter()
+            .any(|n| n.repeat.as_ref().is_some_and(|r| r.max_runs.is_none())) =>
+        {
+            Some(now)
+        }
         None => None,
     }
 }
 
-pub async fn execute(ctx: &Ctx, plan: &Plan<App>, req: RunRequest, json: bool) -> anyhow::Result<i32> {
+pub async fn execute(
+    ctx: &Ctx,
+    plan: &Plan<App>,
+    req: RunRequest,
+    json: bool,
+) -> anyhow::Result<i32> {
     let executor = ctx.executor(ctx.progress(json), cancel_on_signals());
     let summary = executor.execute(plan, req).await?;
     report(&summary, json)?;
@@ -56,14 +68,30 @@ fn report(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
         *counts.entry(s.as_str()).or_default() += 1;
     }
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    println!("run {} of `{}` {} in {:.2}s ({})", summary.run_id, summary.workflow, summary.status, summary.seconds, parts.join(", "));
+    println!(
+        "run {} of `{}` {} in {:.2}s ({})",
+        summary.run_id,
+        summary.workflow,
+        summary.status,
+        summary.seconds,
+        parts.join(", ")
+    );
     if summary.status != RunStatus::Succeeded {
         for (node, state) in &summary.nodes {
-            if matches!(state, NodeState::Failed | NodeState::UpstreamFailed | NodeState::Cancelled | NodeState::Crashed) {
+            if matches!(
+                state,
+                NodeState::Failed
+                    | NodeState::UpstreamFailed
+                    | NodeState::Cancelled
+                    | NodeState::Crashed
+            ) {
                 println!("  {node}: {state}");
             }
         }
-        println!("details: `systrade show {}`; re-run what did not succeed: `systrade rerun {}`", summary.run_id, summary.run_id);
+        println!(
+            "details: `systrade show {}`; re-run what did not succeed: `systrade rerun {}`",
+            summary.run_id, summary.run_id
+        );
     }
     Ok(())
 }
@@ -75,12 +103,21 @@ pub async fn run(opts: &GlobalOpts, a: RunArgs) -> anyhow::Result<i32> {
     check_control(&ctx, &plan.spec.name, a.force).await?;
     let mut req = RunRequest::manual();
     req.window_close = window_close(&ctx, &plan);
+    req.forced = a.force;
     if a.scheduled {
         let Some(schedule) = plan.spec.schedule.as_ref() else {
-            return Err(CliError::Invalid(format!("workflow `{}` has no schedule", plan.spec.name)).into());
+            return Err(CliError::Invalid(format!(
+                "workflow `{}` has no schedule",
+                plan.spec.name
+            ))
+            .into());
         };
         let Some((_, close)) = window_containing(schedule, ctx.clock.now()) else {
-            return Err(CliError::Refused(format!("workflow `{}` is outside its schedule window", plan.spec.name)).into());
+            return Err(CliError::Refused(format!(
+                "workflow `{}` is outside its schedule window",
+                plan.spec.name
+            ))
+            .into());
         };
         req.trigger = Trigger::Schedule;
         req.window_close = Some(close);
@@ -93,8 +130,13 @@ pub async fn trigger(opts: &GlobalOpts, a: TriggerArgs) -> anyhow::Result<i32> {
     let source = ctx.resolve(&a.workflow)?;
     let plan = ctx.plan(&source)?;
     let Some(&start) = plan.dag.index.get(&a.node) else {
-        let help = did_you_mean(&a.node, plan.dag.ids.iter().map(String::as_str)).unwrap_or_else(|| format!("its nodes are: {}", plan.dag.ids.join(", ")));
-        return Err(CliError::Invalid(format!("workflow `{}` has no node `{}`; {help}", plan.spec.name, a.node)).into());
+        let help = did_you_mean(&a.node, plan.dag.ids.iter().map(String::as_str))
+            .unwrap_or_else(|| format!("its nodes are: {}", plan.dag.ids.join(", ")));
+        return Err(CliError::Invalid(format!(
+            "workflow `{}` has no node `{}`; {help}",
+            plan.spec.name, a.node
+        ))
+        .into());
     };
     check_control(&ctx, &plan.spec.name, a.force).await?;
     let (mode, selected) = if a.with_upstream {
@@ -109,8 +151,15 @@ pub async fn trigger(opts: &GlobalOpts, a: TriggerArgs) -> anyhow::Result<i32> {
         if selected.contains(&i) {
             node_plans.push(NodePlan::Run);
         } else {
-            let output = ctx.store.latest_output(&plan.spec.name, id).await?.map(|(_, v)| v);
-            node_plans.push(NodePlan::Skip { reason: format!("not selected (trigger {} {mode})", a.node), output });
+            let output = ctx
+                .store
+                .latest_output(&plan.spec.name, id)
+                .await?
+                .map(|(_, v)| v);
+            node_plans.push(NodePlan::Skip {
+                reason: format!("not selected (trigger {} {mode})", a.node),
+                output,
+            });
         }
     }
     let names: Vec<&str> = selected.iter().map(|&i| plan.dag.ids[i].as_str()).collect();
@@ -118,28 +167,38 @@ pub async fn trigger(opts: &GlobalOpts, a: TriggerArgs) -> anyhow::Result<i32> {
     req.node_plans = Some(node_plans);
     req.selection = Some(json!({ "node": a.node, "mode": mode, "nodes": names }));
     req.window_close = window_close(&ctx, &plan);
+    req.forced = a.force;
     execute(&ctx, &plan, req, a.json).await
 }
 
 pub async fn rerun(opts: &GlobalOpts, a: RerunArgs) -> anyhow::Result<i32> {
     let ctx = Ctx::open(opts).await?;
-    let parent = match a.run_id {
-        Some(id) => ctx.store.get_run(id).await?.ok_or_else(|| CliError::Invalid(format!("no run {id}; `systrade runs` lists them")))?,
-        None => ctx
-            .store
-            .list_runs(a.workflow.as_deref(), 1)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| CliError::Invalid(match &a.workflow {
-                Some(w) => format!("workflow `{w}` has no runs yet"),
-                None => "there are no runs yet".into(),
-            }))?,
-    };
+    let parent =
+        match a.run_id {
+            Some(id) => ctx.store.get_run(id).await?.ok_or_else(|| {
+                CliError::Invalid(format!("no run {id}; `systrade runs` lists them"))
+            })?,
+            None => ctx
+                .store
+                .list_runs(a.workflow.as_deref(), 1)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    CliError::Invalid(match &a.workflow {
+                        Some(w) => format!("workflow `{w}` has no runs yet"),
+                        None => "there are no runs yet".into(),
+                    })
+                })?,
+        };
     let source = source_of(&ctx, &parent.workflow, &parent.definition_path)?;
     let plan = ctx.plan(&source)?;
     if plan.spec.source_hash != parent.definition_hash {
-        tracing::warn!("the definition of `{}` changed since run {}; re-running with the current one", parent.workflow, parent.id);
+        tracing::warn!(
+            "the definition of `{}` changed since run {}; re-running with the current one",
+            parent.workflow,
+            parent.id
+        );
     }
     check_control(&ctx, &plan.spec.name, a.force).await?;
     let parent_nodes = ctx.store.run_nodes(parent.id).await?;
@@ -147,8 +206,14 @@ pub async fn rerun(opts: &GlobalOpts, a: RerunArgs) -> anyhow::Result<i32> {
     let mut to_run = Vec::new();
     for id in &plan.dag.ids {
         match parent_nodes.iter().find(|n| &n.node_id == id) {
-            Some(n) if n.state == NodeState::Succeeded => node_plans.push(NodePlan::Reuse { run_id: n.reused_from.unwrap_or(parent.id), output: n.output.clone() }),
-            Some(n) if n.state == NodeState::Skipped => node_plans.push(NodePlan::Skip { reason: format!("skipped in run {}", parent.id), output: n.output.clone() }),
+            Some(n) if n.state == NodeState::Succeeded => node_plans.push(NodePlan::Reuse {
+                run_id: n.reused_from.unwrap_or(parent.id),
+                output: n.output.clone(),
+            }),
+            Some(n) if n.state == NodeState::Skipped => node_plans.push(NodePlan::Skip {
+                reason: format!("skipped in run {}", parent.id),
+                output: n.output.clone(),
+            }),
             _ => {
                 to_run.push(id.clone());
                 node_plans.push(NodePlan::Run);
@@ -156,21 +221,32 @@ pub async fn rerun(opts: &GlobalOpts, a: RerunArgs) -> anyhow::Result<i32> {
         }
     }
     if to_run.is_empty() {
-        let msg = format!("run {} of `{}` has nothing to re-run: every node succeeded or was skipped", parent.id, parent.workflow);
+        let msg = format!(
+            "run {} of `{}` has nothing to re-run: every node succeeded or was skipped",
+            parent.id, parent.workflow
+        );
         if a.json {
-            super::output::print_json(&json!({ "parent_run_id": parent.id, "rerun": serde_json::Value::Null, "message": msg }))?;
+            super::output::print_json(
+                &json!({ "parent_run_id": parent.id, "rerun": serde_json::Value::Null, "message": msg }),
+            )?;
         } else {
             println!("{msg}");
         }
         return Ok(0);
     }
-    tracing::info!("re-running {} of run {}: {}", to_run.len(), parent.id, to_run.join(", "));
+    tracing::info!(
+        "re-running {} of run {}: {}",
+        to_run.len(),
+        parent.id,
+        to_run.join(", ")
+    );
     let mut req = RunRequest::manual();
     req.trigger = Trigger::Rerun;
     req.parent_run_id = Some(parent.id);
     req.node_plans = Some(node_plans);
     req.selection = Some(json!({ "rerun_of": parent.id, "nodes": to_run }));
     req.window_close = window_close(&ctx, &plan);
+    req.forced = a.force;
     execute(&ctx, &plan, req, a.json).await
 }
 
@@ -180,7 +256,11 @@ fn source_of(ctx: &Ctx, workflow: &str, definition_path: &str) -> anyhow::Result
     let path = std::path::Path::new(definition_path);
     if !definition_path.starts_with("builtin:") && path.is_file() {
         if let Ok(bytes) = std::fs::read(path) {
-            return Ok(WorkflowSource { name: workflow.to_string(), path: definition_path.to_string(), bytes });
+            return Ok(WorkflowSource {
+                name: workflow.to_string(),
+                path: definition_path.to_string(),
+                bytes,
+            });
         }
     }
     ctx.resolve(workflow)

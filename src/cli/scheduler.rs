@@ -45,7 +45,12 @@ pub async fn scheduler(opts: &GlobalOpts, a: SchedulerArgs) -> anyhow::Result<i3
     if a.dry_run {
         let decisions = evaluate(&ctx).await?;
         if a.json {
-            print_json(&decisions.iter().map(|(w, d)| json!({ "workflow": w, "decision": d })).collect::<Vec<_>>())?;
+            print_json(
+                &decisions
+                    .iter()
+                    .map(|(w, d)| json!({ "workflow": w, "decision": d }))
+                    .collect::<Vec<_>>(),
+            )?;
         } else {
             for (w, d) in &decisions {
                 match d {
@@ -67,8 +72,16 @@ pub async fn scheduler(opts: &GlobalOpts, a: SchedulerArgs) -> anyhow::Result<i3
         acquired_at: ctx.clock.now(),
     };
     let me2 = me.clone();
-    if let Some(holder) = ctx.store.acquire_lock(&lock, &move |h| holder_is_dead(h, &me2)).await? {
-        return Err(CliError::Refused(format!("a scheduler is already running for this home (pid {} on {})", holder.pid, holder.host)).into());
+    if let Some(holder) = ctx
+        .store
+        .acquire_lock(&lock, &move |h| holder_is_dead(h, &me2))
+        .await?
+    {
+        return Err(CliError::Refused(format!(
+            "a scheduler is already running for this home (pid {} on {})",
+            holder.pid, holder.host
+        ))
+        .into());
     }
     let result = serve(&ctx, &a).await;
     ctx.store.release_lock(SCHEDULER_LOCK, me.pid).await?;
@@ -87,7 +100,9 @@ async fn evaluate(ctx: &Ctx) -> anyhow::Result<Vec<(String, Decision)>> {
                 continue;
             }
         };
-        let Some(schedule) = plan.spec.schedule.clone() else { continue };
+        let Some(schedule) = plan.spec.schedule.clone() else {
+            continue;
+        };
         let facts = start_facts(ctx, &name, &schedule).await?;
         out.push((name, decide(&schedule, now, &facts)));
     }
@@ -96,11 +111,13 @@ async fn evaluate(ctx: &Ctx) -> anyhow::Result<Vec<(String, Decision)>> {
 
 async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
     let exe = std::env::current_exe().context("cannot find the systrade executable")?;
-    std::fs::create_dir_all(ctx.home.logs_dir()).with_context(|| format!("cannot create {}", ctx.home.logs_dir().display()))?;
+    std::fs::create_dir_all(ctx.home.logs_dir())
+        .with_context(|| format!("cannot create {}", ctx.home.logs_dir().display()))?;
     let mut children: HashMap<String, Child> = HashMap::new();
     let mut started_windows: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut failures = 0;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
     let mut last_reason: HashMap<String, String> = HashMap::new();
     tracing::info!(home = %ctx.home.root.display(), "scheduler started");
     loop {
@@ -115,13 +132,25 @@ async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
         for (name, decision) in evaluate(ctx).await? {
             match decision {
                 Decision::Start { .. } => {
-                    let Some(schedule) = plan_workflow(&ctx.home, &workflow_sources(&ctx.home)[&name]).ok().and_then(|p| p.spec.schedule.clone()) else { continue };
-                    let Some((open, _)) = window_containing(&schedule, ctx.clock.now()) else { continue };
+                    let Some(schedule) =
+                        plan_workflow(&ctx.home, &workflow_sources(&ctx.home)[&name])
+                            .ok()
+                            .and_then(|p| p.spec.schedule.clone())
+                    else {
+                        continue;
+                    };
+                    let Some((open, _)) = window_containing(&schedule, ctx.clock.now()) else {
+                        continue;
+                    };
                     if children.contains_key(&name) || started_windows.get(&name) == Some(&open) {
                         continue;
                     }
                     let log_path = ctx.home.logs_dir().join(format!("{name}.log"));
-                    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).with_context(|| format!("cannot open {}", log_path.display()))?;
+                    let log = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&log_path)
+                        .with_context(|| format!("cannot open {}", log_path.display()))?;
                     let log_err = log.try_clone()?;
                     let process = tokio::process::Command::new(&exe)
                         .arg("--home")
@@ -136,7 +165,13 @@ async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
                         .with_context(|| format!("cannot start a runner for `{name}`"))?;
                     tracing::info!(workflow = %name, pid = process.id(), log = %log_path.display(), "started scheduled run");
                     started_windows.insert(name.clone(), open);
-                    children.insert(name.clone(), Child { process, window_open: open });
+                    children.insert(
+                        name.clone(),
+                        Child {
+                            process,
+                            window_open: open,
+                        },
+                    );
                     last_reason.remove(&name);
                 }
                 Decision::Wait { reason, .. } => {

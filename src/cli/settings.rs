@@ -26,17 +26,29 @@ pub async fn config(opts: &GlobalOpts, a: ConfigArgs) -> anyhow::Result<i32> {
     let ConfigCommand::Show { json: json_out } = a.command;
     let home = resolve_home(opts)?;
     let config = load_config(&home)?;
-    let shown = |key: &str, v: &toml::Value| if is_secret(key) { "***".to_string() } else { v.to_string() };
+    let shown = |key: &str, v: &toml::Value| {
+        if is_secret(key) {
+            "***".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     if json_out {
         let entries: Vec<_> = config
             .entries
             .iter()
             .map(|(k, (v, s))| json!({ "key": k, "value": if is_secret(k) { json!("***") } else { json!(v) }, "source": s, "env": env_name(k) }))
             .collect();
-        print_json(&json!({ "home": home.root, "config_file": home.config_path(), "entries": entries }))?;
+        print_json(
+            &json!({ "home": home.root, "config_file": home.config_path(), "entries": entries }),
+        )?;
     } else {
         println!("home: {}", home.root.display());
-        let rows: Vec<Vec<String>> = config.entries.iter().map(|(k, (v, s))| vec![k.clone(), shown(k, v), s.to_string()]).collect();
+        let rows: Vec<Vec<String>> = config
+            .entries
+            .iter()
+            .map(|(k, (v, s))| vec![k.clone(), shown(k, v), s.to_string()])
+            .collect();
         print!("{}", table(&["KEY", "VALUE", "SOURCE"], &rows));
     }
     Ok(0)

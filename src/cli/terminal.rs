@@ -48,7 +48,19 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TerminalLayer {
             .fields
             .as_ref()
             .and_then(|f| f.as_object())
-            .map(|m| m.iter().filter(|(k, _)| *k != "stream").map(|(k, v)| format!(" {k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect::<String>())
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| *k != "stream")
+                    .map(|(k, v)| {
+                        format!(
+                            " {k}={}",
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        )
+                    })
+                    .collect::<String>()
+            })
             .unwrap_or_default();
         let level = e.level.to_ascii_uppercase();
         let level = if self.colour {
@@ -75,7 +87,9 @@ pub struct Progress {
 impl Progress {
     pub fn new(enabled: bool) -> Self {
         let on_terminal = enabled && std::io::stderr().is_terminal();
-        Self { bar: on_terminal.then(ProgressBar::hidden) }
+        Self {
+            bar: on_terminal.then(ProgressBar::hidden),
+        }
     }
 }
 
@@ -84,7 +98,9 @@ impl RunObserver for Progress {
         if let Some(bar) = &self.bar {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar.set_length(nodes as u64);
-            if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} nodes {elapsed} {wide_msg}") {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} nodes {elapsed} {wide_msg}",
+            ) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_prefix(format!("{workflow} run {run_id}"));

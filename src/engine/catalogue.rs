@@ -60,35 +60,56 @@ pub struct Catalogue {
 impl Catalogue {
     /// Adds the entries of one catalogue file; later files replace earlier entries of the same name.
     pub fn add_file(&mut self, path: &str, bytes: &[u8]) -> Result<(), Diagnostics> {
-        let text = std::str::from_utf8(bytes).map_err(|e| Diagnostic::new(path, format!("file is not valid UTF-8 (offset {})", e.valid_up_to())))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            Diagnostic::new(
+                path,
+                format!("file is not valid UTF-8 (offset {})", e.valid_up_to()),
+            )
+        })?;
         let source = SourceText::new(path, text);
-        let raw: RawCatalogueFile = toml::from_str(text).map_err(|e| Diagnostics::from(from_toml_error(&source, &e)))?;
+        let raw: RawCatalogueFile =
+            toml::from_str(text).map_err(|e| Diagnostics::from(from_toml_error(&source, &e)))?;
         let mut errs = Vec::new();
         let mut seen = BTreeMap::new();
         for spanned in raw.tasks {
             let at = spanned.span().start;
             let t = spanned.into_inner();
             let name = t.name.get_ref().clone();
-            let here = |msg: String| Diagnostic::new(path, msg).at(&source, at).key(format!("task.{name}"));
+            let here = |msg: String| {
+                Diagnostic::new(path, msg)
+                    .at(&source, at)
+                    .key(format!("task.{name}"))
+            };
             if !valid_ident(&name) {
-                errs.push(here(format!("invalid task name `{name}`: use letters, digits, `_` and `-`")));
+                errs.push(here(format!(
+                    "invalid task name `{name}`: use letters, digits, `_` and `-`"
+                )));
             }
             if let Some(prev) = seen.insert(name.clone(), source.line_of(at)) {
-                errs.push(here(format!("task `{name}` is defined twice in this file (first on line {prev})")));
+                errs.push(here(format!(
+                    "task `{name}` is defined twice in this file (first on line {prev})"
+                )));
             }
             let implementation = match (t.handler, t.command) {
                 (Some(h), None) => TaskImpl::Handler(h.into_inner()),
                 (None, Some(c)) if c.get_ref().is_empty() => {
-                    errs.push(here("`command` is empty: give the program and its arguments".into()));
+                    errs.push(here(
+                        "`command` is empty: give the program and its arguments".into(),
+                    ));
                     continue;
                 }
                 (None, Some(c)) => TaskImpl::Command(c.into_inner()),
                 (Some(_), Some(_)) => {
-                    errs.push(here("a task has either `handler` or `command`, not both".into()));
+                    errs.push(here(
+                        "a task has either `handler` or `command`, not both".into(),
+                    ));
                     continue;
                 }
                 (None, None) => {
-                    errs.push(here("a task needs `handler` (built-in Rust) or `command` (external program)".into()));
+                    errs.push(here(
+                        "a task needs `handler` (built-in Rust) or `command` (external program)"
+                            .into(),
+                    ));
                     continue;
                 }
             };
@@ -108,7 +129,9 @@ impl Catalogue {
                         continue;
                     }
                     for p in super::external::placeholders(arg).unwrap_or_default() {
-                        if !params.contains_key(&p) && !super::external::BUILTIN_PLACEHOLDERS.contains(&p.as_str()) {
+                        if !params.contains_key(&p)
+                            && !super::external::BUILTIN_PLACEHOLDERS.contains(&p.as_str())
+                        {
                             errs.push(here(format!(
                                 "command uses `{{{p}}}` but the task declares no param `{p}` (declare it in `params`, or use one of {})",
                                 super::external::BUILTIN_PLACEHOLDERS.join(", ")
@@ -118,7 +141,16 @@ impl Catalogue {
                 }
             }
             let defined_at = format!("{path}:{}", source.line_of(at));
-            self.tasks.insert(name.clone(), TaskDef { name, description: t.description, implementation, params, defined_at });
+            self.tasks.insert(
+                name.clone(),
+                TaskDef {
+                    name,
+                    description: t.description,
+                    implementation,
+                    params,
+                    defined_at,
+                },
+            );
         }
         if errs.is_empty() {
             Ok(())
@@ -161,7 +193,10 @@ handler = "noop"
 "#,
         )
         .unwrap();
-        assert_eq!(c.get("noop").unwrap().implementation, TaskImpl::Handler("noop".into()));
+        assert_eq!(
+            c.get("noop").unwrap().implementation,
+            TaskImpl::Handler("noop".into())
+        );
         assert_eq!(c.get("say_hello").unwrap().params["greeting"], "hello");
         assert_eq!(c.get("say_hello").unwrap().defined_at, "t.toml:2");
     }

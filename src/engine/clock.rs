@@ -23,7 +23,9 @@ pub struct OffsetClock {
 impl OffsetClock {
     /// A clock that reads `start` now and advances in real time.
     pub fn starting_at(start: DateTime<Utc>) -> Self {
-        Self { offset: start - Utc::now() }
+        Self {
+            offset: start - Utc::now(),
+        }
     }
 }
 
@@ -39,7 +41,11 @@ pub fn clock_from_env(value: Option<&str>) -> Result<Box<dyn Clock>, String> {
         None | Some("") => Ok(Box::new(SystemClock)),
         Some(v) => DateTime::parse_from_rfc3339(v)
             .map(|t| Box::new(OffsetClock::starting_at(t.with_timezone(&Utc))) as Box<dyn Clock>)
-            .map_err(|e| format!("SYSTRADE_NOW=`{v}` is not an RFC 3339 time such as 2026-11-24T07:30:00Z: {e}")),
+            .map_err(|e| {
+                format!(
+                    "SYSTRADE_NOW=`{v}` is not an RFC 3339 time such as 2026-11-24T07:30:00Z: {e}"
+                )
+            }),
     }
 }
 
@@ -49,7 +55,9 @@ mod tests {
 
     #[test]
     fn offset_clock_starts_at_given_instant() {
-        let t = DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let c = OffsetClock::starting_at(t);
         let d = c.now() - t;
         assert!(d >= chrono::Duration::zero() && d < chrono::Duration::seconds(5));

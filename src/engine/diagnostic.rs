@@ -16,7 +16,11 @@ impl SourceText {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self { path: path.into(), text, line_starts }
+        Self {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based (line, column) of a byte offset.
@@ -48,7 +52,14 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(file: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { file: file.into(), line: None, column: None, key: None, message: message.into(), help: None }
+        Self {
+            file: file.into(),
+            line: None,
+            column: None,
+            key: None,
+            message: message.into(),
+            help: None,
+        }
     }
 
     pub fn at(mut self, source: &SourceText, offset: usize) -> Self {
@@ -118,7 +129,10 @@ impl From<Diagnostic> for Diagnostics {
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -138,7 +152,9 @@ pub fn from_toml_error(source: &SourceText, err: &toml::de::Error) -> Diagnostic
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
             let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-            diag = diag.key(field.to_string()).help_opt(did_you_mean(field, candidates.iter().copied()));
+            diag = diag
+                .key(field.to_string())
+                .help_opt(did_you_mean(field, candidates.iter().copied()));
             diag.message = format!("unknown key `{field}`{}", expected.trim_start_matches(','));
         }
     }
@@ -159,7 +175,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("retires", ["retries", "backoff"]).as_deref(), Some("did you mean `retries`?"));
+        assert_eq!(
+            did_you_mean("retires", ["retries", "backoff"]).as_deref(),
+            Some("did you mean `retries`?")
+        );
         assert_eq!(did_you_mean("zzz", ["retries", "backoff"]), None);
     }
 

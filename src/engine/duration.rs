@@ -14,7 +14,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("invalid duration `{text}`: expected a number before the unit; write e.g. \"30s\", \"5m\", \"2h\""));
         }
@@ -22,7 +24,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("invalid duration `{text}`: number too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let millis_per_unit: u64 = match unit {
@@ -31,8 +35,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            "" => return Err(format!("invalid duration `{text}`: missing unit (ms, s, m, h or d)")),
-            other => return Err(format!("invalid duration `{text}`: unknown unit `{other}` (use ms, s, m, h or d)")),
+            "" => {
+                return Err(format!(
+                    "invalid duration `{text}`: missing unit (ms, s, m, h or d)"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "invalid duration `{text}`: unknown unit `{other}` (use ms, s, m, h or d)"
+                ))
+            }
         };
         let millis = value
             .checked_mul(millis_per_unit)
@@ -73,8 +85,12 @@ mod tests {
     fn rejects_bad_input_with_reason() {
         assert!(parse_duration("").unwrap_err().contains("empty"));
         assert!(parse_duration("30").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("3x").unwrap_err().contains("unknown unit `x`"));
-        assert!(parse_duration("h").unwrap_err().contains("expected a number"));
+        assert!(parse_duration("3x")
+            .unwrap_err()
+            .contains("unknown unit `x`"));
+        assert!(parse_duration("h")
+            .unwrap_err()
+            .contains("expected a number"));
         assert!(parse_duration("99999999999999999999s").is_err());
     }
 

@@ -20,7 +20,10 @@ use super::clock::Clock;
 use super::logsink::LogBuffer;
 use super::plan::Plan;
 use super::process::{holder_is_dead, ProcessIdentity};
-use super::store::{BeginRun, ControlState, LockHolder, NewRun, NewRunNode, NodeState, NodeUpdate, RunStatus, StoreError, Trigger};
+use super::store::{
+    BeginRun, ControlState, LockHolder, NewRun, NewRunNode, NodeState, NodeUpdate, RunStatus,
+    StoreError, Trigger,
+};
 use super::task::{EngineEnv, TaskContext, TaskError};
 
 /// How often the executor re-reads the control state (STOP is honoured within this).
@@ -33,9 +36,15 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 pub enum NodePlan {
     Run,
     /// Not selected (partial trigger) or not for this machine; `output` is its latest known one.
-    Skip { reason: String, output: Option<Value> },
+    Skip {
+        reason: String,
+        output: Option<Value>,
+    },
     /// Succeeded in an earlier run (rerun): its output is reused.
-    Reuse { run_id: i64, output: Option<Value> },
+    Reuse {
+        run_id: i64,
+        output: Option<Value>,
+    },
 }
 
 /// How a run is started.
@@ -48,18 +57,35 @@ pub struct RunRequest {
     pub selection: Option<Value>,
     /// When the schedule window closes (ends repetition; for scheduled runs, stops the run).
     pub window_close: Option<DateTime<Utc>>,
+    /// Started with `--force`: a control state STOP already set at the start is ignored until
+    /// the state changes (a STOP set later still stops the run).
+    pub forced: bool,
 }
 
 impl RunRequest {
     pub fn manual() -> Self {
-        Self { trigger: Trigger::Manual, parent_run_id: None, node_plans: None, selection: None, window_close: None }
+        Self {
+            trigger: Trigger::Manual,
+            parent_run_id: None,
+            node_plans: None,
+            selection: None,
+            window_close: None,
+            forced: false,
+        }
     }
 }
 
 /// Progress notifications for the terminal.
 pub trait RunObserver: Send + Sync {
     fn run_started(&self, _run_id: i64, _workflow: &str, _nodes: usize) {}
-    fn node_changed(&self, _node_id: &str, _state: NodeState, _attempt: u32, _detail: Option<&str>) {}
+    fn node_changed(
+        &self,
+        _node_id: &str,
+        _state: NodeState,
+        _attempt: u32,
+        _detail: Option<&str>,
+    ) {
+    }
     fn run_finished(&self, _summary: &RunSummary) {}
 }
 
@@ -84,7 +110,10 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("workflow `{workflow}` is already running (run {run}, pid {pid} on {host}); wait for it, or stop it with `systrade control {workflow} stop`", run = holder.run_id.map_or("?".to_string(), |r| r.to_string()), pid = holder.pid, host = holder.host)]
-    AlreadyRunning { workflow: String, holder: LockHolder },
+    AlreadyRunning {
+        workflow: String,
+        holder: LockHolder,
+    },
 }
 
 /// Runs workflows for an application context `C`.
@@ -134,21 +163,42 @@ impl NodeRt {
 type AttemptResult = (usize, Result<Value, TaskError>);
 
 impl<C: Send + Sync + 'static> Executor<C> {
-    pub async fn execute(&self, plan: &Plan<C>, req: RunRequest) -> Result<RunSummary, EngineError> {
+    pub async fn execute(
+        &self,
+        plan: &Plan<C>,
+        req: RunRequest,
+    ) -> Result<RunSummary, EngineError> {
         let spec = &plan.spec;
         let dag = &plan.dag;
         let store = self.env.store.clone();
         let started = std::time::Instant::now();
-        let node_plans = req.node_plans.clone().unwrap_or_else(|| vec![NodePlan::Run; dag.len()]);
+        let node_plans = req
+            .node_plans
+            .clone()
+            .unwrap_or_else(|| vec![NodePlan::Run; dag.len()]);
         let mut rt: Vec<NodeRt> = Vec::with_capacity(dag.len());
         let mut new_nodes = Vec::with_capacity(dag.len());
         for (i, n) in spec.nodes.iter().enumerate() {
             let (state, output, reused_from, message) = match &node_plans[i] {
                 NodePlan::Run => (NodeState::Pending, None, None, None),
-                NodePlan::Skip { reason, output } => (NodeState::Skipped, output.clone(), None, Some(reason.clone())),
-                NodePlan::Reuse { run_id, output } => (NodeState::Succeeded, output.clone(), Some(*run_id), None),
+                NodePlan::Skip { reason, output } => (
+                    NodeState::Skipped,
+                    output.clone(),
+                    None,
+                    Some(reason.clone()),
+                ),
+                NodePlan::Reuse { run_id, output } => {
+                    (NodeState::Succeeded, output.clone(), Some(*run_id), None)
+                }
             };
-            new_nodes.push(NewRunNode { node_id: n.id.clone(), task: n.task.clone(), state, output: output.clone(), reused_from, message });
+            new_nodes.push(NewRunNode {
+                node_id: n.id.clone(),
+                task: n.task.clone(),
+                state,
+                output: output.clone(),
+                reused_from,
+                message,
+            });
             rt.push(NodeRt {
                 state,
                 executions: 0,
@@ -189,10 +239,27 @@ impl<C: Send + Sync + 'static> Executor<C> {
         let is_dead = move |h: &LockHolder| holder_is_dead(h, &me_for_check);
         let (run_id, crashed) = match store.begin_run(new_run, &is_dead).await? {
             BeginRun::Started { run_id, crashed } => (run_id, crashed),
-            BeginRun::AlreadyRunning(holder) => return Err(EngineError::AlreadyRunning { workflow: spec.name.clone(), holder }),
+            BeginRun::AlreadyRunning(holder) => {
+                return Err(EngineError::AlreadyRunning {
+                    workflow: spec.name.clone(),
+                    holder,
+                })
+            }
         };
         let span = tracing::info_span!("run", run_id, workflow = %spec.name);
-        let mut state = RunState { exec: self, plan, rt, run_id, join: JoinSet::new(), running: 0, ready: VecDeque::new(), stopping: None, window_closed: false, cancelled: false, task_nodes: Default::default() };
+        let mut state = RunState {
+            exec: self,
+            plan,
+            rt,
+            run_id,
+            join: JoinSet::new(),
+            running: 0,
+            ready: VecDeque::new(),
+            stopping: None,
+            window_closed: false,
+            cancelled: false,
+            task_nodes: Default::default(),
+        };
         let result = async {
             for c in &crashed {
                 tracing::warn!(crashed_run = c, "previous run {c} crashed (its runner is gone); marked crashed. `systrade rerun {c}` re-executes what did not finish");
@@ -211,16 +278,29 @@ impl<C: Send + Sync + 'static> Executor<C> {
         let finished_at = self.clock.now();
         span.in_scope(|| match status {
             RunStatus::Succeeded => tracing::info!("run {run_id} succeeded"),
-            other => tracing::warn!("run {run_id} {other}{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()),
+            other => tracing::warn!(
+                "run {run_id} {other}{}",
+                message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ),
         });
         self.flush_logs().await;
-        store.finish_run(run_id, status, finished_at, message.as_deref()).await?;
+        store
+            .finish_run(run_id, status, finished_at, message.as_deref())
+            .await?;
         result?;
         let summary = RunSummary {
             run_id,
             workflow: spec.name.clone(),
             status,
-            nodes: dag.ids.iter().cloned().zip(state.rt.iter().map(|r| r.state)).collect(),
+            nodes: dag
+                .ids
+                .iter()
+                .cloned()
+                .zip(state.rt.iter().map(|r| r.state))
+                .collect(),
             crashed_runs_recovered: crashed,
             message,
             seconds: started.elapsed().as_secs_f64(),
@@ -234,7 +314,10 @@ impl<C: Send + Sync + 'static> Executor<C> {
             let events = buf.drain();
             if !events.is_empty() {
                 if let Err(e) = self.env.store.append_logs(&events).await {
-                    eprintln!("warning: could not write {} log events to the run store: {e}", events.len());
+                    eprintln!(
+                        "warning: could not write {} log events to the run store: {e}",
+                        events.len()
+                    );
                 }
             }
         }
@@ -263,6 +346,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         let mut cancel = self.exec.cancel.clone();
         let mut poll = tokio::time::interval(CONTROL_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ignore_stop = req.forced;
         self.propagate_failures().await?;
         self.enqueue_ready();
         loop {
@@ -304,7 +388,11 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                 _ = poll.tick() => {
                     self.exec.flush_logs().await;
                     if self.stopping.is_none() {
-                        if self.exec.env.store.control_state(&spec.name).await? == ControlState::Stop {
+                        let control = self.exec.env.store.control_state(&spec.name).await?;
+                        if control != ControlState::Stop {
+                            ignore_stop = false;
+                        }
+                        if control == ControlState::Stop && !ignore_stop {
                             self.begin_stopping("stopped by control state STOP".into()).await?;
                         } else if let Some(close) = req.window_close {
                             if self.exec.clock.now() >= close && !self.window_closed {
@@ -334,7 +422,10 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
     }
 
     fn all_regular_done(&self) -> bool {
-        self.rt.iter().enumerate().all(|(i, r)| self.spec_node(i).on_completion_only || r.state.is_final())
+        self.rt
+            .iter()
+            .enumerate()
+            .all(|(i, r)| self.spec_node(i).on_completion_only || r.state.is_final())
     }
 
     fn enqueue_ready(&mut self) {
@@ -346,7 +437,10 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             if r.state != NodeState::Pending || r.queued || self.spec_node(i).on_completion_only {
                 continue;
             }
-            if self.plan.dag.upstream[i].iter().all(|&u| self.rt[u].state.satisfies_downstream()) {
+            if self.plan.dag.upstream[i]
+                .iter()
+                .all(|&u| self.rt[u].state.satisfies_downstream())
+            {
                 self.rt[i].queued = true;
                 self.ready.push_back(i);
             }
@@ -355,7 +449,9 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
 
     async fn start_ready(&mut self) -> Result<(), StoreError> {
         while self.running < self.plan.spec.max_concurrency && !self.cancelled {
-            let Some(i) = self.ready.pop_front() else { break };
+            let Some(i) = self.ready.pop_front() else {
+                break;
+            };
             self.rt[i].queued = false;
             if self.stopping.is_some() && !self.spec_node(i).on_completion_only {
                 continue;
@@ -371,7 +467,8 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         let node = self.plan.spec.nodes[i].clone();
         {
             let r = &mut self.rt[i];
-            if r.state == NodeState::Pending || (r.waiting_repeat && r.state == NodeState::Running) {
+            if r.state == NodeState::Pending || (r.waiting_repeat && r.state == NodeState::Running)
+            {
                 r.executions += 1;
                 r.attempt = 0;
             }
@@ -383,12 +480,29 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             r.finished_at = None;
         }
         let (execution, attempt) = (self.rt[i].executions, self.rt[i].attempt);
-        let attempt_id = exec.env.store.record_attempt_start(self.run_id, &node.id, execution, attempt, now, &self.rt[i].update()).await?;
+        let attempt_id = exec
+            .env
+            .store
+            .record_attempt_start(
+                self.run_id,
+                &node.id,
+                execution,
+                attempt,
+                now,
+                &self.rt[i].update(),
+            )
+            .await?;
         self.rt[i].attempt_id = Some(attempt_id);
-        exec.observer.node_changed(&node.id, NodeState::Running, attempt, None);
+        exec.observer
+            .node_changed(&node.id, NodeState::Running, attempt, None);
         let inputs: BTreeMap<String, Value> = self.plan.dag.upstream[i]
             .iter()
-            .filter_map(|&u| self.rt[u].output.clone().map(|o| (self.plan.dag.ids[u].clone(), o)))
+            .filter_map(|&u| {
+                self.rt[u]
+                    .output
+                    .clone()
+                    .map(|o| (self.plan.dag.ids[u].clone(), o))
+            })
             .collect();
         let ctx = TaskContext {
             run_id: self.run_id,
@@ -402,7 +516,8 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         };
         let task = self.plan.tasks[i].clone();
         let timeout = node.policy.timeout;
-        let span = tracing::info_span!("node", node_id = %node.id, task = %node.task, execution, attempt);
+        let span =
+            tracing::info_span!("node", node_id = %node.id, task = %node.task, execution, attempt);
         self.running += 1;
         let handle = self.join.spawn(
             async move {
@@ -410,7 +525,10 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                 let result = match timeout {
                     Some(limit) => match tokio::time::timeout(limit, task.run(&ctx)).await {
                         Ok(r) => r,
-                        Err(_) => Err(TaskError::retryable(format!("timed out after {}", super::duration::format_duration(limit)))),
+                        Err(_) => Err(TaskError::retryable(format!(
+                            "timed out after {}",
+                            super::duration::format_duration(limit)
+                        ))),
                     },
                     None => task.run(&ctx).await,
                 };
@@ -422,7 +540,11 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         Ok(())
     }
 
-    async fn finish_attempt(&mut self, i: usize, result: Result<Value, TaskError>) -> Result<(), StoreError> {
+    async fn finish_attempt(
+        &mut self,
+        i: usize,
+        result: Result<Value, TaskError>,
+    ) -> Result<(), StoreError> {
         let exec = self.exec;
         let now = exec.clock.now();
         let node = self.plan.spec.nodes[i].clone();
@@ -435,23 +557,36 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                 r.output = Some(output.clone());
                 r.error = None;
                 let repeat_again = node.repeat.as_ref().is_some_and(|rep| {
-                    self.stopping.is_none() && rep.max_runs.is_none_or(|m| r.executions < m) && !(rep.max_runs.is_none() && self.window_closed)
+                    self.stopping.is_none()
+                        && rep.max_runs.is_none_or(|m| r.executions < m)
+                        && !(rep.max_runs.is_none() && self.window_closed)
                 });
                 if repeat_again {
                     let every = node.repeat.as_ref().map_or(Duration::ZERO, |r| r.every);
                     r.waiting_repeat = true;
                     r.due = Some(Instant::now() + every);
-                    tracing::info!(execution = r.executions, "succeeded; runs again in {}", super::duration::format_duration(every));
+                    tracing::info!(
+                        execution = r.executions,
+                        "succeeded; runs again in {}",
+                        super::duration::format_duration(every)
+                    );
                 } else {
                     r.state = NodeState::Succeeded;
                     r.finished_at = Some(now);
-                    tracing::info!(executions = r.executions, attempts = r.total_attempts, "succeeded");
+                    tracing::info!(
+                        executions = r.executions,
+                        attempts = r.total_attempts,
+                        "succeeded"
+                    );
                 }
                 (NodeState::Succeeded, None, Some(output))
             }
             Err(err) => {
                 let r = &mut self.rt[i];
-                let can_retry = err.retryable && r.attempt <= node.policy.retries && self.stopping.is_none() && !self.cancelled;
+                let can_retry = err.retryable
+                    && r.attempt <= node.policy.retries
+                    && self.stopping.is_none()
+                    && !self.cancelled;
                 r.error = Some(err.message.clone());
                 if can_retry {
                     let delay = backoff_delay(node.policy.backoff, r.attempt);
@@ -468,9 +603,26 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         };
         drop(_g);
         if let Some(id) = attempt_id {
-            exec.env.store.record_attempt_end(id, attempt_status, now, error.as_deref(), output.as_ref(), &node.id, self.run_id, &self.rt[i].update()).await?;
+            exec.env
+                .store
+                .record_attempt_end(
+                    id,
+                    attempt_status,
+                    now,
+                    error.as_deref(),
+                    output.as_ref(),
+                    &node.id,
+                    self.run_id,
+                    &self.rt[i].update(),
+                )
+                .await?;
         }
-        exec.observer.node_changed(&node.id, self.rt[i].state, self.rt[i].attempt, self.rt[i].error.as_deref());
+        exec.observer.node_changed(
+            &node.id,
+            self.rt[i].state,
+            self.rt[i].attempt,
+            self.rt[i].error.as_deref(),
+        );
         if self.rt[i].state == NodeState::Failed {
             self.propagate_failures().await?;
         }
@@ -492,16 +644,30 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             if blocked {
                 let failed_up: Vec<&str> = self.plan.dag.upstream[i]
                     .iter()
-                    .filter(|&&u| self.rt[u].state.is_final() && !self.rt[u].state.satisfies_downstream())
+                    .filter(|&&u| {
+                        self.rt[u].state.is_final() && !self.rt[u].state.satisfies_downstream()
+                    })
                     .map(|&u| self.plan.dag.ids[u].as_str())
                     .collect();
                 let r = &mut self.rt[i];
                 r.state = NodeState::UpstreamFailed;
-                r.error = Some(format!("upstream did not succeed: {}", failed_up.join(", ")));
+                r.error = Some(format!(
+                    "upstream did not succeed: {}",
+                    failed_up.join(", ")
+                ));
                 r.finished_at = Some(self.exec.clock.now());
                 let id = &self.plan.dag.ids[i];
-                self.exec.env.store.update_node(self.run_id, id, &self.rt[i].update()).await?;
-                self.exec.observer.node_changed(id, NodeState::UpstreamFailed, 0, self.rt[i].error.as_deref());
+                self.exec
+                    .env
+                    .store
+                    .update_node(self.run_id, id, &self.rt[i].update())
+                    .await?;
+                self.exec.observer.node_changed(
+                    id,
+                    NodeState::UpstreamFailed,
+                    0,
+                    self.rt[i].error.as_deref(),
+                );
             }
         }
         Ok(())
@@ -511,7 +677,8 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
     async fn begin_stopping(&mut self, reason: String) -> Result<(), StoreError> {
         tracing::warn!("{reason}: no new node starts; running nodes finish");
         self.stopping = Some(reason.clone());
-        self.ready.retain(|&i| self.plan.spec.nodes[i].on_completion_only);
+        self.ready
+            .retain(|&i| self.plan.spec.nodes[i].on_completion_only);
         for i in 0..self.rt.len() {
             if self.plan.spec.nodes[i].on_completion_only {
                 continue;
@@ -531,8 +698,14 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                 r.error = Some(reason.clone());
             }
             let id = &self.plan.dag.ids[i];
-            self.exec.env.store.update_node(self.run_id, id, &self.rt[i].update()).await?;
-            self.exec.observer.node_changed(id, new_state, 0, Some(&reason));
+            self.exec
+                .env
+                .store
+                .update_node(self.run_id, id, &self.rt[i].update())
+                .await?;
+            self.exec
+                .observer
+                .node_changed(id, new_state, 0, Some(&reason));
         }
         self.propagate_failures().await
     }
@@ -540,15 +713,26 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
     /// Repeating nodes stop repeating (manual runs past the window's stop time).
     async fn end_repetitions(&mut self) -> Result<(), StoreError> {
         for i in 0..self.rt.len() {
-            if self.rt[i].waiting_repeat && self.plan.spec.nodes[i].repeat.as_ref().is_some_and(|r| r.max_runs.is_none()) {
+            if self.rt[i].waiting_repeat
+                && self.plan.spec.nodes[i]
+                    .repeat
+                    .as_ref()
+                    .is_some_and(|r| r.max_runs.is_none())
+            {
                 let r = &mut self.rt[i];
                 r.waiting_repeat = false;
                 r.due = None;
                 r.state = NodeState::Succeeded;
                 r.finished_at = Some(self.exec.clock.now());
                 let id = &self.plan.dag.ids[i];
-                self.exec.env.store.update_node(self.run_id, id, &self.rt[i].update()).await?;
-                self.exec.observer.node_changed(id, NodeState::Succeeded, 0, Some("window closed"));
+                self.exec
+                    .env
+                    .store
+                    .update_node(self.run_id, id, &self.rt[i].update())
+                    .await?;
+                self.exec
+                    .observer
+                    .node_changed(id, NodeState::Succeeded, 0, Some("window closed"));
             }
         }
         self.enqueue_ready();
@@ -557,10 +741,17 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
 
     /// Queues the `on_completion_only` nodes once; returns false when there is nothing left.
     async fn start_completion_nodes(&mut self) -> Result<bool, StoreError> {
-        let pending: Vec<usize> =
-            (0..self.rt.len()).filter(|&i| self.plan.spec.nodes[i].on_completion_only && self.rt[i].state == NodeState::Pending && !self.rt[i].queued).collect();
+        let pending: Vec<usize> = (0..self.rt.len())
+            .filter(|&i| {
+                self.plan.spec.nodes[i].on_completion_only
+                    && self.rt[i].state == NodeState::Pending
+                    && !self.rt[i].queued
+            })
+            .collect();
         if pending.is_empty() || self.cancelled {
-            return Ok(self.running > 0 || !self.ready.is_empty() || self.rt.iter().any(|r| !r.state.is_final()));
+            return Ok(self.running > 0
+                || !self.ready.is_empty()
+                || self.rt.iter().any(|r| !r.state.is_final()));
         }
         for i in pending {
             self.rt[i].queued = true;
@@ -592,10 +783,33 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             let id = self.plan.dag.ids[i].clone();
             let update = self.rt[i].update();
             match attempt_id {
-                Some(a) => self.exec.env.store.record_attempt_end(a, NodeState::Cancelled, now, Some("cancelled by signal"), None, &id, self.run_id, &update).await?,
-                None => self.exec.env.store.update_node(self.run_id, &id, &update).await?,
+                Some(a) => {
+                    self.exec
+                        .env
+                        .store
+                        .record_attempt_end(
+                            a,
+                            NodeState::Cancelled,
+                            now,
+                            Some("cancelled by signal"),
+                            None,
+                            &id,
+                            self.run_id,
+                            &update,
+                        )
+                        .await?
+                }
+                None => {
+                    self.exec
+                        .env
+                        .store
+                        .update_node(self.run_id, &id, &update)
+                        .await?
+                }
             }
-            self.exec.observer.node_changed(&id, NodeState::Cancelled, 0, Some("cancelled"));
+            self.exec
+                .observer
+                .node_changed(&id, NodeState::Cancelled, 0, Some("cancelled"));
         }
         Ok(())
     }
@@ -605,10 +819,20 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             return (RunStatus::Cancelled, Some("cancelled by signal".into()));
         }
         let count = |s: NodeState| self.rt.iter().filter(|r| r.state == s).count();
-        let failed = count(NodeState::Failed) + count(NodeState::UpstreamFailed) + count(NodeState::Crashed);
+        let failed =
+            count(NodeState::Failed) + count(NodeState::UpstreamFailed) + count(NodeState::Crashed);
         if failed > 0 {
-            let names: Vec<&str> = self.rt.iter().enumerate().filter(|(_, r)| r.state == NodeState::Failed).map(|(i, _)| self.plan.dag.ids[i].as_str()).collect();
-            return (RunStatus::Failed, Some(format!("failed: {}", names.join(", "))));
+            let names: Vec<&str> = self
+                .rt
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.state == NodeState::Failed)
+                .map(|(i, _)| self.plan.dag.ids[i].as_str())
+                .collect();
+            return (
+                RunStatus::Failed,
+                Some(format!("failed: {}", names.join(", "))),
+            );
         }
         if count(NodeState::Cancelled) > 0 {
             return (RunStatus::Cancelled, self.stopping.clone());
@@ -630,9 +854,13 @@ pub fn backoff_delay(base: Duration, attempt: u32) -> Duration {
     if base.is_zero() {
         return Duration::ZERO;
     }
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(MAX_BACKOFF);
+    let exp = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF);
     let half = exp / 2;
-    half + Duration::from_nanos(rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64))
+    half + Duration::from_nanos(
+        rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64),
+    )
 }
 
 #[cfg(test)]

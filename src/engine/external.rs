@@ -16,7 +16,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::task::{Params, Task, TaskContext, TaskError};
 
 /// Placeholders every command may use besides its params.
-pub const BUILTIN_PLACEHOLDERS: &[&str] = &["run_id", "node_id", "workflow", "attempt", "execution", "home"];
+pub const BUILTIN_PLACEHOLDERS: &[&str] = &[
+    "run_id",
+    "node_id",
+    "workflow",
+    "attempt",
+    "execution",
+    "home",
+];
 
 /// Largest output file accepted from a command (outputs are meant to be small).
 const MAX_OUTPUT_BYTES: u64 = 1 << 20;
@@ -38,14 +45,20 @@ pub fn placeholders(arg: &str) -> Result<Vec<String>, String> {
                 let end = rest.find('}').ok_or_else(|| format!("unclosed `{{` in command argument `{arg}` (write `{{{{` for a literal brace)"))?;
                 let name = &rest[..end];
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return Err(format!("invalid placeholder `{{{name}}}` in command argument `{arg}`"));
+                    return Err(format!(
+                        "invalid placeholder `{{{name}}}` in command argument `{arg}`"
+                    ));
                 }
                 out.push(name.to_string());
                 for _ in 0..=end {
                     chars.next();
                 }
             }
-            '}' => return Err(format!("unmatched `}}` in command argument `{arg}` (write `}}}}` for a literal brace)")),
+            '}' => {
+                return Err(format!(
+                    "unmatched `}}` in command argument `{arg}` (write `}}}}` for a literal brace)"
+                ))
+            }
             _ => {}
         }
     }
@@ -61,7 +74,10 @@ fn scalar(v: &Value) -> String {
 }
 
 /// Fills placeholders. An argument that is exactly `{list}` expands to one argument per element.
-pub fn render_argv(template: &[String], lookup: &dyn Fn(&str) -> Option<Value>) -> Result<Vec<String>, String> {
+pub fn render_argv(
+    template: &[String],
+    lookup: &dyn Fn(&str) -> Option<Value>,
+) -> Result<Vec<String>, String> {
     let mut argv = Vec::new();
     for arg in template {
         let names = placeholders(arg)?;
@@ -86,7 +102,9 @@ pub fn render_argv(template: &[String], lookup: &dyn Fn(&str) -> Option<Value>) 
                 let name = &tail[1..end];
                 let v = lookup(name).ok_or_else(|| format!("no value for `{{{name}}}`"))?;
                 match v {
-                    Value::Array(items) => out.push_str(&items.iter().map(scalar).collect::<Vec<_>>().join(" ")),
+                    Value::Array(items) => {
+                        out.push_str(&items.iter().map(scalar).collect::<Vec<_>>().join(" "))
+                    }
                     v => out.push_str(&scalar(&v)),
                 }
                 rest = &tail[end + 1..];
@@ -134,10 +152,13 @@ impl<C: Send + Sync + 'static> Task<C> for ExternalCommand {
         };
         let argv = render_argv(&self.template, &lookup).map_err(TaskError::fatal)?;
         let out_dir = ctx.env.home.join("runs").join(ctx.run_id.to_string());
-        tokio::fs::create_dir_all(&out_dir)
-            .await
-            .map_err(|e| TaskError::retryable(format!("cannot create {}: {e}", out_dir.display())))?;
-        let output_file: PathBuf = out_dir.join(format!("{}.{}.{}.json", ctx.node_id, ctx.execution, ctx.attempt));
+        tokio::fs::create_dir_all(&out_dir).await.map_err(|e| {
+            TaskError::retryable(format!("cannot create {}: {e}", out_dir.display()))
+        })?;
+        let output_file: PathBuf = out_dir.join(format!(
+            "{}.{}.{}.json",
+            ctx.node_id, ctx.execution, ctx.attempt
+        ));
         let _ = tokio::fs::remove_file(&output_file).await;
         let inputs = serde_json::to_string(&ctx.inputs).unwrap_or_else(|_| "{}".into());
 
@@ -197,14 +218,22 @@ impl<C: Send + Sync + 'static> Task<C> for ExternalCommand {
             tail
         };
         let (status, (), tail) = tokio::join!(child.wait(), out_task, err_task);
-        let status = status.map_err(|e| TaskError::retryable(format!("waiting for `{}`: {e}", argv[0])))?;
+        let status =
+            status.map_err(|e| TaskError::retryable(format!("waiting for `{}`: {e}", argv[0])))?;
         if !status.success() {
             let how = match status.code() {
                 Some(code) => format!("exited with status {code}"),
                 None => "was killed by a signal".to_string(),
             };
-            let detail = if tail.is_empty() { String::new() } else { format!(": {}", tail.join(" | ")) };
-            return Err(TaskError::retryable(format!("command `{}` {how}{detail}", argv[0])));
+            let detail = if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", tail.join(" | "))
+            };
+            return Err(TaskError::retryable(format!(
+                "command `{}` {how}{detail}",
+                argv[0]
+            )));
         }
         read_output(&output_file).await
     }
@@ -213,13 +242,23 @@ impl<C: Send + Sync + 'static> Task<C> for ExternalCommand {
 async fn read_output(path: &std::path::Path) -> Result<Value, TaskError> {
     match tokio::fs::metadata(path).await {
         Err(_) => Ok(Value::Null),
-        Ok(m) if m.len() > MAX_OUTPUT_BYTES => Err(TaskError::fatal(format!("output file {} is larger than 1 MiB", path.display()))),
+        Ok(m) if m.len() > MAX_OUTPUT_BYTES => Err(TaskError::fatal(format!(
+            "output file {} is larger than 1 MiB",
+            path.display()
+        ))),
         Ok(_) => {
-            let text = tokio::fs::read_to_string(path).await.map_err(|e| TaskError::retryable(format!("reading {}: {e}", path.display())))?;
+            let text = tokio::fs::read_to_string(path)
+                .await
+                .map_err(|e| TaskError::retryable(format!("reading {}: {e}", path.display())))?;
             if text.trim().is_empty() {
                 return Ok(Value::Null);
             }
-            serde_json::from_str(&text).map_err(|e| TaskError::fatal(format!("output file {} is not valid JSON: {e}", path.display())))
+            serde_json::from_str(&text).map_err(|e| {
+                TaskError::fatal(format!(
+                    "output file {} is not valid JSON: {e}",
+                    path.display()
+                ))
+            })
         }
     }
 }
@@ -253,7 +292,9 @@ pub fn guard_main(argv: &[String]) -> i32 {
     match child.wait() {
         Ok(status) => {
             use std::os::unix::process::ExitStatusExt;
-            status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(9))
+            status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(9))
         }
         Err(_) => 1,
     }
@@ -279,8 +320,20 @@ mod tests {
             "list" => Some(serde_json::json!(["EUR", "JPY"])),
             _ => None,
         };
-        let argv = render_argv(&["echo".into(), "hi {who} x{n}".into(), "{list}".into(), "{{x}} {list}".into()], &lookup).unwrap();
-        assert_eq!(argv, vec!["echo", "hi world x3", "EUR", "JPY", "{x} EUR JPY"]);
+        let argv = render_argv(
+            &[
+                "echo".into(),
+                "hi {who} x{n}".into(),
+                "{list}".into(),
+                "{{x}} {list}".into(),
+            ],
+            &lookup,
+        )
+        .unwrap();
+        assert_eq!(
+            argv,
+            vec!["echo", "hi world x3", "EUR", "JPY", "{x} EUR JPY"]
+        );
         assert!(render_argv(&["{missing}".into()], &lookup).is_err());
     }
 }

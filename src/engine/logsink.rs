@@ -28,7 +28,10 @@ impl LogBuffer {
     }
 
     pub fn drain(&self) -> Vec<LogEvent> {
-        self.events.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.events
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 
@@ -119,7 +122,10 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for StoreLogLayer {
 }
 
 /// The event as a [`LogEvent`], with run and node ids taken from the enclosing spans.
-pub fn capture<S: Subscriber + for<'a> LookupSpan<'a>>(event: &Event<'_>, ctx: &Context<'_, S>) -> LogEvent {
+pub fn capture<S: Subscriber + for<'a> LookupSpan<'a>>(
+    event: &Event<'_>,
+    ctx: &Context<'_, S>,
+) -> LogEvent {
     {
         let mut ids = RunIds::default();
         if let Some(scope) = ctx.event_scope(event) {
@@ -144,7 +150,11 @@ pub fn capture<S: Subscriber + for<'a> LookupSpan<'a>>(event: &Event<'_>, ctx: &
             level: event.metadata().level().as_str().to_ascii_lowercase(),
             target: event.metadata().target().to_string(),
             message: f.message,
-            fields: if f.rest.is_empty() { None } else { Some(Value::Object(f.rest)) },
+            fields: if f.rest.is_empty() {
+                None
+            } else {
+                Some(Value::Object(f.rest))
+            },
         }
     }
 }

@@ -87,9 +87,15 @@ pub fn build_dag(spec: &WorkflowSpec) -> Result<Dag, Diagnostics> {
     for (i, n) in spec.nodes.iter().enumerate() {
         if let Some(prev) = index.insert(n.id.clone(), i) {
             errs.push(
-                Diagnostic::new(path, format!("duplicate node id `{}` (first defined on line {})", n.id, spec.nodes[prev].line))
-                    .at(src, n.spans.id)
-                    .key(format!("node.{}.id", n.id)),
+                Diagnostic::new(
+                    path,
+                    format!(
+                        "duplicate node id `{}` (first defined on line {})",
+                        n.id, spec.nodes[prev].line
+                    ),
+                )
+                .at(src, n.spans.id)
+                .key(format!("node.{}.id", n.id)),
             );
             index.insert(n.id.clone(), prev);
         }
@@ -104,15 +110,22 @@ pub fn build_dag(spec: &WorkflowSpec) -> Result<Dag, Diagnostics> {
             let at = n.spans.after.get(j).copied().unwrap_or(n.spans.node);
             let key = format!("node.{}.after", n.id);
             if a == &n.id {
-                errs.push(Diagnostic::new(path, format!("node `{a}` lists itself in `after`")).at(src, at).key(key));
+                errs.push(
+                    Diagnostic::new(path, format!("node `{a}` lists itself in `after`"))
+                        .at(src, at)
+                        .key(key),
+                );
                 continue;
             }
             match index.get(a) {
                 None => errs.push(
-                    Diagnostic::new(path, format!("node `{}` runs after unknown node `{a}`", n.id))
-                        .at(src, at)
-                        .key(key)
-                        .help_opt(did_you_mean(a, ids.iter().copied())),
+                    Diagnostic::new(
+                        path,
+                        format!("node `{}` runs after unknown node `{a}`", n.id),
+                    )
+                    .at(src, at)
+                    .key(key)
+                    .help_opt(did_you_mean(a, ids.iter().copied())),
                 ),
                 Some(&u) => {
                     if upstream[i].contains(&u) {
@@ -135,7 +148,8 @@ pub fn build_dag(spec: &WorkflowSpec) -> Result<Dag, Diagnostics> {
                 if scc.len() > 1 {
                     let members: Vec<usize> = scc.iter().map(|n| graph[*n]).collect();
                     let cycle = cycle_path(&members, &downstream);
-                    let names: Vec<&str> = cycle.iter().map(|&i| spec.nodes[i].id.as_str()).collect();
+                    let names: Vec<&str> =
+                        cycle.iter().map(|&i| spec.nodes[i].id.as_str()).collect();
                     let first = &spec.nodes[cycle[0]];
                     errs.push(
                         Diagnostic::new(path, format!("cycle in `after`: {}", names.join(" -> ")))
@@ -147,7 +161,13 @@ pub fn build_dag(spec: &WorkflowSpec) -> Result<Dag, Diagnostics> {
             return Err(Diagnostics(errs));
         }
     };
-    Ok(Dag { ids: spec.nodes.iter().map(|n| n.id.clone()).collect(), index, upstream, downstream, topo })
+    Ok(Dag {
+        ids: spec.nodes.iter().map(|n| n.id.clone()).collect(),
+        index,
+        upstream,
+        downstream,
+        topo,
+    })
 }
 
 /// A concrete cycle inside a strongly connected component, closed (first node repeated at the end).
@@ -204,7 +224,10 @@ pub fn build_plan<C: Send + Sync + 'static>(
                 params_out.push(params);
             }
             Err(list) => errs.extend(list.into_iter().map(|(offset, key, msg, help)| {
-                Diagnostic::new(&path, msg).at(src, offset.unwrap_or(n.spans.node)).key(key).help_opt(help)
+                Diagnostic::new(&path, msg)
+                    .at(src, offset.unwrap_or(n.spans.node))
+                    .key(key)
+                    .help_opt(help)
             })),
         }
         if n.repeat.as_ref().is_some_and(|r| r.max_runs.is_none()) && spec.schedule.is_none() {
@@ -229,21 +252,38 @@ pub fn build_plan<C: Send + Sync + 'static>(
                 if n.on_completion_only {
                     let down = &spec.nodes[d];
                     errs.push(
-                        Diagnostic::new(&path, format!("node `{}` runs after `{}`, which runs on completion only", down.id, n.id))
-                            .at(src, down.spans.node)
-                            .key(format!("node.{}.after", down.id)),
+                        Diagnostic::new(
+                            &path,
+                            format!(
+                                "node `{}` runs after `{}`, which runs on completion only",
+                                down.id, n.id
+                            ),
+                        )
+                        .at(src, down.spans.node)
+                        .key(format!("node.{}.after", down.id)),
                     );
                 }
             }
         }
     }
     if let (Some(known), Some(schedule)) = (known_workflows, &spec.schedule) {
-        for w in &schedule.after_workflows {
+        for (j, w) in schedule.after_workflows.iter().enumerate() {
+            let at = spec
+                .schedule_spans
+                .as_ref()
+                .and_then(|s| s.after_workflows.get(j))
+                .copied()
+                .unwrap_or(0);
             if w == &spec.name {
-                errs.push(Diagnostic::new(&path, format!("workflow `{w}` cannot wait for itself")).key("workflow.schedule.after_workflows"));
+                errs.push(
+                    Diagnostic::new(&path, format!("workflow `{w}` cannot wait for itself"))
+                        .at(src, at)
+                        .key("workflow.schedule.after_workflows"),
+                );
             } else if !known.contains(w) {
                 errs.push(
                     Diagnostic::new(&path, format!("unknown workflow `{w}` in after_workflows"))
+                        .at(src, at)
                         .key("workflow.schedule.after_workflows")
                         .help_opt(did_you_mean(w, known.iter().map(String::as_str))),
                 );
@@ -260,15 +300,29 @@ pub fn build_plan<C: Send + Sync + 'static>(
     if !errs.is_empty() {
         return Err(Diagnostics(errs));
     }
-    Ok(Plan { spec: Arc::new(spec), dag, tasks, params: params_out })
+    Ok(Plan {
+        spec: Arc::new(spec),
+        dag,
+        tasks,
+        params: params_out,
+    })
 }
 
 type NodeError = (Option<usize>, String, String, Option<String>);
 
-fn node_task<C: Send + Sync + 'static>(n: &NodeSpec, catalogue: &Catalogue, registry: &Registry<C>) -> Result<(Arc<dyn Task<C>>, Params), Vec<NodeError>> {
+fn node_task<C: Send + Sync + 'static>(
+    n: &NodeSpec,
+    catalogue: &Catalogue,
+    registry: &Registry<C>,
+) -> Result<(Arc<dyn Task<C>>, Params), Vec<NodeError>> {
     let key = |field: &str| format!("node.{}.{field}", n.id);
     let Some(def) = catalogue.get(&n.task) else {
-        return Err(vec![(Some(n.spans.task), key("task"), format!("unknown task `{}`", n.task), did_you_mean(&n.task, catalogue.names()))]);
+        return Err(vec![(
+            Some(n.spans.task),
+            key("task"),
+            format!("unknown task `{}`", n.task),
+            did_you_mean(&n.task, catalogue.names()),
+        )]);
     };
     let mut params: Params = def.params.clone();
     match &def.implementation {
@@ -276,23 +330,42 @@ fn node_task<C: Send + Sync + 'static>(n: &NodeSpec, catalogue: &Catalogue, regi
             let mut errs = Vec::new();
             for (k, v) in &n.params {
                 if !def.params.contains_key(k) {
-                    let help = did_you_mean(k, def.params.keys().map(String::as_str))
-                        .or_else(|| Some(format!("task `{}` takes: {}", def.name, def.params.keys().cloned().collect::<Vec<_>>().join(", "))));
-                    errs.push((n.spans.params.get(k).copied(), key(&format!("params.{k}")), format!("unknown param `{k}` for task `{}`", def.name), help));
+                    let help =
+                        did_you_mean(k, def.params.keys().map(String::as_str)).or_else(|| {
+                            Some(format!(
+                                "task `{}` takes: {}",
+                                def.name,
+                                def.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ))
+                        });
+                    errs.push((
+                        n.spans.params.get(k).copied(),
+                        key(&format!("params.{k}")),
+                        format!("unknown param `{k}` for task `{}`", def.name),
+                        help,
+                    ));
                 }
                 params.insert(k.clone(), v.clone());
             }
             for arg in template {
                 for p in placeholders(arg).unwrap_or_default() {
                     if !params.contains_key(&p) && !BUILTIN_PLACEHOLDERS.contains(&p.as_str()) {
-                        errs.push((None, key("params"), format!("no value for `{{{p}}}` used by task `{}`", def.name), None));
+                        errs.push((
+                            None,
+                            key("params"),
+                            format!("no value for `{{{p}}}` used by task `{}`", def.name),
+                            None,
+                        ));
                     }
                 }
             }
             if !errs.is_empty() {
                 return Err(errs);
             }
-            let task: Arc<dyn Task<C>> = Arc::new(ExternalCommand { template: template.clone(), params: params.clone() });
+            let task: Arc<dyn Task<C>> = Arc::new(ExternalCommand {
+                template: template.clone(),
+                params: params.clone(),
+            });
             Ok((task, params))
         }
         TaskImpl::Handler(handler) => {
@@ -300,7 +373,10 @@ fn node_task<C: Send + Sync + 'static>(n: &NodeSpec, catalogue: &Catalogue, regi
                 return Err(vec![(
                     Some(n.spans.task),
                     key("task"),
-                    format!("task `{}` ({}) names handler `{handler}`, which this build does not have", def.name, def.defined_at),
+                    format!(
+                        "task `{}` ({}) names handler `{handler}`, which this build does not have",
+                        def.name, def.defined_at
+                    ),
                     did_you_mean(handler, registry.names()),
                 )]);
             };
@@ -313,9 +389,20 @@ fn node_task<C: Send + Sync + 'static>(n: &NodeSpec, catalogue: &Catalogue, regi
                 Err(msgs) => Err(msgs
                     .into_iter()
                     .map(|m| {
-                        let offset = n.spans.params.iter().find(|(k, _)| m.contains(&format!("`{k}`"))).map(|(_, o)| *o).or(first_param);
+                        let offset = n
+                            .spans
+                            .params
+                            .iter()
+                            .find(|(k, _)| m.contains(&format!("`{k}`")))
+                            .map(|(_, o)| *o)
+                            .or(first_param);
                         let help = unknown_field_help(&m);
-                        (offset, key("params"), format!("task `{}`: {m}", def.name), help)
+                        (
+                            offset,
+                            key("params"),
+                            format!("task `{}`: {m}", def.name),
+                            help,
+                        )
                     })
                     .collect()),
             }
@@ -333,5 +420,10 @@ fn unknown_field_help(msg: &str) -> Option<String> {
 
 /// Effective params by node id, for display.
 pub fn params_by_node<C>(plan: &Plan<C>) -> BTreeMap<String, Params> {
-    plan.dag.ids.iter().cloned().zip(plan.params.iter().cloned()).collect()
+    plan.dag
+        .ids
+        .iter()
+        .cloned()
+        .zip(plan.params.iter().cloned())
+        .collect()
 }

@@ -15,7 +15,12 @@ pub struct ProcessIdentity {
 impl ProcessIdentity {
     pub fn current() -> Self {
         let pid = std::process::id() as i64;
-        Self { pid, pid_start: process_start_ticks(pid), host: host_name(), boot_id: boot_id() }
+        Self {
+            pid,
+            pid_start: process_start_ticks(pid),
+            host: host_name(),
+            boot_id: boot_id(),
+        }
     }
 }
 
@@ -25,7 +30,9 @@ pub fn host_name() -> String {
 
 /// The kernel's boot id: changes at every reboot, so every lock from before a reboot is dead.
 pub fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
@@ -42,7 +49,9 @@ pub fn pid_alive(pid: i64) -> bool {
         return false;
     }
     if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
         return state != Some("Z");
     }
     // SAFETY: kill with signal 0 only checks for existence and permission.
@@ -88,9 +97,16 @@ mod tests {
             acquired_at: chrono::Utc::now(),
         };
         assert!(!holder_is_dead(&holder, &me));
-        let reused = LockHolder { pid_start: me.pid_start.map(|s| s + 1), ..holder.clone() };
+        let reused = LockHolder {
+            pid_start: me.pid_start.map(|s| s + 1),
+            ..holder.clone()
+        };
         assert_eq!(holder_is_dead(&reused, &me), me.pid_start.is_some());
-        let other_host = LockHolder { host: "elsewhere".into(), pid: 999_999_999, ..holder };
+        let other_host = LockHolder {
+            host: "elsewhere".into(),
+            pid: 999_999_999,
+            ..holder
+        };
         assert!(!holder_is_dead(&other_host, &me));
         assert!(!pid_alive(999_999_999));
     }

@@ -10,7 +10,8 @@ use super::plan::Dag;
 use super::spec::WorkflowSpec;
 use super::store::NodeState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Output formats of `systrade dag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DagFormat {
     Ascii,
     Dot,
@@ -41,56 +42,126 @@ fn ansi(state: NodeState) -> &'static str {
     }
 }
 
-pub fn render(spec: &WorkflowSpec, dag: &Dag, states: Option<&BTreeMap<String, NodeState>>, format: DagFormat, colour: bool) -> String {
+pub fn render(
+    spec: &WorkflowSpec,
+    dag: &Dag,
+    states: Option<&BTreeMap<String, NodeState>>,
+    format: DagFormat,
+    colour: bool,
+) -> String {
     match format {
         DagFormat::Ascii => ascii(spec, dag, states, colour),
         DagFormat::Dot => dot(spec, dag, states),
         DagFormat::Mermaid => mermaid(dag, states),
         DagFormat::Json => {
+            let depths = dag.depths();
             let nodes: Vec<_> = spec
                 .nodes
                 .iter()
                 .enumerate()
                 .map(|(i, n)| {
                     json!({
-                        "id": n.id, "task": n.task, "after": n.after, "depth": dag.depths()[i],
+                        "id": n.id, "task": n.task, "after": n.after, "depth": depths[i],
                         "state": states.and_then(|s| s.get(&n.id)).map(|s| s.as_str()),
                     })
                 })
                 .collect();
-            let edges: Vec<_> = (0..dag.len()).flat_map(|i| dag.downstream[i].iter().map(move |&d| (i, d))).map(|(a, b)| json!({"from": dag.ids[a], "to": dag.ids[b]})).collect();
-            serde_json::to_string_pretty(&json!({"workflow": spec.name, "nodes": nodes, "edges": edges})).unwrap_or_default()
+            let edges: Vec<_> = (0..dag.len())
+                .flat_map(|i| dag.downstream[i].iter().map(move |&d| (i, d)))
+                .map(|(a, b)| json!({"from": dag.ids[a], "to": dag.ids[b]}))
+                .collect();
+            serde_json::to_string_pretty(
+                &json!({"workflow": spec.name, "nodes": nodes, "edges": edges}),
+            )
+            .unwrap_or_default()
         }
     }
 }
 
-fn ascii(spec: &WorkflowSpec, dag: &Dag, states: Option<&BTreeMap<String, NodeState>>, colour: bool) -> String {
-    let depths = dag.depths();
-    let max_depth = depths.iter().copied().max().unwrap_or(0);
+fn ascii(
+    spec: &WorkflowSpec,
+    dag: &Dag,
+    states: Option<&BTreeMap<String, NodeState>>,
+    colour: bool,
+) -> String {
+    // Nodes that run on completion only come last, whatever their (empty) `after`.
+    let regular_depth = |i: usize, d: usize| {
+        if spec.nodes[i].on_completion_only {
+            None
+        } else {
+            Some(d)
+        }
+    };
+    let depths: Vec<Option<usize>> = dag
+        .depths()
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| regular_depth(i, d))
+        .collect();
+    let max_depth = depths.iter().flatten().copied().max().unwrap_or(0);
     let width = dag.ids.iter().map(String::len).max().unwrap_or(4);
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({} nodes{})", spec.name, dag.len(), if spec.description.is_empty() { String::new() } else { format!(": {}", spec.description) });
-    for level in 0..=max_depth {
-        let _ = writeln!(out, "stage {}", level + 1);
-        for i in (0..dag.len()).filter(|&i| depths[i] == level) {
+    let _ = writeln!(
+        out,
+        "{} ({} nodes{})",
+        spec.name,
+        dag.len(),
+        if spec.description.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", spec.description)
+        }
+    );
+    let mut stages: Vec<(String, Vec<usize>)> = (0..=max_depth)
+        .map(|l| {
+            (
+                format!("stage {}", l + 1),
+                (0..dag.len()).filter(|&i| depths[i] == Some(l)).collect(),
+            )
+        })
+        .collect();
+    stages.push((
+        "on completion".into(),
+        (0..dag.len()).filter(|&i| depths[i].is_none()).collect(),
+    ));
+    for (title, members) in stages {
+        if members.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{title}");
+        for i in members {
             let n = &spec.nodes[i];
             let state = states.and_then(|s| s.get(&n.id)).copied();
             let mark = match state {
                 Some(s) => format!(" [{s}]"),
                 None => String::new(),
             };
-            let ups: Vec<&str> = dag.upstream[i].iter().map(|&u| dag.ids[u].as_str()).collect();
-            let after = if ups.is_empty() { String::new() } else { format!("  <- {}", ups.join(", ")) };
+            let ups: Vec<&str> = dag.upstream[i]
+                .iter()
+                .map(|&u| dag.ids[u].as_str())
+                .collect();
+            let after = if ups.is_empty() {
+                String::new()
+            } else {
+                format!("  <- {}", ups.join(", "))
+            };
             let flags = match (&n.repeat, n.on_completion_only) {
-                (Some(r), _) => format!("  (every {}{})", super::duration::format_duration(r.every), r.max_runs.map(|m| format!(", max {m}")).unwrap_or_default()),
-                (None, true) => "  (on completion)".to_string(),
+                (Some(r), _) => format!(
+                    "  (every {}{})",
+                    super::duration::format_duration(r.every),
+                    r.max_runs.map(|m| format!(", max {m}")).unwrap_or_default()
+                ),
                 _ => String::new(),
             };
             let (pre, post) = match (colour, state) {
                 (true, Some(s)) => (ansi(s), "\x1b[0m"),
                 _ => ("", ""),
             };
-            let _ = writeln!(out, "  {pre}{:<width$}{mark}{post}  {}{after}{flags}", n.id, n.task);
+            let _ = writeln!(
+                out,
+                "  {pre}{:<width$}{mark}{post}  {}{after}{flags}",
+                n.id, n.task
+            );
         }
     }
     out
@@ -108,8 +179,15 @@ fn dot(spec: &WorkflowSpec, dag: &Dag, states: Option<&BTreeMap<String, NodeStat
             Some(s) => format!("{}\\n{}\\n[{s}]", n.id, n.task),
             None => format!("{}\\n{}", n.id, n.task),
         };
-        let fill = state.map(|s| format!(", fillcolor=\"{}\"", state_colour(s))).unwrap_or_default();
-        let _ = writeln!(out, "  {} [label=\"{}\"{fill}];", quote(&n.id), label.replace('"', "\\\""));
+        let fill = state
+            .map(|s| format!(", fillcolor=\"{}\"", state_colour(s)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{}\"{fill}];",
+            quote(&n.id),
+            label.replace('"', "\\\"")
+        );
     }
     for i in 0..dag.len() {
         for &d in &dag.downstream[i] {
@@ -139,4 +217,52 @@ fn mermaid(dag: &Dag, states: Option<&BTreeMap<String, NodeState>>) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::build_dag;
+    use crate::engine::spec::parse_workflow;
+
+    fn sample() -> (WorkflowSpec, Dag) {
+        let text = "[workflow]\nname = \"w\"\n[[node]]\nid = \"a\"\ntask = \"noop\"\n[[node]]\nid = \"b\"\ntask = \"noop\"\nafter = [\"a\"]\n[[node]]\nid = \"z\"\ntask = \"noop\"\non_completion_only = true\n";
+        let spec = parse_workflow("w.toml", text.as_bytes(), Some("w")).unwrap();
+        let dag = build_dag(&spec).unwrap();
+        (spec, dag)
+    }
+
+    #[test]
+    fn ascii_lists_stages_and_completion_nodes_last() {
+        let (spec, dag) = sample();
+        let text = render(&spec, &dag, None, DagFormat::Ascii, false);
+        let a = text.find("stage 1").unwrap();
+        let b = text.find("stage 2").unwrap();
+        let z = text.find("on completion").unwrap();
+        assert!(a < b && b < z, "{text}");
+        assert!(text.contains("b  noop  <- a"), "{text}");
+    }
+
+    #[test]
+    fn dot_and_mermaid_colour_by_state() {
+        let (spec, dag) = sample();
+        let states: BTreeMap<String, NodeState> = [
+            ("a".to_string(), NodeState::Succeeded),
+            ("b".to_string(), NodeState::Failed),
+        ]
+        .into();
+        let dot = render(&spec, &dag, Some(&states), DagFormat::Dot, false);
+        assert!(dot.contains("\"a\" -> \"b\";"), "{dot}");
+        assert!(dot.contains(state_colour(NodeState::Failed)), "{dot}");
+        let mermaid = render(&spec, &dag, Some(&states), DagFormat::Mermaid, false);
+        assert!(
+            mermaid.contains("n0 --> n1") && mermaid.contains("style n1 fill:#f08080"),
+            "{mermaid}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&spec, &dag, Some(&states), DagFormat::Json, false))
+                .unwrap();
+        assert_eq!(json["nodes"][1]["state"], "failed");
+        assert_eq!(json["edges"][0]["from"], "a");
+    }
 }

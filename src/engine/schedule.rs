@@ -11,7 +11,10 @@ use super::spec::Schedule;
 use super::store::{ControlState, LockHolder};
 
 /// The window `[open, close)` that contains `now`, if any.
-pub fn window_containing(s: &Schedule, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+pub fn window_containing(
+    s: &Schedule,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let local_date = now.with_timezone(&s.timezone).date_naive();
     // A window opening yesterday may still be open if it crosses midnight.
     for day in [local_date.pred_opt()?, local_date] {
@@ -30,7 +33,11 @@ pub fn window_on(s: &Schedule, day: NaiveDate) -> Option<(DateTime<Utc>, DateTim
         return None;
     }
     let open = local_to_utc(s, day, s.start);
-    let close_day = if s.stop <= s.start { day.succ_opt()? } else { day };
+    let close_day = if s.stop <= s.start {
+        day.succ_opt()?
+    } else {
+        day
+    };
     let close = local_to_utc(s, close_day, s.stop);
     Some((open, close))
 }
@@ -56,7 +63,10 @@ fn local_to_utc(s: &Schedule, day: NaiveDate, t: NaiveTime) -> DateTime<Utc> {
     match s.timezone.from_local_datetime(&naive) {
         LocalResult::Single(d) => d.with_timezone(&Utc),
         LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
-        LocalResult::None => match s.timezone.from_local_datetime(&(naive + Duration::hours(1))) {
+        LocalResult::None => match s
+            .timezone
+            .from_local_datetime(&(naive + Duration::hours(1)))
+        {
             LocalResult::Single(d) | LocalResult::Ambiguous(d, _) => d.with_timezone(&Utc),
             LocalResult::None => Utc.from_utc_datetime(&naive),
         },
@@ -87,15 +97,23 @@ pub struct AfterFacts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
-    Start { window_close: DateTime<Utc> },
-    Wait { reason: String, next_open: Option<DateTime<Utc>> },
+    Start {
+        window_close: DateTime<Utc>,
+    },
+    Wait {
+        reason: String,
+        next_open: Option<DateTime<Utc>>,
+    },
 }
 
 /// How long a workflow that has never run accepts a previous workflow's success.
 pub const FIRST_RUN_LOOKBACK_HOURS: i64 = 24;
 
 pub fn decide(s: &Schedule, now: DateTime<Utc>, facts: &StartFacts) -> Decision {
-    let wait = |reason: String| Decision::Wait { reason, next_open: next_open(s, now) };
+    let wait = |reason: String| Decision::Wait {
+        reason,
+        next_open: next_open(s, now),
+    };
     let Some((open, close)) = window_containing(s, now) else {
         return wait("outside its schedule window".into());
     };
@@ -105,7 +123,10 @@ pub fn decide(s: &Schedule, now: DateTime<Utc>, facts: &StartFacts) -> Decision 
         ControlState::Go => {}
     }
     if let Some(holder) = &facts.running {
-        return wait(format!("already running (pid {} on {})", holder.pid, holder.host));
+        return wait(format!(
+            "already running (pid {} on {})",
+            holder.pid, holder.host
+        ));
     }
     if facts.last_start.is_some_and(|t| t >= open) {
         return wait("already started in this window".into());
@@ -114,16 +135,25 @@ pub fn decide(s: &Schedule, now: DateTime<Utc>, facts: &StartFacts) -> Decision 
         if a.running {
             return wait(format!("waiting for `{}`, which is running", a.workflow));
         }
-        let since = facts.last_start.unwrap_or(now - Duration::hours(FIRST_RUN_LOOKBACK_HOURS));
+        let since = facts
+            .last_start
+            .unwrap_or(now - Duration::hours(FIRST_RUN_LOOKBACK_HOURS));
         match a.last_success_end {
             Some(end) if end >= since => {}
             Some(end) => {
                 return wait(format!("waiting for `{}` to succeed again (its last success, {}, is before this workflow's last start)", a.workflow, end.format("%Y-%m-%d %H:%M UTC")));
             }
-            None => return wait(format!("waiting for `{}`, which has never succeeded", a.workflow)),
+            None => {
+                return wait(format!(
+                    "waiting for `{}`, which has never succeeded",
+                    a.workflow
+                ))
+            }
         }
     }
-    Decision::Start { window_close: close }
+    Decision::Start {
+        window_close: close,
+    }
 }
 
 #[cfg(test)]
@@ -135,7 +165,13 @@ mod tests {
         Schedule {
             start: NaiveTime::parse_from_str(start, "%H:%M").unwrap(),
             stop: NaiveTime::parse_from_str(stop, "%H:%M").unwrap(),
-            days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            days: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
             timezone: tz.parse().unwrap(),
             after_workflows: vec![],
         }
@@ -146,7 +182,12 @@ mod tests {
     }
 
     fn facts() -> StartFacts {
-        StartFacts { control: ControlState::Go, running: None, last_start: None, after: vec![] }
+        StartFacts {
+            control: ControlState::Go,
+            running: None,
+            last_start: None,
+            after: vec![],
+        }
     }
 
     #[test]
@@ -157,14 +198,20 @@ mod tests {
         assert!(window_containing(&s, t("2026-07-01T05:59:00Z")).is_none());
         // Saturday is not in the days list.
         assert!(window_containing(&s, t("2026-07-04T12:00:00Z")).is_none());
-        assert_eq!(next_open(&s, t("2026-07-04T12:00:00Z")), Some(t("2026-07-06T06:00:00Z")));
+        assert_eq!(
+            next_open(&s, t("2026-07-04T12:00:00Z")),
+            Some(t("2026-07-06T06:00:00Z"))
+        );
     }
 
     #[test]
     fn windows_may_cross_midnight() {
         let s = sched("22:00", "02:00", "UTC");
         assert!(window_containing(&s, t("2026-07-01T23:00:00Z")).is_some());
-        assert_eq!(window_containing(&s, t("2026-07-02T01:00:00Z")).unwrap().0, t("2026-07-01T22:00:00Z"));
+        assert_eq!(
+            window_containing(&s, t("2026-07-02T01:00:00Z")).unwrap().0,
+            t("2026-07-01T22:00:00Z")
+        );
         assert!(window_containing(&s, t("2026-07-02T03:00:00Z")).is_none());
     }
 
@@ -175,10 +222,14 @@ mod tests {
         assert!(matches!(decide(&s, now, &facts()), Decision::Start { .. }));
         let mut f = facts();
         f.control = ControlState::NoRun;
-        assert!(matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("NO-RUN")));
+        assert!(
+            matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("NO-RUN"))
+        );
         let mut f = facts();
         f.last_start = Some(t("2026-07-01T07:00:01Z"));
-        assert!(matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("already started")));
+        assert!(
+            matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("already started"))
+        );
         f.last_start = Some(t("2026-06-30T07:00:01Z"));
         assert!(matches!(decide(&s, now, &f), Decision::Start { .. }));
     }
@@ -189,13 +240,27 @@ mod tests {
         let now = t("2026-07-01T08:00:00Z");
         let mut f = facts();
         f.last_start = Some(t("2026-06-30T07:00:00Z"));
-        f.after = vec![AfterFacts { workflow: "prices".into(), running: false, last_success_end: Some(t("2026-06-30T06:00:00Z")) }];
-        assert!(matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("succeed again")));
+        f.after = vec![AfterFacts {
+            workflow: "prices".into(),
+            running: false,
+            last_success_end: Some(t("2026-06-30T06:00:00Z")),
+        }];
+        assert!(
+            matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("succeed again"))
+        );
         f.after[0].last_success_end = Some(t("2026-07-01T07:30:00Z"));
         assert!(matches!(decide(&s, now, &f), Decision::Start { .. }));
         f.after[0].running = true;
-        assert!(matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("running")));
-        f.after[0] = AfterFacts { workflow: "prices".into(), running: false, last_success_end: None };
-        assert!(matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("never succeeded")));
+        assert!(
+            matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("running"))
+        );
+        f.after[0] = AfterFacts {
+            workflow: "prices".into(),
+            running: false,
+            last_success_end: None,
+        };
+        assert!(
+            matches!(decide(&s, now, &f), Decision::Wait { reason, .. } if reason.contains("never succeeded"))
+        );
     }
 }

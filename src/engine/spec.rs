@@ -41,7 +41,7 @@ struct RawWorkflow {
 struct RawSchedule {
     start: Spanned<String>,
     stop: Spanned<String>,
-    days: Option<Vec<Spanned<String>>>,
+    days: Option<Spanned<Vec<Spanned<String>>>>,
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     after_workflows: Vec<Spanned<String>>,
@@ -101,12 +101,18 @@ pub struct RetryPolicy {
 }
 
 mod ser_millis {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis() as u64)
     }
 }
 mod ser_opt_millis {
-    pub fn serialize<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &Option<std::time::Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_u64(d.as_millis() as u64),
             None => s.serialize_none(),
@@ -165,6 +171,15 @@ pub struct WorkflowSpec {
     pub source_hash: String,
     #[serde(skip)]
     pub(crate) source: Option<SourceText>,
+    /// Byte offsets of each `after_workflows` entry, for diagnostics raised after parsing.
+    #[serde(skip)]
+    pub(crate) schedule_spans: Option<ScheduleSpans>,
+}
+
+/// Byte offsets of a schedule's parts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScheduleSpans {
+    pub after_workflows: Vec<usize>,
 }
 
 impl WorkflowSpec {
@@ -174,27 +189,46 @@ impl WorkflowSpec {
 }
 
 /// Parses raw bytes of a workflow file. `expected_name` is the file stem (the name must equal it).
-pub fn parse_workflow(path: &str, bytes: &[u8], expected_name: Option<&str>) -> Result<WorkflowSpec, Diagnostics> {
+pub fn parse_workflow(
+    path: &str,
+    bytes: &[u8],
+    expected_name: Option<&str>,
+) -> Result<WorkflowSpec, Diagnostics> {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let valid = &bytes[..e.valid_up_to()];
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-            let mut d = Diagnostic::new(path, format!("file is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()));
+            let mut d = Diagnostic::new(
+                path,
+                format!(
+                    "file is not valid UTF-8 (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+            );
             d.line = Some(line);
             return Err(d.into());
         }
     };
     let source = SourceText::new(path, text);
     if text.trim().is_empty() {
-        return Err(Diagnostic::new(path, "file is empty; a workflow needs a [workflow] table and at least one [[node]]").into());
+        return Err(Diagnostic::new(
+            path,
+            "file is empty; a workflow needs a [workflow] table and at least one [[node]]",
+        )
+        .into());
     }
-    let raw: RawFile = toml::from_str(text).map_err(|e| Diagnostics::from(from_toml_error(&source, &e)))?;
+    let raw: RawFile =
+        toml::from_str(text).map_err(|e| Diagnostics::from(from_toml_error(&source, &e)))?;
     let mut errs = Vec::new();
-    let err = |offset: usize, key: &str, msg: String| Diagnostic::new(path, msg).at(&source, offset).key(key);
+    let err = |offset: usize, key: &str, msg: String| {
+        Diagnostic::new(path, msg).at(&source, offset).key(key)
+    };
 
     let Some(workflow) = raw.workflow else {
-        return Err(Diagnostic::new(path, "missing [workflow] table (with at least `name`)").into());
+        return Err(
+            Diagnostic::new(path, "missing [workflow] table (with at least `name`)").into(),
+        );
     };
     let wf_span = workflow.span().start;
     let wf = workflow.into_inner();
@@ -202,32 +236,81 @@ pub fn parse_workflow(path: &str, bytes: &[u8], expected_name: Option<&str>) -> 
     if let Some(expected) = expected_name {
         if name != expected {
             errs.push(
-                err(wf.name.span().start, "workflow.name", format!("workflow name `{name}` must equal the file stem `{expected}`"))
-                    .help(format!("rename the file to `{name}.toml` or set name = \"{expected}\"")),
+                err(
+                    wf.name.span().start,
+                    "workflow.name",
+                    format!("workflow name `{name}` must equal the file stem `{expected}`"),
+                )
+                .help(format!(
+                    "rename the file to `{name}.toml` or set name = \"{expected}\""
+                )),
             );
         }
     }
     if !valid_ident(&name) {
-        errs.push(err(wf.name.span().start, "workflow.name", format!("invalid workflow name `{name}`: use letters, digits, `_` and `-`")));
+        errs.push(err(
+            wf.name.span().start,
+            "workflow.name",
+            format!("invalid workflow name `{name}`: use letters, digits, `_` and `-`"),
+        ));
     }
     let max_concurrency = match &wf.max_concurrency {
         None => DEFAULT_MAX_CONCURRENCY,
         Some(v) if *v.get_ref() >= 1 && *v.get_ref() <= 1024 => *v.get_ref() as usize,
         Some(v) => {
-            errs.push(err(v.span().start, "workflow.max_concurrency", format!("max_concurrency must be between 1 and 1024, got {}", v.get_ref())));
+            errs.push(err(
+                v.span().start,
+                "workflow.max_concurrency",
+                format!(
+                    "max_concurrency must be between 1 and 1024, got {}",
+                    v.get_ref()
+                ),
+            ));
             1
         }
     };
-    let schedule = wf.schedule.map(|s| parse_schedule(&source, s.into_inner(), &mut errs));
+    let schedule_spans = wf.schedule.as_ref().map(|s| ScheduleSpans {
+        after_workflows: s
+            .get_ref()
+            .after_workflows
+            .iter()
+            .map(|w| w.span().start)
+            .collect(),
+    });
+    let schedule = wf
+        .schedule
+        .map(|s| parse_schedule(&source, s.into_inner(), &mut errs));
 
     let defaults = raw.defaults.unwrap_or_default();
     let default_policy = RetryPolicy {
-        retries: parse_retries(&source, defaults.retries.as_ref(), "defaults.retries", &mut errs).unwrap_or(DEFAULT_RETRIES),
-        backoff: parse_dur(&source, defaults.backoff.as_ref(), "defaults.backoff", &mut errs).unwrap_or(DEFAULT_BACKOFF),
-        timeout: parse_dur(&source, defaults.timeout.as_ref(), "defaults.timeout", &mut errs),
+        retries: parse_retries(
+            &source,
+            defaults.retries.as_ref(),
+            "defaults.retries",
+            &mut errs,
+        )
+        .unwrap_or(DEFAULT_RETRIES),
+        backoff: parse_dur(
+            &source,
+            defaults.backoff.as_ref(),
+            "defaults.backoff",
+            &mut errs,
+        )
+        .unwrap_or(DEFAULT_BACKOFF),
+        timeout: parse_dur(
+            &source,
+            defaults.timeout.as_ref(),
+            "defaults.timeout",
+            &mut errs,
+        ),
     };
     if default_policy.timeout == Some(Duration::ZERO) {
-        errs.push(Diagnostic::new(path, "timeout must be greater than zero").key("defaults.timeout"));
+        let at = defaults.timeout.as_ref().map_or(0, |t| t.span().start);
+        errs.push(err(
+            at,
+            "defaults.timeout",
+            "timeout must be greater than zero".into(),
+        ));
     }
 
     if raw.nodes.is_empty() {
@@ -240,7 +323,11 @@ pub fn parse_workflow(path: &str, bytes: &[u8], expected_name: Option<&str>) -> 
         let id = n.id.get_ref().clone();
         let k = |field: &str| format!("node.{id}.{field}");
         if !valid_ident(&id) {
-            errs.push(err(n.id.span().start, &k("id"), format!("invalid node id `{id}`: use letters, digits, `_` and `-`")));
+            errs.push(err(
+                n.id.span().start,
+                &k("id"),
+                format!("invalid node id `{id}`: use letters, digits, `_` and `-`"),
+            ));
         }
         let mut policy = default_policy.clone();
         if let Some(r) = parse_retries(&source, n.retries.as_ref(), &k("retries"), &mut errs) {
@@ -251,16 +338,26 @@ pub fn parse_workflow(path: &str, bytes: &[u8], expected_name: Option<&str>) -> 
         }
         if let Some(t) = parse_dur(&source, n.timeout.as_ref(), &k("timeout"), &mut errs) {
             if t.is_zero() {
-                errs.push(err(n.timeout.as_ref().map_or(0, |t| t.span().start), &k("timeout"), "timeout must be greater than zero".into()));
+                errs.push(err(
+                    n.timeout.as_ref().map_or(0, |t| t.span().start),
+                    &k("timeout"),
+                    "timeout must be greater than zero".into(),
+                ));
             }
             policy.timeout = Some(t);
         }
         let every = parse_dur(&source, n.every.as_ref(), &k("every"), &mut errs);
         let max_runs = match &n.max_runs {
             None => None,
-            Some(v) if *v.get_ref() >= 1 && *v.get_ref() <= u32::MAX as i64 => Some(*v.get_ref() as u32),
+            Some(v) if *v.get_ref() >= 1 && *v.get_ref() <= u32::MAX as i64 => {
+                Some(*v.get_ref() as u32)
+            }
             Some(v) => {
-                errs.push(err(v.span().start, &k("max_runs"), format!("max_runs must be at least 1, got {}", v.get_ref())));
+                errs.push(err(
+                    v.span().start,
+                    &k("max_runs"),
+                    format!("max_runs must be at least 1, got {}", v.get_ref()),
+                ));
                 None
             }
         };
@@ -278,9 +375,18 @@ pub fn parse_workflow(path: &str, bytes: &[u8], expected_name: Option<&str>) -> 
         };
         let on_completion_only = n.on_completion_only.as_ref().is_some_and(|b| *b.get_ref());
         if on_completion_only && repeat.is_some() {
-            errs.push(err(node_offset, &k("on_completion_only"), "a node that runs on completion only runs once: remove `every`/`max_runs`".into()));
+            errs.push(err(
+                node_offset,
+                &k("on_completion_only"),
+                "a node that runs on completion only runs once: remove `every`/`max_runs`".into(),
+            ));
         }
-        let mut spans = NodeSpans { id: n.id.span().start, task: n.task.span().start, node: node_offset, ..Default::default() };
+        let mut spans = NodeSpans {
+            id: n.id.span().start,
+            task: n.task.span().start,
+            node: node_offset,
+            ..Default::default()
+        };
         let mut params = serde_json::Map::new();
         for (key, value) in n.params {
             spans.params.insert(key.get_ref().clone(), key.span().start);
@@ -288,7 +394,11 @@ pub fn parse_workflow(path: &str, bytes: &[u8], expected_name: Option<&str>) -> 
                 Ok(v) => {
                     params.insert(key.into_inner(), v);
                 }
-                Err(e) => errs.push(err(key.span().start, &format!("node.{id}.params.{}", key.get_ref()), e)),
+                Err(e) => errs.push(err(
+                    key.span().start,
+                    &format!("node.{id}.params.{}", key.get_ref()),
+                    e,
+                )),
             }
         }
         spans.after = n.after.iter().map(|a| a.span().start).collect();
@@ -319,46 +429,86 @@ pub fn parse_workflow(path: &str, bytes: &[u8], expected_name: Option<&str>) -> 
         source_path: path.to_string(),
         source_hash,
         source: Some(source),
+        schedule_spans,
     })
 }
 
 fn parse_schedule(source: &SourceText, s: RawSchedule, errs: &mut Vec<Diagnostic>) -> Schedule {
     let path = &source.path;
-    let mut time = |v: &Spanned<String>, key: &str| match NaiveTime::parse_from_str(v.get_ref(), "%H:%M") {
-        Ok(t) => t,
-        Err(_) => {
-            errs.push(
-                Diagnostic::new(path, format!("invalid time `{}`: expected HH:MM in 24-hour format, e.g. \"07:00\"", v.get_ref()))
+    let mut time =
+        |v: &Spanned<String>, key: &str| match NaiveTime::parse_from_str(v.get_ref(), "%H:%M") {
+            Ok(t) => t,
+            Err(_) => {
+                errs.push(
+                    Diagnostic::new(
+                        path,
+                        format!(
+                            "invalid time `{}`: expected HH:MM in 24-hour format, e.g. \"07:00\"",
+                            v.get_ref()
+                        ),
+                    )
                     .at(source, v.span().start)
                     .key(key),
-            );
-            NaiveTime::MIN
-        }
-    };
+                );
+                NaiveTime::MIN
+            }
+        };
     let start = time(&s.start, "workflow.schedule.start");
     let stop = time(&s.stop, "workflow.schedule.stop");
     if start == stop && errs.is_empty() {
-        errs.push(Diagnostic::new(path, "schedule start and stop are equal: the window would be empty").at(source, s.stop.span().start).key("workflow.schedule.stop"));
+        errs.push(
+            Diagnostic::new(
+                path,
+                "schedule start and stop are equal: the window would be empty",
+            )
+            .at(source, s.stop.span().start)
+            .key("workflow.schedule.stop"),
+        );
     }
     const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let days_offset = s.days.as_ref().map_or(0, |d| d.span().start);
     let days = match s.days {
-        None => vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun],
+        None => vec![
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ],
         Some(list) => {
             let mut out = Vec::new();
-            for d in list {
+            for d in list.into_inner() {
                 let lower = d.get_ref().to_ascii_lowercase();
-                match DAYS.iter().position(|x| *x == lower || full_day(x) == lower) {
+                match DAYS
+                    .iter()
+                    .position(|x| *x == lower || full_day(x) == lower)
+                {
                     Some(i) => out.push(weekday(i)),
                     None => errs.push(
-                        Diagnostic::new(path, format!("unknown day `{}`: use mon, tue, wed, thu, fri, sat or sun", d.get_ref()))
-                            .at(source, d.span().start)
-                            .key("workflow.schedule.days")
-                            .help_opt(did_you_mean(&lower, DAYS)),
+                        Diagnostic::new(
+                            path,
+                            format!(
+                                "unknown day `{}`: use mon, tue, wed, thu, fri, sat or sun",
+                                d.get_ref()
+                            ),
+                        )
+                        .at(source, d.span().start)
+                        .key("workflow.schedule.days")
+                        .help_opt(did_you_mean(
+                            &lower,
+                            DAYS.iter().copied().chain(DAYS.iter().map(|d| full_day(d))),
+                        )),
                     ),
                 }
             }
             if out.is_empty() && errs.is_empty() {
-                errs.push(Diagnostic::new(path, "schedule has no days: it would never run").key("workflow.schedule.days"));
+                errs.push(
+                    Diagnostic::new(path, "schedule has no days: it would never run")
+                        .at(source, days_offset)
+                        .key("workflow.schedule.days"),
+                );
             }
             out
         }
@@ -370,16 +520,32 @@ fn parse_schedule(source: &SourceText, s: RawSchedule, errs: &mut Vec<Diagnostic
             Err(_) => {
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
                 errs.push(
-                    Diagnostic::new(path, format!("unknown timezone `{}`: use an IANA name such as \"Europe/London\"", tz.get_ref()))
-                        .at(source, tz.span().start)
-                        .key("workflow.schedule.timezone")
-                        .help_opt(did_you_mean(tz.get_ref(), names)),
+                    Diagnostic::new(
+                        path,
+                        format!(
+                            "unknown timezone `{}`: use an IANA name such as \"Europe/London\"",
+                            tz.get_ref()
+                        ),
+                    )
+                    .at(source, tz.span().start)
+                    .key("workflow.schedule.timezone")
+                    .help_opt(did_you_mean(tz.get_ref(), names)),
                 );
                 Tz::UTC
             }
         },
     };
-    Schedule { start, stop, days, timezone, after_workflows: s.after_workflows.into_iter().map(Spanned::into_inner).collect() }
+    Schedule {
+        start,
+        stop,
+        days,
+        timezone,
+        after_workflows: s
+            .after_workflows
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
+    }
 }
 
 fn full_day(short: &str) -> &'static str {
@@ -395,25 +561,54 @@ fn full_day(short: &str) -> &'static str {
 }
 
 fn weekday(i: usize) -> Weekday {
-    [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun][i % 7]
+    [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ][i % 7]
 }
 
-fn parse_retries(source: &SourceText, v: Option<&Spanned<i64>>, key: &str, errs: &mut Vec<Diagnostic>) -> Option<u32> {
+fn parse_retries(
+    source: &SourceText,
+    v: Option<&Spanned<i64>>,
+    key: &str,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<u32> {
     let v = v?;
     if (0..=100).contains(v.get_ref()) {
         Some(*v.get_ref() as u32)
     } else {
-        errs.push(Diagnostic::new(&source.path, format!("retries must be between 0 and 100, got {}", v.get_ref())).at(source, v.span().start).key(key));
+        errs.push(
+            Diagnostic::new(
+                &source.path,
+                format!("retries must be between 0 and 100, got {}", v.get_ref()),
+            )
+            .at(source, v.span().start)
+            .key(key),
+        );
         None
     }
 }
 
-fn parse_dur(source: &SourceText, v: Option<&Spanned<String>>, key: &str, errs: &mut Vec<Diagnostic>) -> Option<Duration> {
+fn parse_dur(
+    source: &SourceText,
+    v: Option<&Spanned<String>>,
+    key: &str,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<Duration> {
     let v = v?;
     match parse_duration(v.get_ref()) {
         Ok(d) => Some(d),
         Err(e) => {
-            errs.push(Diagnostic::new(&source.path, e).at(source, v.span().start).key(key));
+            errs.push(
+                Diagnostic::new(&source.path, e)
+                    .at(source, v.span().start)
+                    .key(key),
+            );
             None
         }
     }
@@ -421,7 +616,10 @@ fn parse_dur(source: &SourceText, v: Option<&Spanned<String>>, key: &str, errs: 
 
 /// Workflow names and node ids: non-empty, ASCII letters, digits, `_`, `-`.
 pub fn valid_ident(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// TOML value to JSON (params travel as JSON through the run store and to tasks).
@@ -429,19 +627,27 @@ pub fn toml_to_json(v: &toml::Value) -> Result<serde_json::Value, String> {
     Ok(match v {
         toml::Value::String(s) => serde_json::Value::String(s.clone()),
         toml::Value::Integer(i) => serde_json::Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number).ok_or("NaN or infinite numbers are not allowed in params")?,
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .ok_or("NaN or infinite numbers are not allowed in params")?,
         toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
-        toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(toml_to_json).collect::<Result<_, _>>()?),
-        toml::Value::Table(t) => {
-            serde_json::Value::Object(t.iter().map(|(k, v)| Ok((k.clone(), toml_to_json(v)?))).collect::<Result<_, String>>()?)
+        toml::Value::Array(a) => {
+            serde_json::Value::Array(a.iter().map(toml_to_json).collect::<Result<_, _>>()?)
         }
+        toml::Value::Table(t) => serde_json::Value::Object(
+            t.iter()
+                .map(|(k, v)| Ok((k.clone(), toml_to_json(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
     })
 }
 
 /// FNV-1a, a stable content hash for recording which definition a run used.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -489,7 +695,13 @@ retries = 0
         assert_eq!(s.timezone, chrono_tz::Europe::London);
         assert_eq!(w.nodes[0].policy.retries, 2);
         assert_eq!(w.nodes[1].policy.retries, 0);
-        assert_eq!(w.nodes[1].repeat, Some(Repeat { every: Duration::from_secs(7200), max_runs: Some(5) }));
+        assert_eq!(
+            w.nodes[1].repeat,
+            Some(Repeat {
+                every: Duration::from_secs(7200),
+                max_runs: Some(5)
+            })
+        );
         assert_eq!(w.nodes[1].line, 18);
         assert_eq!(w.nodes[1].spans.params.len(), 1);
     }
@@ -522,7 +734,10 @@ backoff = "3q"
 
     #[test]
     fn empty_and_non_utf8_files_are_rejected() {
-        assert!(parse("  \n").unwrap_err().to_string().contains("file is empty"));
+        assert!(parse("  \n")
+            .unwrap_err()
+            .to_string()
+            .contains("file is empty"));
         let e = parse_workflow("w.toml", b"[workflow]\nname = \"\xff\"", Some("w")).unwrap_err();
         assert_eq!(e.0[0].line, Some(2));
         assert!(e.0[0].message.contains("UTF-8"));
@@ -530,7 +745,9 @@ backoff = "3q"
 
     #[test]
     fn unknown_node_key_names_line_and_suggests() {
-        let e = parse("[workflow]\nname = \"w\"\n[[node]]\nid = \"a\"\ntask = \"noop\"\nretires = 2\n").unwrap_err();
+        let e =
+            parse("[workflow]\nname = \"w\"\n[[node]]\nid = \"a\"\ntask = \"noop\"\nretires = 2\n")
+                .unwrap_err();
         assert_eq!(e.0[0].line, Some(6));
         assert_eq!(e.0[0].help.as_deref(), Some("did you mean `retries`?"));
     }

@@ -50,7 +50,10 @@ str_enum!(
 impl NodeState {
     /// A node in this state will not change any more within its run.
     pub fn is_final(self) -> bool {
-        !matches!(self, NodeState::Pending | NodeState::Running | NodeState::Retrying)
+        !matches!(
+            self,
+            NodeState::Pending | NodeState::Running | NodeState::Retrying
+        )
     }
     /// Downstream nodes may run after a node in this state.
     pub fn satisfies_downstream(self) -> bool {
@@ -225,35 +228,89 @@ pub trait RunStore: Send + Sync {
     /// Atomically takes the workflow's lock (taking over a lock whose holder `is_dead`, and marking
     /// that run crashed), creates the run and its node rows.
     async fn begin_run(&self, run: NewRun, is_dead: &IsDead) -> Result<BeginRun, StoreError>;
-    async fn record_attempt_start(&self, run_id: i64, node_id: &str, execution: u32, attempt: u32, at: DateTime<Utc>, node: &NodeUpdate) -> Result<i64, StoreError>;
-    async fn record_attempt_end(&self, attempt_id: i64, status: NodeState, at: DateTime<Utc>, error: Option<&str>, output: Option<&Value>, node_id: &str, run_id: i64, node: &NodeUpdate) -> Result<(), StoreError>;
-    async fn update_node(&self, run_id: i64, node_id: &str, node: &NodeUpdate) -> Result<(), StoreError>;
+    async fn record_attempt_start(
+        &self,
+        run_id: i64,
+        node_id: &str,
+        execution: u32,
+        attempt: u32,
+        at: DateTime<Utc>,
+        node: &NodeUpdate,
+    ) -> Result<i64, StoreError>;
+    async fn record_attempt_end(
+        &self,
+        attempt_id: i64,
+        status: NodeState,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+        output: Option<&Value>,
+        node_id: &str,
+        run_id: i64,
+        node: &NodeUpdate,
+    ) -> Result<(), StoreError>;
+    async fn update_node(
+        &self,
+        run_id: i64,
+        node_id: &str,
+        node: &NodeUpdate,
+    ) -> Result<(), StoreError>;
     /// Marks the run finished and releases its lock.
-    async fn finish_run(&self, run_id: i64, status: RunStatus, at: DateTime<Utc>, message: Option<&str>) -> Result<(), StoreError>;
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        at: DateTime<Utc>,
+        message: Option<&str>,
+    ) -> Result<(), StoreError>;
     async fn append_logs(&self, events: &[LogEvent]) -> Result<(), StoreError>;
 
     async fn get_run(&self, run_id: i64) -> Result<Option<RunRecord>, StoreError>;
-    async fn list_runs(&self, workflow: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError>;
+    async fn list_runs(
+        &self,
+        workflow: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RunRecord>, StoreError>;
     async fn run_nodes(&self, run_id: i64) -> Result<Vec<NodeRecord>, StoreError>;
     async fn attempts(&self, run_id: i64) -> Result<Vec<AttemptRecord>, StoreError>;
     async fn logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>, StoreError>;
     /// The latest successful output of a node in any run of the workflow.
-    async fn latest_output(&self, workflow: &str, node_id: &str) -> Result<Option<(i64, Value)>, StoreError>;
+    async fn latest_output(
+        &self,
+        workflow: &str,
+        node_id: &str,
+    ) -> Result<Option<(i64, Value)>, StoreError>;
     /// The most recent run of a workflow that started with one of `triggers`.
-    async fn last_run(&self, workflow: &str, triggers: &[Trigger]) -> Result<Option<RunRecord>, StoreError>;
+    async fn last_run(
+        &self,
+        workflow: &str,
+        triggers: &[Trigger],
+    ) -> Result<Option<RunRecord>, StoreError>;
     /// The most recent run of a workflow that finished with `succeeded`.
     async fn last_success(&self, workflow: &str) -> Result<Option<RunRecord>, StoreError>;
 
     async fn control_state(&self, workflow: &str) -> Result<ControlState, StoreError>;
-    async fn set_control_state(&self, workflow: &str, state: ControlState, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn set_control_state(
+        &self,
+        workflow: &str,
+        state: ControlState,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     async fn control_states(&self) -> Result<Vec<ControlRecord>, StoreError>;
 
     async fn locks(&self) -> Result<Vec<LockHolder>, StoreError>;
     /// Takes a named lock not tied to a run (the scheduler's). Returns the live holder if held.
-    async fn acquire_lock(&self, lock: &LockHolder, is_dead: &IsDead) -> Result<Option<LockHolder>, StoreError>;
+    async fn acquire_lock(
+        &self,
+        lock: &LockHolder,
+        is_dead: &IsDead,
+    ) -> Result<Option<LockHolder>, StoreError>;
     async fn release_lock(&self, workflow: &str, pid: i64) -> Result<(), StoreError>;
     /// Releases a dead holder's lock and marks its run and unfinished nodes crashed.
-    async fn mark_crashed(&self, lock: &LockHolder, at: DateTime<Utc>) -> Result<Option<i64>, StoreError>;
+    async fn mark_crashed(
+        &self,
+        lock: &LockHolder,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError>;
     /// Runs marked running that hold no lock (their runner died without one): marked crashed.
     async fn crash_orphan_runs(&self, at: DateTime<Utc>) -> Result<Vec<i64>, StoreError>;
 

@@ -48,10 +48,16 @@ pub struct TaskError {
 
 impl TaskError {
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: true }
+        Self {
+            message: message.into(),
+            retryable: true,
+        }
     }
     pub fn fatal(message: impl Into<String>) -> Self {
-        Self { message: message.into(), retryable: false }
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
     }
 }
 
@@ -77,7 +83,9 @@ pub struct Registry<C: 'static> {
 
 impl<C: 'static> Registry<C> {
     pub fn new(kinds: &[&'static dyn TaskKind<C>]) -> Self {
-        Self { kinds: kinds.to_vec() }
+        Self {
+            kinds: kinds.to_vec(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&'static dyn TaskKind<C>> {

@@ -49,17 +49,38 @@ const SUFFIX: &str = ".db";
 impl Task<App> for BackupTask {
     async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
         let cfg = &ctx.app.config.backup;
-        let dir = self.p.directory.clone().or_else(|| cfg.directory.clone()).unwrap_or_else(|| ctx.env.home.join("backups"));
+        let dir = self
+            .p
+            .directory
+            .clone()
+            .or_else(|| cfg.directory.clone())
+            .unwrap_or_else(|| ctx.env.home.join("backups"));
         let keep = self.p.keep.unwrap_or(cfg.keep) as usize;
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| TaskError::retryable(format!("cannot create {}: {e}", dir.display())))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| TaskError::retryable(format!("cannot create {}: {e}", dir.display())))?;
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
         let final_path = dir.join(format!("{PREFIX}{stamp}{SUFFIX}"));
         let tmp_path = dir.join(format!(".{PREFIX}{stamp}{SUFFIX}.partial"));
         let _ = tokio::fs::remove_file(&tmp_path).await;
-        ctx.env.store.backup_to(&tmp_path).await.map_err(|e| TaskError::retryable(format!("backup failed: {e}")))?;
-        tokio::fs::rename(&tmp_path, &final_path).await.map_err(|e| TaskError::retryable(format!("cannot rename backup into place: {e}")))?;
-        let bytes = tokio::fs::metadata(&final_path).await.map(|m| m.len()).unwrap_or(0);
-        let removed = prune(&dir, keep).map_err(|e| TaskError::retryable(format!("cannot prune old backups in {}: {e}", dir.display())))?;
+        ctx.env
+            .store
+            .backup_to(&tmp_path)
+            .await
+            .map_err(|e| TaskError::retryable(format!("backup failed: {e}")))?;
+        tokio::fs::rename(&tmp_path, &final_path)
+            .await
+            .map_err(|e| TaskError::retryable(format!("cannot rename backup into place: {e}")))?;
+        let bytes = tokio::fs::metadata(&final_path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let removed = prune(&dir, keep).map_err(|e| {
+            TaskError::retryable(format!(
+                "cannot prune old backups in {}: {e}",
+                dir.display()
+            ))
+        })?;
         tracing::info!(path = %final_path.display(), bytes, removed, "run store backed up");
         Ok(json!({ "path": final_path.display().to_string(), "bytes": bytes, "removed": removed }))
     }
@@ -87,7 +108,12 @@ mod tests {
     #[test]
     fn prune_keeps_the_newest() {
         let dir = tempfile::tempdir().unwrap();
-        for n in ["systrade-20260101T000000.000Z.db", "systrade-20260102T000000.000Z.db", "systrade-20260103T000000.000Z.db", "other.txt"] {
+        for n in [
+            "systrade-20260101T000000.000Z.db",
+            "systrade-20260102T000000.000Z.db",
+            "systrade-20260103T000000.000Z.db",
+            "other.txt",
+        ] {
             std::fs::write(dir.path().join(n), b"x").unwrap();
         }
         assert_eq!(prune(dir.path(), 2).unwrap(), 1);

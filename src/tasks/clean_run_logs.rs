@@ -31,16 +31,25 @@ impl TaskKind<App> for CleanRunLogs {
     }
     fn build(&self, params: &Params) -> Result<Arc<dyn Task<App>>, Vec<String>> {
         let p: CleanParams = parse_params(params)?;
-        Ok(Arc::new(CleanTask { keep_days: p.keep_days }))
+        Ok(Arc::new(CleanTask {
+            keep_days: p.keep_days,
+        }))
     }
 }
 
 #[async_trait]
 impl Task<App> for CleanTask {
     async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
-        let days = self.keep_days.unwrap_or(ctx.app.config.logging.retention_days);
+        let days = self
+            .keep_days
+            .unwrap_or(ctx.app.config.logging.retention_days);
         let before = ctx.app.clock.now() - chrono::Duration::days(days as i64);
-        let deleted = ctx.env.store.prune_logs(before).await.map_err(|e| TaskError::retryable(e.to_string()))?;
+        let deleted = ctx
+            .env
+            .store
+            .prune_logs(before)
+            .await
+            .map_err(|e| TaskError::retryable(e.to_string()))?;
         tracing::info!(deleted, keep_days = days, "old run log events deleted");
         Ok(json!({ "deleted": deleted, "keep_days": days }))
     }

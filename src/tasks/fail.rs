@@ -44,7 +44,9 @@ impl TaskKind<App> for Fail {
         "fails with `message`; with `attempts = N` only the first N attempts fail"
     }
     fn build(&self, params: &Params) -> Result<Arc<dyn Task<App>>, Vec<String>> {
-        Ok(Arc::new(FailTask { p: parse_params(params)? }))
+        Ok(Arc::new(FailTask {
+            p: parse_params(params)?,
+        }))
     }
 }
 
@@ -52,7 +54,10 @@ impl TaskKind<App> for Fail {
 impl Task<App> for FailTask {
     async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
         if self.p.attempts == 0 || ctx.attempt <= self.p.attempts {
-            return Err(TaskError { message: self.p.message.clone(), retryable: self.p.retryable });
+            return Err(TaskError {
+                message: self.p.message.clone(),
+                retryable: self.p.retryable,
+            });
         }
         Ok(json!({ "succeeded_on_attempt": ctx.attempt }))
     }

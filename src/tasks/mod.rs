@@ -42,14 +42,19 @@ mod tests {
         }
         for name in names {
             assert!(
-                cat.iter().any(|t| t.implementation == TaskImpl::Handler(name.to_string())),
+                cat.iter()
+                    .any(|t| t.implementation == TaskImpl::Handler(name.to_string())),
                 "handler `{name}` has no [[task]] entry in tasks/"
             );
         }
         let reg = registry();
         for t in cat.iter() {
             if let TaskImpl::Handler(h) = &t.implementation {
-                assert!(reg.get(h).is_some(), "catalogue task `{}` names missing handler `{h}`", t.name);
+                assert!(
+                    reg.get(h).is_some(),
+                    "catalogue task `{}` names missing handler `{h}`",
+                    t.name
+                );
             }
         }
     }

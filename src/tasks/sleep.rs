@@ -32,7 +32,8 @@ impl TaskKind<App> for Sleep {
     }
     fn build(&self, params: &Params) -> Result<Arc<dyn Task<App>>, Vec<String>> {
         let p: SleepParams = parse_params(params)?;
-        let duration = parse_duration(&p.duration).map_err(|e| vec![format!("params: `duration`: {e}")])?;
+        let duration =
+            parse_duration(&p.duration).map_err(|e| vec![format!("params: `duration`: {e}")])?;
         Ok(Arc::new(SleepTask { duration }))
     }
 }

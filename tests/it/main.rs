@@ -1,4 +1,10 @@
 //! The integration test binary: drives the real `systrade` binary on temporary homes.
 //! One binary with modules (see Cargo.toml `[[test]]`), so the crate links once.
 
+mod architecture;
+mod cli;
+mod crash;
+mod dag_props;
+mod execution;
 mod support;
+mod validation;

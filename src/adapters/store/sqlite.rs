@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::engine::store::*;
@@ -38,7 +40,12 @@ pub fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| StoreError::Corrupt { what: "timestamp".into(), detail: format!("`{s}`: {e}") })
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt {
+            what: "timestamp".into(),
+            detail: format!("`{s}`: {e}"),
+        })
 }
 
 fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -50,11 +57,20 @@ fn json(v: Option<&Value>) -> Option<String> {
 }
 
 fn parse_json(s: Option<String>) -> Result<Option<Value>, StoreError> {
-    s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt { what: "json".into(), detail: e.to_string() })).transpose()
+    s.map(|s| {
+        serde_json::from_str(&s).map_err(|e| StoreError::Corrupt {
+            what: "json".into(),
+            detail: e.to_string(),
+        })
+    })
+    .transpose()
 }
 
 fn parse_enum<T>(s: &str, what: &str, f: fn(&str) -> Option<T>) -> Result<T, StoreError> {
-    f(s).ok_or_else(|| StoreError::Corrupt { what: what.into(), detail: format!("unknown value `{s}`") })
+    f(s).ok_or_else(|| StoreError::Corrupt {
+        what: what.into(),
+        detail: format!("unknown value `{s}`"),
+    })
 }
 
 impl SqliteRunStore {
@@ -70,8 +86,16 @@ impl SqliteRunStore {
             })
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(options).await.map_err(db)?;
-        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
         Ok(Self { pool })
     }
 
@@ -83,20 +107,48 @@ impl SqliteRunStore {
         self.pool.close().await;
     }
 
-    async fn lock_holder(conn: &mut SqliteConnection, name: &str) -> Result<Option<LockHolder>, StoreError> {
-        let row = sqlx::query("SELECT * FROM locks WHERE name = ?").bind(name).fetch_optional(&mut *conn).await.map_err(db)?;
+    async fn lock_holder(
+        conn: &mut SqliteConnection,
+        name: &str,
+    ) -> Result<Option<LockHolder>, StoreError> {
+        let row = sqlx::query("SELECT * FROM locks WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
         row.map(|r| lock_from_row(&r)).transpose()
     }
 
-    async fn crash_run_in(conn: &mut SqliteConnection, holder: &LockHolder, at: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
-        sqlx::query("DELETE FROM locks WHERE name = ?").bind(&holder.workflow).execute(&mut *conn).await.map_err(db)?;
-        let Some(run_id) = holder.run_id else { return Ok(None) };
-        crash_run_rows(conn, run_id, at, &format!("runner pid {} on {} died", holder.pid, holder.host)).await?;
+    async fn crash_run_in(
+        conn: &mut SqliteConnection,
+        holder: &LockHolder,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlx::query("DELETE FROM locks WHERE name = ?")
+            .bind(&holder.workflow)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        let Some(run_id) = holder.run_id else {
+            return Ok(None);
+        };
+        crash_run_rows(
+            conn,
+            run_id,
+            at,
+            &format!("runner pid {} on {} died", holder.pid, holder.host),
+        )
+        .await?;
         Ok(Some(run_id))
     }
 }
 
-async fn crash_run_rows(conn: &mut SqliteConnection, run_id: i64, at: DateTime<Utc>, why: &str) -> Result<(), StoreError> {
+async fn crash_run_rows(
+    conn: &mut SqliteConnection,
+    run_id: i64,
+    at: DateTime<Utc>,
+    why: &str,
+) -> Result<(), StoreError> {
     let at = ts(at);
     sqlx::query("UPDATE runs SET status = 'crashed', finished_at = ?, message = ? WHERE id = ? AND status = 'running'")
         .bind(&at)
@@ -138,9 +190,17 @@ fn run_from_row(r: &SqliteRow) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
         id: r.try_get("id").map_err(db)?,
         workflow: r.try_get("workflow").map_err(db)?,
-        trigger: parse_enum(&r.try_get::<String, _>("trigger").map_err(db)?, "trigger", Trigger::parse)?,
+        trigger: parse_enum(
+            &r.try_get::<String, _>("trigger").map_err(db)?,
+            "trigger",
+            Trigger::parse,
+        )?,
         parent_run_id: r.try_get("parent_run_id").map_err(db)?,
-        status: parse_enum(&r.try_get::<String, _>("status").map_err(db)?, "run status", RunStatus::parse)?,
+        status: parse_enum(
+            &r.try_get::<String, _>("status").map_err(db)?,
+            "run status",
+            RunStatus::parse,
+        )?,
         started_at: parse_ts(&r.try_get::<String, _>("started_at").map_err(db)?)?,
         finished_at: opt_ts(r.try_get("finished_at").map_err(db)?)?,
         pid: r.try_get("pid").map_err(db)?,
@@ -157,7 +217,11 @@ fn node_from_row(r: &SqliteRow) -> Result<NodeRecord, StoreError> {
         run_id: r.try_get("run_id").map_err(db)?,
         node_id: r.try_get("node_id").map_err(db)?,
         task: r.try_get("task").map_err(db)?,
-        state: parse_enum(&r.try_get::<String, _>("state").map_err(db)?, "node state", NodeState::parse)?,
+        state: parse_enum(
+            &r.try_get::<String, _>("state").map_err(db)?,
+            "node state",
+            NodeState::parse,
+        )?,
         executions: r.try_get::<i64, _>("executions").map_err(db)? as u32,
         attempts: r.try_get::<i64, _>("attempts").map_err(db)? as u32,
         started_at: opt_ts(r.try_get("started_at").map_err(db)?)?,
@@ -168,7 +232,12 @@ fn node_from_row(r: &SqliteRow) -> Result<NodeRecord, StoreError> {
     })
 }
 
-async fn write_node(conn: &mut SqliteConnection, run_id: i64, node_id: &str, n: &NodeUpdate) -> Result<(), StoreError> {
+async fn write_node(
+    conn: &mut SqliteConnection,
+    run_id: i64,
+    node_id: &str,
+    n: &NodeUpdate,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE run_nodes SET state = ?, executions = ?, attempts = ?, started_at = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND node_id = ?")
         .bind(n.state.as_str())
         .bind(n.executions as i64)
@@ -246,7 +315,15 @@ impl RunStore for SqliteRunStore {
         Ok(BeginRun::Started { run_id, crashed })
     }
 
-    async fn record_attempt_start(&self, run_id: i64, node_id: &str, execution: u32, attempt: u32, at: DateTime<Utc>, node: &NodeUpdate) -> Result<i64, StoreError> {
+    async fn record_attempt_start(
+        &self,
+        run_id: i64,
+        node_id: &str,
+        execution: u32,
+        attempt: u32,
+        at: DateTime<Utc>,
+        node: &NodeUpdate,
+    ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let id: i64 = sqlx::query("INSERT INTO node_attempts (run_id, node_id, execution, attempt, status, started_at) VALUES (?, ?, ?, ?, 'running', ?) RETURNING id")
             .bind(run_id)
@@ -264,7 +341,17 @@ impl RunStore for SqliteRunStore {
         Ok(id)
     }
 
-    async fn record_attempt_end(&self, attempt_id: i64, status: NodeState, at: DateTime<Utc>, error: Option<&str>, output: Option<&Value>, node_id: &str, run_id: i64, node: &NodeUpdate) -> Result<(), StoreError> {
+    async fn record_attempt_end(
+        &self,
+        attempt_id: i64,
+        status: NodeState,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+        output: Option<&Value>,
+        node_id: &str,
+        run_id: i64,
+        node: &NodeUpdate,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query("UPDATE node_attempts SET status = ?, finished_at = ?, error = ?, output = ? WHERE id = ?")
             .bind(status.as_str())
@@ -280,12 +367,23 @@ impl RunStore for SqliteRunStore {
         Ok(())
     }
 
-    async fn update_node(&self, run_id: i64, node_id: &str, node: &NodeUpdate) -> Result<(), StoreError> {
+    async fn update_node(
+        &self,
+        run_id: i64,
+        node_id: &str,
+        node: &NodeUpdate,
+    ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         write_node(&mut conn, run_id, node_id, node).await
     }
 
-    async fn finish_run(&self, run_id: i64, status: RunStatus, at: DateTime<Utc>, message: Option<&str>) -> Result<(), StoreError> {
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        at: DateTime<Utc>,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         sqlx::query("UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE id = ?")
             .bind(status.as_str())
@@ -295,7 +393,11 @@ impl RunStore for SqliteRunStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        sqlx::query("DELETE FROM locks WHERE run_id = ?").bind(run_id).execute(&mut *tx).await.map_err(db)?;
+        sqlx::query("DELETE FROM locks WHERE run_id = ?")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(())
     }
@@ -320,27 +422,45 @@ impl RunStore for SqliteRunStore {
     }
 
     async fn get_run(&self, run_id: i64) -> Result<Option<RunRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM runs WHERE id = ?").bind(run_id).fetch_optional(&self.pool).await.map_err(db)?;
+        let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
         row.map(|r| run_from_row(&r)).transpose()
     }
 
-    async fn list_runs(&self, workflow: Option<&str>, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM runs WHERE (?1 IS NULL OR workflow = ?1) ORDER BY id DESC LIMIT ?2")
-            .bind(workflow)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+    async fn list_runs(
+        &self,
+        workflow: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE (?1 IS NULL OR workflow = ?1) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(workflow)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         rows.iter().map(run_from_row).collect()
     }
 
     async fn run_nodes(&self, run_id: i64) -> Result<Vec<NodeRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM run_nodes WHERE run_id = ? ORDER BY rowid").bind(run_id).fetch_all(&self.pool).await.map_err(db)?;
+        let rows = sqlx::query("SELECT * FROM run_nodes WHERE run_id = ? ORDER BY rowid")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         rows.iter().map(node_from_row).collect()
     }
 
     async fn attempts(&self, run_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM node_attempts WHERE run_id = ? ORDER BY id").bind(run_id).fetch_all(&self.pool).await.map_err(db)?;
+        let rows = sqlx::query("SELECT * FROM node_attempts WHERE run_id = ? ORDER BY id")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         rows.iter()
             .map(|r| {
                 Ok(AttemptRecord {
@@ -349,7 +469,11 @@ impl RunStore for SqliteRunStore {
                     node_id: r.try_get("node_id").map_err(db)?,
                     execution: r.try_get::<i64, _>("execution").map_err(db)? as u32,
                     attempt: r.try_get::<i64, _>("attempt").map_err(db)? as u32,
-                    status: parse_enum(&r.try_get::<String, _>("status").map_err(db)?, "attempt status", NodeState::parse)?,
+                    status: parse_enum(
+                        &r.try_get::<String, _>("status").map_err(db)?,
+                        "attempt status",
+                        NodeState::parse,
+                    )?,
                     started_at: parse_ts(&r.try_get::<String, _>("started_at").map_err(db)?)?,
                     finished_at: opt_ts(r.try_get("finished_at").map_err(db)?)?,
                     error: r.try_get("error").map_err(db)?,
@@ -361,7 +485,11 @@ impl RunStore for SqliteRunStore {
 
     async fn logs(&self, q: &LogQuery) -> Result<Vec<LogRecord>, StoreError> {
         const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
-        let min = q.min_level.as_deref().and_then(|l| LEVELS.iter().position(|x| *x == l)).unwrap_or(0);
+        let min = q
+            .min_level
+            .as_deref()
+            .and_then(|l| LEVELS.iter().position(|x| *x == l))
+            .unwrap_or(0);
         let allowed: Vec<&str> = LEVELS[min..].to_vec();
         let rows = sqlx::query(
             "SELECT * FROM log_events WHERE (?1 IS NULL OR run_id = ?1) AND (?2 IS NULL OR node_id = ?2) AND id > ?3
@@ -393,7 +521,11 @@ impl RunStore for SqliteRunStore {
             .collect()
     }
 
-    async fn latest_output(&self, workflow: &str, node_id: &str) -> Result<Option<(i64, Value)>, StoreError> {
+    async fn latest_output(
+        &self,
+        workflow: &str,
+        node_id: &str,
+    ) -> Result<Option<(i64, Value)>, StoreError> {
         let row = sqlx::query(
             "SELECT n.run_id, n.output FROM run_nodes n JOIN runs r ON r.id = n.run_id
              WHERE r.workflow = ? AND n.node_id = ? AND n.state = 'succeeded' AND n.output IS NOT NULL
@@ -413,7 +545,11 @@ impl RunStore for SqliteRunStore {
         }
     }
 
-    async fn last_run(&self, workflow: &str, triggers: &[Trigger]) -> Result<Option<RunRecord>, StoreError> {
+    async fn last_run(
+        &self,
+        workflow: &str,
+        triggers: &[Trigger],
+    ) -> Result<Option<RunRecord>, StoreError> {
         let list: Vec<&str> = triggers.iter().map(|t| t.as_str()).collect();
         let row = sqlx::query("SELECT * FROM runs WHERE workflow = ? AND trigger IN (SELECT value FROM json_each(?)) ORDER BY started_at DESC, id DESC LIMIT 1")
             .bind(workflow)
@@ -434,14 +570,23 @@ impl RunStore for SqliteRunStore {
     }
 
     async fn control_state(&self, workflow: &str) -> Result<ControlState, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT state FROM control WHERE workflow = ?").bind(workflow).fetch_optional(&self.pool).await.map_err(db)?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT state FROM control WHERE workflow = ?")
+            .bind(workflow)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
         match row {
             None => Ok(ControlState::Go),
             Some((s,)) => parse_enum(&s, "control state", ControlState::parse),
         }
     }
 
-    async fn set_control_state(&self, workflow: &str, state: ControlState, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn set_control_state(
+        &self,
+        workflow: &str,
+        state: ControlState,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO control (workflow, state, updated_at) VALUES (?, ?, ?) ON CONFLICT(workflow) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at")
             .bind(workflow)
             .bind(state.as_str())
@@ -453,18 +598,35 @@ impl RunStore for SqliteRunStore {
     }
 
     async fn control_states(&self) -> Result<Vec<ControlRecord>, StoreError> {
-        let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT workflow, state, updated_at FROM control ORDER BY workflow").fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT workflow, state, updated_at FROM control ORDER BY workflow")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
         rows.into_iter()
-            .map(|(workflow, state, at)| Ok(ControlRecord { workflow, state: parse_enum(&state, "control state", ControlState::parse)?, updated_at: parse_ts(&at)? }))
+            .map(|(workflow, state, at)| {
+                Ok(ControlRecord {
+                    workflow,
+                    state: parse_enum(&state, "control state", ControlState::parse)?,
+                    updated_at: parse_ts(&at)?,
+                })
+            })
             .collect()
     }
 
     async fn locks(&self) -> Result<Vec<LockHolder>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM locks ORDER BY name").fetch_all(&self.pool).await.map_err(db)?;
+        let rows = sqlx::query("SELECT * FROM locks ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         rows.iter().map(lock_from_row).collect()
     }
 
-    async fn acquire_lock(&self, lock: &LockHolder, is_dead: &IsDead) -> Result<Option<LockHolder>, StoreError> {
+    async fn acquire_lock(
+        &self,
+        lock: &LockHolder,
+        is_dead: &IsDead,
+    ) -> Result<Option<LockHolder>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         if let Some(holder) = Self::lock_holder(&mut tx, &lock.workflow).await? {
             if !is_dead(&holder) {
@@ -489,16 +651,27 @@ impl RunStore for SqliteRunStore {
     }
 
     async fn release_lock(&self, name: &str, pid: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM locks WHERE name = ? AND pid = ?").bind(name).bind(pid).execute(&self.pool).await.map_err(db)?;
+        sqlx::query("DELETE FROM locks WHERE name = ? AND pid = ?")
+            .bind(name)
+            .bind(pid)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
-    async fn mark_crashed(&self, lock: &LockHolder, at: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
+    async fn mark_crashed(
+        &self,
+        lock: &LockHolder,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         // Re-read inside the transaction: the holder may have finished meanwhile.
         let current = Self::lock_holder(&mut tx, &lock.workflow).await?;
         let result = match current {
-            Some(h) if h.pid == lock.pid && h.run_id == lock.run_id => Self::crash_run_in(&mut tx, &h, at).await?,
+            Some(h) if h.pid == lock.pid && h.run_id == lock.run_id => {
+                Self::crash_run_in(&mut tx, &h, at).await?
+            }
             _ => None,
         };
         tx.commit().await.map_err(db)?;
@@ -519,12 +692,20 @@ impl RunStore for SqliteRunStore {
     }
 
     async fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
-        sqlx::query("VACUUM INTO ?").bind(path.display().to_string()).execute(&self.pool).await.map_err(db)?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(path.display().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
     async fn prune_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM log_events WHERE ts < ?").bind(ts(before)).execute(&self.pool).await.map_err(db)?;
+        let r = sqlx::query("DELETE FROM log_events WHERE ts < ?")
+            .bind(ts(before))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(r.rows_affected())
     }
 }
