@@ -11,7 +11,7 @@ use crate::engine::catalogue::Catalogue;
 use crate::engine::clock::Clock;
 use crate::engine::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::plan::{build_plan, Plan};
-use crate::engine::spec::parse_workflow;
+use crate::engine::spec::parse_workflow_partial;
 use crate::home::Home;
 
 /// What every task can reach. Later issues add the price store, the broker, and so on.
@@ -140,9 +140,23 @@ pub fn resolve_workflow(home: &Home, arg: &str) -> Result<WorkflowSource, Diagno
 /// Parses and validates a workflow against this home's catalogue and the Rust tasks.
 pub fn plan_workflow(home: &Home, source: &WorkflowSource) -> Result<Plan<App>, Diagnostics> {
     let catalogue = load_catalogue(home)?;
-    let spec = parse_workflow(&source.path, &source.bytes, Some(&source.name))?;
+    let (spec, mut errs) = parse_workflow_partial(&source.path, &source.bytes, Some(&source.name))?;
     let known: Vec<String> = workflow_sources(home).into_keys().collect();
-    build_plan(spec, &catalogue, &crate::tasks::registry(), Some(&known))
+    match build_plan(spec, &catalogue, &crate::tasks::registry(), Some(&known)) {
+        Ok(plan) if errs.is_empty() => Ok(plan),
+        Ok(_) => Err(in_file_order(errs)),
+        Err(more) => {
+            errs.extend(more.0);
+            Err(in_file_order(errs))
+        }
+    }
+}
+
+/// Diagnostics sorted by line (those without a line last), duplicates removed.
+fn in_file_order(mut errs: Vec<Diagnostic>) -> Diagnostics {
+    errs.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
+    errs.dedup();
+    Diagnostics(errs)
 }
 
 #[cfg(test)]

@@ -134,12 +134,12 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         )?;
     } else {
         if !release {
-            println!(
+            outln!(
                 "note: this is a debug build; use `cargo run --release -- bench` for real figures"
             );
         }
         for r in &results {
-            println!(
+            outln!(
                 "{:<6} {} no-op nodes, every attempt recorded: {:.3}s ({:.3} ms/node)",
                 r["workflow"].as_str().unwrap_or(""),
                 r["nodes"],
@@ -147,7 +147,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
                 r["ms_per_node"].as_f64().unwrap_or(0.0)
             );
         }
-        println!(
+        outln!(
             "validate a {}-node DAG ({} KiB): {:.1} ms (parse {:.1} ms)",
             a.validate_nodes,
             text.len() / 1024,

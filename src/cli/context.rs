@@ -220,12 +220,12 @@ pub async fn init(opts: &GlobalOpts, json: bool) -> anyhow::Result<i32> {
             &serde_json::json!({ "home": ctx.home.root, "database": ctx.home.db_path(), "created": created }),
         )?;
     } else {
-        println!("home: {}", ctx.home.root.display());
-        println!("run store: {}", ctx.home.db_path().display());
+        outln!("home: {}", ctx.home.root.display());
+        outln!("run store: {}", ctx.home.db_path().display());
         for c in &created {
-            println!("created {c}");
+            outln!("created {c}");
         }
-        println!("next: `systrade status`, `systrade run daily`, or `systrade demo`");
+        outln!("next: `systrade status`, `systrade run daily`, or `systrade demo`");
     }
     Ok(0)
 }

@@ -74,7 +74,7 @@ pub async fn control(opts: &GlobalOpts, a: ControlArgs) -> anyhow::Result<i32> {
     for (w, s) in &targets {
         ctx.store.set_control_state(w, *s, now).await?;
         if !a.json {
-            println!("{w}: {}", s.as_str().to_uppercase());
+            outln!("{w}: {}", s.as_str().to_uppercase());
         }
     }
     if targets.is_empty() {
@@ -101,7 +101,7 @@ pub async fn control(opts: &GlobalOpts, a: ControlArgs) -> anyhow::Result<i32> {
                     ]
                 })
                 .collect();
-            print!("{}", table(&["WORKFLOW", "STATE", "SINCE"], &table_rows));
+            out!("{}", table(&["WORKFLOW", "STATE", "SINCE"], &table_rows));
         }
     } else if a.json {
         print_json(
@@ -139,15 +139,17 @@ pub async fn startup(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
         print_json(&json!({ "crashed_runs": crashed, "still_running": alive }))?;
     } else {
         if crashed.is_empty() {
-            println!("no crashed runs found");
+            outln!("no crashed runs found");
         }
         for r in &crashed {
-            println!("run {r} crashed; `systrade rerun {r}` re-executes what did not finish");
+            outln!("run {r} crashed; `systrade rerun {r}` re-executes what did not finish");
         }
         for l in &alive {
-            println!(
+            outln!(
                 "`{}` is still running (pid {} on {})",
-                l.workflow, l.pid, l.host
+                l.workflow,
+                l.pid,
+                l.host
             );
         }
     }

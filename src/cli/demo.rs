@@ -45,15 +45,15 @@ pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
         return Ok(code);
     }
     let home_arg = ctx.home.root.display();
-    println!();
-    println!("results are in {home_arg}:");
-    println!("  run store    {}", ctx.home.db_path().display());
-    println!("  backups      {}", ctx.home.root.join("backups").display());
+    outln!();
+    outln!("results are in {home_arg}:");
+    outln!("  run store    {}", ctx.home.db_path().display());
+    outln!("  backups      {}", ctx.home.root.join("backups").display());
     if let Some(r) = run {
-        println!("look at them with:");
-        println!("  systrade --home {home_arg} show {}", r.id);
-        println!("  systrade --home {home_arg} dag daily --run {}", r.id);
-        println!("  systrade --home {home_arg} logs --run {}", r.id);
+        outln!("look at them with:");
+        outln!("  systrade --home {home_arg} show {}", r.id);
+        outln!("  systrade --home {home_arg} dag daily --run {}", r.id);
+        outln!("  systrade --home {home_arg} logs --run {}", r.id);
     }
     Ok(code)
 }

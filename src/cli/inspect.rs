@@ -46,7 +46,7 @@ pub async fn validate(opts: &GlobalOpts, a: ValidateArgs) -> anyhow::Result<i32>
             Ok(plan) => {
                 results.push(json!({ "workflow": plan.spec.name, "path": src.path, "valid": true, "nodes": plan.dag.len() }));
                 if !a.json {
-                    println!("{}: ok ({} nodes)", src.path, plan.dag.len());
+                    outln!("{}: ok ({} nodes)", src.path, plan.dag.len());
                 }
             }
             Err(d) => {
@@ -106,7 +106,7 @@ pub async fn dag(opts: &GlobalOpts, a: DagArgs) -> anyhow::Result<i32> {
             )
         }
     };
-    print!(
+    out!(
         "{}",
         render(
             &plan.spec,
@@ -131,7 +131,7 @@ pub async fn runs(opts: &GlobalOpts, a: RunsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if runs.is_empty() {
-        println!("no runs yet");
+        outln!("no runs yet");
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = runs
@@ -151,7 +151,7 @@ pub async fn runs(opts: &GlobalOpts, a: RunsArgs) -> anyhow::Result<i32> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &["RUN", "WORKFLOW", "TRIGGER", "PARENT", "STATUS", "STARTED", "TOOK", "MESSAGE"],
@@ -173,27 +173,33 @@ pub async fn show(opts: &GlobalOpts, a: ShowArgs) -> anyhow::Result<i32> {
         print_json(&json!({ "run": run, "nodes": nodes, "attempts": attempts }))?;
         return Ok(0);
     }
-    println!(
+    outln!(
         "run {} of `{}` ({}), {}",
-        run.id, run.workflow, run.trigger, run.status
+        run.id,
+        run.workflow,
+        run.trigger,
+        run.status
     );
     if let Some(p) = run.parent_run_id {
-        println!("  rerun of run {p}");
+        outln!("  rerun of run {p}");
     }
-    println!(
+    outln!(
         "  started {}  finished {}  took {}",
         local(run.started_at),
         local_opt(run.finished_at),
         seconds_between(Some(run.started_at), run.finished_at)
     );
-    println!(
+    outln!(
         "  pid {} on {}  definition {} ({})",
-        run.pid, run.host, run.definition_path, run.definition_hash
+        run.pid,
+        run.host,
+        run.definition_path,
+        run.definition_hash
     );
     if let Some(m) = &run.message {
-        println!("  {m}");
+        outln!("  {m}");
     }
-    println!();
+    outln!();
     let rows: Vec<Vec<String>> = nodes
         .iter()
         .map(|n| {
@@ -213,7 +219,7 @@ pub async fn show(opts: &GlobalOpts, a: ShowArgs) -> anyhow::Result<i32> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &["NODE", "TASK", "STATE", "RUNS", "ATTEMPTS", "TOOK", "NOTE"],
@@ -225,9 +231,9 @@ pub async fn show(opts: &GlobalOpts, a: ShowArgs) -> anyhow::Result<i32> {
         .filter(|t| t.status != NodeState::Succeeded)
         .collect();
     if !failed.is_empty() {
-        println!("\nattempts that did not succeed:");
+        outln!("\nattempts that did not succeed:");
         for t in failed {
-            println!(
+            outln!(
                 "  {} run {} attempt {} {} at {}: {}",
                 t.node_id,
                 t.execution,
@@ -366,7 +372,7 @@ pub async fn status(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &["WORKFLOW", "CONTROL", "PROCESS", "LAST RUN", "SCHEDULE"],
@@ -390,7 +396,7 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
         None => match ctx.store.list_runs(None, 1).await?.into_iter().next() {
             Some(r) => r.id,
             None => {
-                println!("no runs yet");
+                outln!("no runs yet");
                 return Ok(0);
             }
         },
@@ -406,7 +412,7 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
         let batch = ctx.store.logs(&query).await?;
         for r in &batch {
             if a.json {
-                println!("{}", serde_json::to_string(r)?);
+                outln!("{}", serde_json::to_string(r)?);
             } else {
                 let e = &r.event;
                 let fields = e
@@ -426,7 +432,7 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
                             .collect::<String>()
                     })
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "{} {:<5} {}{}{}",
                     local(e.ts),
                     e.level.to_uppercase(),
@@ -479,6 +485,6 @@ pub async fn tasks(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
             vec![t.name.clone(), kind, t.description.clone()]
         })
         .collect();
-    print!("{}", table(&["TASK", "KIND", "DESCRIPTION"], &rows));
+    out!("{}", table(&["TASK", "KIND", "DESCRIPTION"], &rows));
     Ok(0)
 }

@@ -9,12 +9,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+#[macro_use]
+mod output;
 mod bench;
 mod context;
 mod control;
 mod demo;
 mod inspect;
-mod output;
 mod run;
 mod scheduler;
 mod settings;
@@ -86,6 +87,9 @@ pub enum Command {
     /// Internal: runs an external command and kills its process group if the runner dies.
     #[command(name = "__guard", hide = true)]
     Guard {
+        /// The runner's pid: when it is gone, the command's process group is killed.
+        #[arg(long)]
+        parent: Option<i32>,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         argv: Vec<String>,
     },
@@ -274,8 +278,8 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    if let Command::Guard { argv } = &cli.command {
-        return crate::engine::external::guard_main(argv);
+    if let Command::Guard { parent, argv } = &cli.command {
+        return crate::engine::external::guard_main(*parent, argv);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,4 +1,21 @@
-//! Small helpers for human output: times, tables, JSON.
+//! Small helpers for human output: times, tables, JSON, and stdout macros that return an error
+//! (a closed pipe, as in `systrade runs | head`) instead of panicking like `println!`.
+
+/// `println!` to stdout that propagates write errors with `?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
+/// `print!` to stdout that propagates write errors with `?`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
 
 use chrono::{DateTime, Local, Utc};
 
@@ -50,6 +67,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }

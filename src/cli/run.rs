@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::context::{cancel_on_signals, Ctx, GlobalOpts};
+use super::context::{cancel_on_signals, load_config, resolve_home, Ctx, GlobalOpts};
 use super::{CliError, RerunArgs, RunArgs, TriggerArgs};
 use crate::app::{App, WorkflowSource};
 use crate::engine::diagnostic::did_you_mean;
@@ -68,7 +68,7 @@ fn report(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
         *counts.entry(s.as_str()).or_default() += 1;
     }
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    println!(
+    outln!(
         "run {} of `{}` {} in {:.2}s ({})",
         summary.run_id,
         summary.workflow,
@@ -85,23 +85,24 @@ fn report(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
                     | NodeState::Cancelled
                     | NodeState::Crashed
             ) {
-                println!("  {node}: {state}");
+                outln!("  {node}: {state}");
             }
         }
-        println!(
+        outln!(
             "details: `systrade show {}`; re-run what did not succeed: `systrade rerun {}`",
-            summary.run_id, summary.run_id
+            summary.run_id,
+            summary.run_id
         );
     }
     Ok(())
 }
 
 pub async fn run(opts: &GlobalOpts, a: RunArgs) -> anyhow::Result<i32> {
+    let plan = validated_plan(opts, &a.workflow)?;
     let ctx = Ctx::open(opts).await?;
-    let source = ctx.resolve(&a.workflow)?;
-    let plan = ctx.plan(&source)?;
     check_control(&ctx, &plan.spec.name, a.force).await?;
     let mut req = RunRequest::manual();
+    req.node_plans = Some(pin_to_machines(&ctx, &plan, vec![NodePlan::Run; plan.dag.len()]).await?);
     req.window_close = window_close(&ctx, &plan);
     req.forced = a.force;
     if a.scheduled {
@@ -126,9 +127,7 @@ pub async fn run(opts: &GlobalOpts, a: RunArgs) -> anyhow::Result<i32> {
 }
 
 pub async fn trigger(opts: &GlobalOpts, a: TriggerArgs) -> anyhow::Result<i32> {
-    let ctx = Ctx::open(opts).await?;
-    let source = ctx.resolve(&a.workflow)?;
-    let plan = ctx.plan(&source)?;
+    let plan = validated_plan(opts, &a.workflow)?;
     let Some(&start) = plan.dag.index.get(&a.node) else {
         let help = did_you_mean(&a.node, plan.dag.ids.iter().map(String::as_str))
             .unwrap_or_else(|| format!("its nodes are: {}", plan.dag.ids.join(", ")));
@@ -138,6 +137,7 @@ pub async fn trigger(opts: &GlobalOpts, a: TriggerArgs) -> anyhow::Result<i32> {
         ))
         .into());
     };
+    let ctx = Ctx::open(opts).await?;
     check_control(&ctx, &plan.spec.name, a.force).await?;
     let (mode, selected) = if a.with_upstream {
         ("with_upstream", plan.dag.with_upstream(start))
@@ -164,7 +164,7 @@ pub async fn trigger(opts: &GlobalOpts, a: TriggerArgs) -> anyhow::Result<i32> {
     }
     let names: Vec<&str> = selected.iter().map(|&i| plan.dag.ids[i].as_str()).collect();
     let mut req = RunRequest::manual();
-    req.node_plans = Some(node_plans);
+    req.node_plans = Some(pin_to_machines(&ctx, &plan, node_plans).await?);
     req.selection = Some(json!({ "node": a.node, "mode": mode, "nodes": names }));
     req.window_close = window_close(&ctx, &plan);
     req.forced = a.force;
@@ -230,7 +230,7 @@ pub async fn rerun(opts: &GlobalOpts, a: RerunArgs) -> anyhow::Result<i32> {
                 &json!({ "parent_run_id": parent.id, "rerun": serde_json::Value::Null, "message": msg }),
             )?;
         } else {
-            println!("{msg}");
+            outln!("{msg}");
         }
         return Ok(0);
     }
@@ -243,11 +243,48 @@ pub async fn rerun(opts: &GlobalOpts, a: RerunArgs) -> anyhow::Result<i32> {
     let mut req = RunRequest::manual();
     req.trigger = Trigger::Rerun;
     req.parent_run_id = Some(parent.id);
-    req.node_plans = Some(node_plans);
+    req.node_plans = Some(pin_to_machines(&ctx, &plan, node_plans).await?);
     req.selection = Some(json!({ "rerun_of": parent.id, "nodes": to_run }));
     req.window_close = window_close(&ctx, &plan);
     req.forced = a.force;
     execute(&ctx, &plan, req, a.json).await
+}
+
+/// Parses and validates before anything is created or written, so bad input leaves no state.
+fn validated_plan(opts: &GlobalOpts, workflow: &str) -> anyhow::Result<Plan<App>> {
+    let home = resolve_home(opts)?;
+    load_config(&home)?;
+    let source = crate::app::resolve_workflow(&home, workflow)?;
+    Ok(crate::app::plan_workflow(&home, &source)?)
+}
+
+/// Nodes with `machine = "..."` other than this host are skipped here (their latest output, if
+/// any, is passed downstream): one workflow file can serve several machines.
+async fn pin_to_machines(
+    ctx: &Ctx,
+    plan: &Plan<App>,
+    mut plans: Vec<NodePlan>,
+) -> anyhow::Result<Vec<NodePlan>> {
+    for (i, node) in plan.spec.nodes.iter().enumerate() {
+        let Some(machine) = &node.machine else {
+            continue;
+        };
+        if machine != &ctx.identity.host && matches!(plans[i], NodePlan::Run) {
+            let output = ctx
+                .store
+                .latest_output(&plan.spec.name, &node.id)
+                .await?
+                .map(|(_, v)| v);
+            plans[i] = NodePlan::Skip {
+                reason: format!(
+                    "runs on machine `{machine}`, this is `{}`",
+                    ctx.identity.host
+                ),
+                output,
+            };
+        }
+    }
+    Ok(plans)
 }
 
 /// The definition a rerun uses: the same file when the parent ran from a path that still

@@ -54,8 +54,8 @@ pub async fn scheduler(opts: &GlobalOpts, a: SchedulerArgs) -> anyhow::Result<i3
         } else {
             for (w, d) in &decisions {
                 match d {
-                    Decision::Start { .. } => println!("{w}: would start now"),
-                    Decision::Wait { reason, .. } => println!("{w}: waits: {reason}"),
+                    Decision::Start { .. } => outln!("{w}: would start now"),
+                    Decision::Wait { reason, .. } => outln!("{w}: waits: {reason}"),
                 }
             }
         }

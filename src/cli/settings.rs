@@ -43,13 +43,13 @@ pub async fn config(opts: &GlobalOpts, a: ConfigArgs) -> anyhow::Result<i32> {
             &json!({ "home": home.root, "config_file": home.config_path(), "entries": entries }),
         )?;
     } else {
-        println!("home: {}", home.root.display());
+        outln!("home: {}", home.root.display());
         let rows: Vec<Vec<String>> = config
             .entries
             .iter()
             .map(|(k, (v, s))| vec![k.clone(), shown(k, v), s.to_string()])
             .collect();
-        print!("{}", table(&["KEY", "VALUE", "SOURCE"], &rows));
+        out!("{}", table(&["KEY", "VALUE", "SOURCE"], &rows));
     }
     Ok(0)
 }

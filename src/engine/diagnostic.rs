@@ -155,7 +155,7 @@ pub fn from_toml_error(source: &SourceText, err: &toml::de::Error) -> Diagnostic
             diag = diag
                 .key(field.to_string())
                 .help_opt(did_you_mean(field, candidates.iter().copied()));
-            diag.message = format!("unknown key `{field}`{}", expected.trim_start_matches(','));
+            diag.message = format!("unknown key `{field}`;{}", expected.trim_start_matches(','));
         }
     }
     diag

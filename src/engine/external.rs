@@ -165,7 +165,11 @@ impl<C: Send + Sync + 'static> Task<C> for ExternalCommand {
         let mut cmd = match &ctx.env.guard_exe {
             Some(guard) => {
                 let mut c = tokio::process::Command::new(guard);
-                c.arg("__guard").arg("--").args(&argv);
+                c.arg("__guard")
+                    .arg("--parent")
+                    .arg(std::process::id().to_string())
+                    .arg("--")
+                    .args(&argv);
                 c
             }
             None => {
@@ -183,6 +187,7 @@ impl<C: Send + Sync + 'static> Task<C> for ExternalCommand {
             .env("SYSTRADE_NODE_ID", &ctx.node_id)
             .env("SYSTRADE_WORKFLOW", &ctx.workflow)
             .env("SYSTRADE_ATTEMPT", ctx.attempt.to_string())
+            .env("SYSTRADE_EXECUTION", ctx.execution.to_string())
             .env("SYSTRADE_HOME", &ctx.env.home)
             .env("SYSTRADE_OUTPUT", &output_file)
             .env("SYSTRADE_INPUTS", inputs)
@@ -263,16 +268,16 @@ async fn read_output(path: &std::path::Path) -> Result<Value, TaskError> {
     }
 }
 
-/// Entry point of `systrade __guard -- PROGRAM ARGS...`: runs the program in the guard's process
-/// group and kills the group as soon as the guard's parent (the runner) is gone. Returns the exit
-/// code to use.
-pub fn guard_main(argv: &[String]) -> i32 {
+/// Entry point of `systrade __guard --parent PID -- PROGRAM ARGS...`: runs the program in the
+/// guard's process group and kills the group as soon as the runner `parent` is gone (also if it
+/// died before the guard started: then the guard's parent is already someone else).
+pub fn guard_main(parent: Option<i32>, argv: &[String]) -> i32 {
     let Some(program) = argv.first() else {
         eprintln!("systrade __guard: no command given");
         return 2;
     };
     // SAFETY: getppid has no preconditions.
-    let parent = unsafe { libc::getppid() };
+    let parent = parent.unwrap_or_else(|| unsafe { libc::getppid() });
     let mut child = match std::process::Command::new(program).args(&argv[1..]).spawn() {
         Ok(c) => c,
         Err(e) => {

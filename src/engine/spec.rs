@@ -194,6 +194,23 @@ pub fn parse_workflow(
     bytes: &[u8],
     expected_name: Option<&str>,
 ) -> Result<WorkflowSpec, Diagnostics> {
+    let (spec, errs) = parse_workflow_partial(path, bytes, expected_name)?;
+    if errs.is_empty() {
+        Ok(spec)
+    } else {
+        Err(Diagnostics(errs))
+    }
+}
+
+/// Parses as far as the file allows: `Err` when there is no workflow to speak of (not UTF-8,
+/// empty, not TOML of the right shape); otherwise the spec, with stand-in values where fields
+/// were invalid, and the list of field errors, so that graph and task checks can still run and
+/// every error is reported in one pass.
+pub fn parse_workflow_partial(
+    path: &str,
+    bytes: &[u8],
+    expected_name: Option<&str>,
+) -> Result<(WorkflowSpec, Vec<Diagnostic>), Diagnostics> {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -416,11 +433,8 @@ pub fn parse_workflow(
             spans,
         });
     }
-    if !errs.is_empty() {
-        return Err(Diagnostics(errs));
-    }
     let source_hash = format!("{:016x}", fnv1a(bytes));
-    Ok(WorkflowSpec {
+    let spec = WorkflowSpec {
         name,
         description: wf.description,
         max_concurrency,
@@ -430,7 +444,8 @@ pub fn parse_workflow(
         source_hash,
         source: Some(source),
         schedule_spans,
-    })
+    };
+    Ok((spec, errs))
 }
 
 fn parse_schedule(source: &SourceText, s: RawSchedule, errs: &mut Vec<Diagnostic>) -> Schedule {

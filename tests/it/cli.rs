@@ -768,3 +768,38 @@ fn help_exits_zero() {
     assert!(stdout(&out).contains("--force"), "{}", stdout(&out));
     assert_eq!(h.run(&["no-such-command"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_with_exit_0() {
+    use std::io::Read;
+    let h = TestHome::new();
+    // A DAG whose JSON is far larger than a pipe buffer, so writes continue after the reader left.
+    let mut text = String::from("[workflow]\nname = \"big\"\n");
+    for i in 0..3000 {
+        text.push_str(&format!("[[node]]\nid = \"node_{i}\"\ntask = \"noop\"\n"));
+    }
+    h.workflow("big", &text);
+    let mut child = std::process::Command::new(crate::support::bin())
+        .args([
+            "--home",
+            h.path().to_str().unwrap(),
+            "dag",
+            "big",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

@@ -366,7 +366,12 @@ fn kill_9_during_external_node_then_startup_and_rerun_last() {
     );
     assert_eq!(node(&shown, "first")["state"], "succeeded");
     assert_eq!(node(&shown, "middle")["state"], "crashed");
-    assert_ne!(node(&shown, "last")["state"], "succeeded");
+    // A node that never started in a crashed run is not left `pending` in a finished run.
+    assert_eq!(node(&shown, "last")["state"], "cancelled");
+    assert_eq!(
+        node(&shown, "last")["error"],
+        "not started: the run crashed"
+    );
     let middle_attempts: Vec<&Value> = shown["attempts"]
         .as_array()
         .unwrap()

@@ -939,3 +939,38 @@ fn scheduler_once_starts_the_due_workflow_and_logs_it() {
     let log = read(&h, "logs/nightly.log");
     assert!(log.contains("succeeded"), "log: {log}");
 }
+
+#[test]
+fn nodes_pinned_to_another_machine_are_skipped_here() {
+    let h = TestHome::new();
+    h.workflow(
+        "pinned",
+        "[workflow]\nname = \"pinned\"\n[[node]]\nid = \"here\"\ntask = \"noop\"\n[[node]]\nid = \"there\"\ntask = \"noop\"\nmachine = \"some-other-host\"\n[[node]]\nid = \"after\"\ntask = \"noop\"\nafter = [\"there\"]\n",
+    );
+    let out = h.run(&["run", "pinned", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["nodes"]["here"], "succeeded");
+    assert_eq!(summary["nodes"]["there"], "skipped");
+    assert_eq!(summary["nodes"]["after"], "succeeded");
+    let shown = h.json(&["show", &summary["run_id"].to_string(), "--json"]);
+    let there = shown["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node_id"] == "there")
+        .unwrap()
+        .clone();
+    assert!(
+        there["error"]
+            .as_str()
+            .unwrap()
+            .contains("runs on machine `some-other-host`"),
+        "{there}"
+    );
+}

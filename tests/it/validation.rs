@@ -561,7 +561,43 @@ fn run_of_an_invalid_workflow_exits_2_and_records_no_run() {
         "{err}"
     );
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert!(
+        !h.path().join("systrade.db").exists(),
+        "invalid input must not create the run store"
+    );
+    let out = h.run(&["trigger", "bad", "a"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !h.path().join("systrade.db").exists(),
+        "invalid input must not create the run store"
+    );
     assert_eq!(h.json(&["runs", "--json"]), serde_json::json!([]));
+}
+
+#[test]
+fn field_task_and_graph_errors_are_reported_together_in_line_order() {
+    let h = TestHome::new();
+    let path = h.workflow(
+        "mixed",
+        "[workflow]\nname = \"mixed\"\n[[node]]\nid = \"a\"\ntask = \"nop\"\nbackoff = \"3q\"\n[[node]]\nid = \"b\"\ntask = \"noop\"\nafter = [\"zz\"]\n",
+    );
+    let out = h.run(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let task = err.find("mixed.toml:5:").expect(&err);
+    let backoff = err.find("mixed.toml:6:").expect(&err);
+    let after = err.find("mixed.toml:10:").expect(&err);
+    assert!(
+        task < backoff && backoff < after,
+        "errors must come in line order:\n{err}"
+    );
+    assert!(
+        err.contains("unknown task `nop`")
+            && err.contains("unknown unit `q`")
+            && err.contains("unknown node `zz`"),
+        "{err}"
+    );
+    assert!(err.contains("3 errors found"), "{err}");
 }
 
 #[test]

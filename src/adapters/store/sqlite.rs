@@ -164,6 +164,15 @@ async fn crash_run_rows(
         .execute(&mut *conn)
         .await
         .map_err(db)?;
+    sqlx::query(
+        "UPDATE run_nodes SET state = 'cancelled', finished_at = ?, error = 'not started: the run crashed' \
+         WHERE run_id = ? AND state = 'pending'",
+    )
+    .bind(&at)
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
     sqlx::query("UPDATE node_attempts SET status = 'crashed', finished_at = ?, error = ? WHERE run_id = ? AND status = 'running'")
         .bind(&at)
         .bind(why)
