@@ -21,8 +21,8 @@ use super::logsink::LogBuffer;
 use super::plan::Plan;
 use super::process::{holder_is_dead, ProcessIdentity};
 use super::store::{
-    BeginRun, ControlState, LockHolder, NewRun, NewRunNode, NodeState, NodeUpdate, RunStatus,
-    StoreError, Trigger,
+    AttemptChange, BeginRun, ControlState, LockHolder, NewRun, NewRunNode, NodeChange, NodeState,
+    NodeUpdate, RunStatus, StoreError, Trigger,
 };
 use super::task::{EngineEnv, TaskContext, TaskError};
 
@@ -142,7 +142,8 @@ struct NodeRt {
     due: Option<Instant>,
     /// Between repetitions (state stays `running`).
     waiting_repeat: bool,
-    attempt_id: Option<i64>,
+    /// Start time of the attempt in progress, if any.
+    attempt_started: Option<DateTime<Utc>>,
     queued: bool,
 }
 
@@ -210,7 +211,7 @@ impl<C: Send + Sync + 'static> Executor<C> {
                 finished_at: None,
                 due: None,
                 waiting_repeat: false,
-                attempt_id: None,
+                attempt_started: None,
                 queued: false,
             });
         }
@@ -259,6 +260,8 @@ impl<C: Send + Sync + 'static> Executor<C> {
             window_closed: false,
             cancelled: false,
             task_nodes: Default::default(),
+            changes: Vec::new(),
+            to_spawn: Vec::new(),
         };
         let result = async {
             for c in &crashed {
@@ -270,6 +273,10 @@ impl<C: Send + Sync + 'static> Executor<C> {
         }
         .instrument(span.clone())
         .await;
+        let result = match result {
+            Ok(()) => state.flush().await,
+            Err(e) => Err(e),
+        };
         // Record the end even if the loop hit a store error, so the lock is not left behind.
         let (status, message) = match &result {
             Ok(()) => state.final_status(),
@@ -338,7 +345,14 @@ struct RunState<'a, C: 'static> {
     window_closed: bool,
     cancelled: bool,
     task_nodes: std::collections::HashMap<tokio::task::Id, usize>,
+    /// Changes not yet written; flushed in one transaction before any task starts and before
+    /// the executor waits.
+    changes: Vec<NodeChange>,
+    /// Attempts prepared by `start_attempt`, spawned once their start is durable.
+    to_spawn: Vec<(usize, AttemptFuture)>,
 }
+
+type AttemptFuture = std::pin::Pin<Box<dyn std::future::Future<Output = AttemptResult> + Send>>;
 
 impl<C: Send + Sync + 'static> RunState<'_, C> {
     async fn run_loop(&mut self, req: &RunRequest) -> Result<(), StoreError> {
@@ -360,20 +374,12 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             let next_due = self.rt.iter().filter_map(|r| r.due).min();
             tokio::select! {
                 Some(joined) = self.join.join_next_with_id(), if !self.join.is_empty() => {
-                    let (i, result) = match joined {
-                        Ok((id, r)) => {
-                            self.task_nodes.remove(&id);
-                            r
-                        }
-                        Err(e) if e.is_cancelled() => continue,
-                        Err(e) => {
-                            // A panicking task is a failed attempt, never a crashed runner.
-                            let Some(i) = self.task_nodes.remove(&e.id()) else { continue };
-                            (i, Err(TaskError::fatal(format!("task panicked: {e}"))))
-                        }
-                    };
-                    self.running -= 1;
-                    self.finish_attempt(i, result).await?;
+                    self.attempt_done(joined).await?;
+                    // Take every other attempt that has already finished, so their records are
+                    // written in the same transaction.
+                    while let Some(joined) = self.join.try_join_next_with_id() {
+                        self.attempt_done(joined).await?;
+                    }
                 }
                 _ = sleep_until_opt(next_due), if next_due.is_some() => {
                     let now = Instant::now();
@@ -417,6 +423,50 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         Ok(())
     }
 
+    async fn attempt_done(
+        &mut self,
+        joined: Result<(tokio::task::Id, AttemptResult), tokio::task::JoinError>,
+    ) -> Result<(), StoreError> {
+        let (i, result) = match joined {
+            Ok((id, r)) => {
+                self.task_nodes.remove(&id);
+                r
+            }
+            Err(e) if e.is_cancelled() => return Ok(()),
+            Err(e) => {
+                // A panicking task is a failed attempt, never a crashed runner.
+                let Some(i) = self.task_nodes.remove(&e.id()) else {
+                    return Ok(());
+                };
+                (i, Err(TaskError::fatal(format!("task panicked: {e}"))))
+            }
+        };
+        self.running -= 1;
+        self.finish_attempt(i, result).await
+    }
+
+    /// Records a node's current state (and an attempt's start or end) at the next flush.
+    fn stage(&mut self, i: usize, attempt: Option<AttemptChange>) {
+        self.changes.push(NodeChange {
+            node_id: self.plan.dag.ids[i].clone(),
+            node: self.rt[i].update(),
+            attempt,
+        });
+    }
+
+    /// Writes the staged changes in one transaction, then starts the prepared attempts.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.changes.is_empty() {
+            let changes = std::mem::take(&mut self.changes);
+            self.exec.env.store.record(self.run_id, &changes).await?;
+        }
+        for (i, future) in std::mem::take(&mut self.to_spawn) {
+            let handle = self.join.spawn(future);
+            self.task_nodes.insert(handle.id(), i);
+        }
+        Ok(())
+    }
+
     fn spec_node(&self, i: usize) -> &super::spec::NodeSpec {
         &self.plan.spec.nodes[i]
     }
@@ -456,12 +506,13 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             if self.stopping.is_some() && !self.spec_node(i).on_completion_only {
                 continue;
             }
-            self.start_attempt(i).await?;
+            self.start_attempt(i);
         }
-        Ok(())
+        self.flush().await
     }
 
-    async fn start_attempt(&mut self, i: usize) -> Result<(), StoreError> {
+    /// Prepares an attempt: its start is staged, the task future queued for `flush`.
+    fn start_attempt(&mut self, i: usize) {
         let exec = self.exec;
         let now = exec.clock.now();
         let node = self.plan.spec.nodes[i].clone();
@@ -480,19 +531,19 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             r.finished_at = None;
         }
         let (execution, attempt) = (self.rt[i].executions, self.rt[i].attempt);
-        let attempt_id = exec
-            .env
-            .store
-            .record_attempt_start(
-                self.run_id,
-                &node.id,
+        self.rt[i].attempt_started = Some(now);
+        self.stage(
+            i,
+            Some(AttemptChange {
                 execution,
                 attempt,
-                now,
-                &self.rt[i].update(),
-            )
-            .await?;
-        self.rt[i].attempt_id = Some(attempt_id);
+                status: NodeState::Running,
+                started_at: now,
+                finished_at: None,
+                error: None,
+                output: None,
+            }),
+        );
         exec.observer
             .node_changed(&node.id, NodeState::Running, attempt, None);
         let inputs: BTreeMap<String, Value> = self.plan.dag.upstream[i]
@@ -519,7 +570,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         let span =
             tracing::info_span!("node", node_id = %node.id, task = %node.task, execution, attempt);
         self.running += 1;
-        let handle = self.join.spawn(
+        let future = Box::pin(
             async move {
                 tracing::info!("started");
                 let result = match timeout {
@@ -536,8 +587,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             }
             .instrument(span),
         );
-        self.task_nodes.insert(handle.id(), i);
-        Ok(())
+        self.to_spawn.push((i, future));
     }
 
     async fn finish_attempt(
@@ -548,7 +598,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         let exec = self.exec;
         let now = exec.clock.now();
         let node = self.plan.spec.nodes[i].clone();
-        let attempt_id = self.rt[i].attempt_id.take();
+        let attempt_started = self.rt[i].attempt_started.take();
         let span = tracing::info_span!("node", node_id = %node.id, task = %node.task);
         let _g = span.enter();
         let (attempt_status, error, output) = match result {
@@ -602,21 +652,17 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             }
         };
         drop(_g);
-        if let Some(id) = attempt_id {
-            exec.env
-                .store
-                .record_attempt_end(
-                    id,
-                    attempt_status,
-                    now,
-                    error.as_deref(),
-                    output.as_ref(),
-                    &node.id,
-                    self.run_id,
-                    &self.rt[i].update(),
-                )
-                .await?;
-        }
+        let (execution, attempt) = (self.rt[i].executions, self.rt[i].attempt);
+        let change = attempt_started.map(|started_at| AttemptChange {
+            execution,
+            attempt,
+            status: attempt_status,
+            started_at,
+            finished_at: Some(now),
+            error,
+            output,
+        });
+        self.stage(i, change);
         exec.observer.node_changed(
             &node.id,
             self.rt[i].state,
@@ -656,12 +702,8 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                     failed_up.join(", ")
                 ));
                 r.finished_at = Some(self.exec.clock.now());
+                self.stage(i, None);
                 let id = &self.plan.dag.ids[i];
-                self.exec
-                    .env
-                    .store
-                    .update_node(self.run_id, id, &self.rt[i].update())
-                    .await?;
                 self.exec.observer.node_changed(
                     id,
                     NodeState::UpstreamFailed,
@@ -697,12 +739,8 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             if new_state == NodeState::Cancelled {
                 r.error = Some(reason.clone());
             }
+            self.stage(i, None);
             let id = &self.plan.dag.ids[i];
-            self.exec
-                .env
-                .store
-                .update_node(self.run_id, id, &self.rt[i].update())
-                .await?;
             self.exec
                 .observer
                 .node_changed(id, new_state, 0, Some(&reason));
@@ -724,12 +762,8 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                 r.due = None;
                 r.state = NodeState::Succeeded;
                 r.finished_at = Some(self.exec.clock.now());
+                self.stage(i, None);
                 let id = &self.plan.dag.ids[i];
-                self.exec
-                    .env
-                    .store
-                    .update_node(self.run_id, id, &self.rt[i].update())
-                    .await?;
                 self.exec
                     .observer
                     .node_changed(id, NodeState::Succeeded, 0, Some("window closed"));
@@ -775,43 +809,29 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             if r.state.is_final() {
                 continue;
             }
-            let attempt_id = r.attempt_id.take();
+            let attempt_started = r.attempt_started.take();
             r.state = NodeState::Cancelled;
             r.error = Some("cancelled by signal".into());
             r.finished_at = Some(now);
             r.due = None;
+            let (execution, attempt) = (r.executions, r.attempt);
+            let change = attempt_started.map(|started_at| AttemptChange {
+                execution,
+                attempt,
+                status: NodeState::Cancelled,
+                started_at,
+                finished_at: Some(now),
+                error: Some("cancelled by signal".into()),
+                output: None,
+            });
+            self.stage(i, change);
             let id = self.plan.dag.ids[i].clone();
-            let update = self.rt[i].update();
-            match attempt_id {
-                Some(a) => {
-                    self.exec
-                        .env
-                        .store
-                        .record_attempt_end(
-                            a,
-                            NodeState::Cancelled,
-                            now,
-                            Some("cancelled by signal"),
-                            None,
-                            &id,
-                            self.run_id,
-                            &update,
-                        )
-                        .await?
-                }
-                None => {
-                    self.exec
-                        .env
-                        .store
-                        .update_node(self.run_id, &id, &update)
-                        .await?
-                }
-            }
             self.exec
                 .observer
                 .node_changed(&id, NodeState::Cancelled, 0, Some("cancelled"));
         }
-        Ok(())
+        self.to_spawn.clear();
+        self.flush().await
     }
 
     fn final_status(&self) -> (RunStatus, Option<String>) {

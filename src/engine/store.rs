@@ -170,6 +170,27 @@ pub struct NodeUpdate {
     pub error: Option<String>,
 }
 
+/// The start or end of one attempt, keyed by (run, node, execution, attempt).
+#[derive(Debug, Clone)]
+pub struct AttemptChange {
+    pub execution: u32,
+    pub attempt: u32,
+    /// `running` when it starts; its outcome when it ends.
+    pub status: NodeState,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub output: Option<Value>,
+}
+
+/// A node's new summary state, with the attempt it starts or ends, if any.
+#[derive(Debug, Clone)]
+pub struct NodeChange {
+    pub node_id: String,
+    pub node: NodeUpdate,
+    pub attempt: Option<AttemptChange>,
+}
+
 /// A structured log event from tracing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogEvent {
@@ -228,32 +249,8 @@ pub trait RunStore: Send + Sync {
     /// Atomically takes the workflow's lock (taking over a lock whose holder `is_dead`, and marking
     /// that run crashed), creates the run and its node rows.
     async fn begin_run(&self, run: NewRun, is_dead: &IsDead) -> Result<BeginRun, StoreError>;
-    async fn record_attempt_start(
-        &self,
-        run_id: i64,
-        node_id: &str,
-        execution: u32,
-        attempt: u32,
-        at: DateTime<Utc>,
-        node: &NodeUpdate,
-    ) -> Result<i64, StoreError>;
-    async fn record_attempt_end(
-        &self,
-        attempt_id: i64,
-        status: NodeState,
-        at: DateTime<Utc>,
-        error: Option<&str>,
-        output: Option<&Value>,
-        node_id: &str,
-        run_id: i64,
-        node: &NodeUpdate,
-    ) -> Result<(), StoreError>;
-    async fn update_node(
-        &self,
-        run_id: i64,
-        node_id: &str,
-        node: &NodeUpdate,
-    ) -> Result<(), StoreError>;
+    /// Writes node changes (and the attempt starts and ends they carry) in one transaction.
+    async fn record(&self, run_id: i64, changes: &[NodeChange]) -> Result<(), StoreError>;
     /// Marks the run finished and releases its lock.
     async fn finish_run(
         &self,

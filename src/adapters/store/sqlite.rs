@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::engine::store::*;
 
@@ -241,28 +241,6 @@ fn node_from_row(r: &SqliteRow) -> Result<NodeRecord, StoreError> {
     })
 }
 
-async fn write_node(
-    conn: &mut SqliteConnection,
-    run_id: i64,
-    node_id: &str,
-    n: &NodeUpdate,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE run_nodes SET state = ?, executions = ?, attempts = ?, started_at = ?, finished_at = ?, output = ?, error = ? WHERE run_id = ? AND node_id = ?")
-        .bind(n.state.as_str())
-        .bind(n.executions as i64)
-        .bind(n.attempts as i64)
-        .bind(n.started_at.map(ts))
-        .bind(n.finished_at.map(ts))
-        .bind(json(n.output.as_ref()))
-        .bind(n.error.as_deref())
-        .bind(run_id)
-        .bind(node_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    Ok(())
-}
-
 #[async_trait]
 impl RunStore for SqliteRunStore {
     async fn begin_run(&self, run: NewRun, is_dead: &IsDead) -> Result<BeginRun, StoreError> {
@@ -324,66 +302,68 @@ impl RunStore for SqliteRunStore {
         Ok(BeginRun::Started { run_id, crashed })
     }
 
-    async fn record_attempt_start(
-        &self,
-        run_id: i64,
-        node_id: &str,
-        execution: u32,
-        attempt: u32,
-        at: DateTime<Utc>,
-        node: &NodeUpdate,
-    ) -> Result<i64, StoreError> {
+    async fn record(&self, run_id: i64, changes: &[NodeChange]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        // Rows per statement: well under SQLite's limit on bound variables.
+        const ROWS: usize = 200;
+        let attempts: Vec<(&str, &AttemptChange)> = changes
+            .iter()
+            .filter_map(|c| c.attempt.as_ref().map(|a| (c.node_id.as_str(), a)))
+            .collect();
+        // A node may change several times in one batch: its last state is the one to keep.
+        let mut latest: Vec<&NodeChange> = Vec::with_capacity(changes.len());
+        for c in changes.iter().rev() {
+            if !latest.iter().any(|l| l.node_id == c.node_id) {
+                latest.push(c);
+            }
+        }
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let id: i64 = sqlx::query("INSERT INTO node_attempts (run_id, node_id, execution, attempt, status, started_at) VALUES (?, ?, ?, ?, 'running', ?) RETURNING id")
-            .bind(run_id)
-            .bind(node_id)
-            .bind(execution as i64)
-            .bind(attempt as i64)
-            .bind(ts(at))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?
-            .try_get(0)
-            .map_err(db)?;
-        write_node(&mut tx, run_id, node_id, node).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(id)
-    }
-
-    async fn record_attempt_end(
-        &self,
-        attempt_id: i64,
-        status: NodeState,
-        at: DateTime<Utc>,
-        error: Option<&str>,
-        output: Option<&Value>,
-        node_id: &str,
-        run_id: i64,
-        node: &NodeUpdate,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query("UPDATE node_attempts SET status = ?, finished_at = ?, error = ?, output = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(ts(at))
-            .bind(error)
-            .bind(json(output))
-            .bind(attempt_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        write_node(&mut tx, run_id, node_id, node).await?;
+        for chunk in attempts.chunks(ROWS) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO node_attempts (run_id, node_id, execution, attempt, status, started_at, finished_at, error, output) ",
+            );
+            q.push_values(chunk, |mut row, (node_id, a)| {
+                row.push_bind(run_id)
+                    .push_bind(*node_id)
+                    .push_bind(a.execution as i64)
+                    .push_bind(a.attempt as i64)
+                    .push_bind(a.status.as_str())
+                    .push_bind(ts(a.started_at))
+                    .push_bind(a.finished_at.map(ts))
+                    .push_bind(a.error.clone())
+                    .push_bind(json(a.output.as_ref()));
+            });
+            q.push(
+                " ON CONFLICT (run_id, node_id, execution, attempt) DO UPDATE SET status = excluded.status, \
+                 finished_at = excluded.finished_at, error = excluded.error, output = excluded.output",
+            );
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        for chunk in latest.chunks(ROWS) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "UPDATE run_nodes SET state = v.column2, executions = v.column3, attempts = v.column4, \
+                 started_at = v.column5, finished_at = v.column6, output = v.column7, error = v.column8 FROM (",
+            );
+            q.push_values(chunk, |mut row, c| {
+                let n = &c.node;
+                row.push_bind(c.node_id.as_str())
+                    .push_bind(n.state.as_str())
+                    .push_bind(n.executions as i64)
+                    .push_bind(n.attempts as i64)
+                    .push_bind(n.started_at.map(ts))
+                    .push_bind(n.finished_at.map(ts))
+                    .push_bind(json(n.output.as_ref()))
+                    .push_bind(n.error.clone());
+            });
+            q.push(") AS v WHERE run_nodes.run_id = ");
+            q.push_bind(run_id);
+            q.push(" AND run_nodes.node_id = v.column1");
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(())
-    }
-
-    async fn update_node(
-        &self,
-        run_id: i64,
-        node_id: &str,
-        node: &NodeUpdate,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        write_node(&mut conn, run_id, node_id, node).await
     }
 
     async fn finish_run(
