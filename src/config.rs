@@ -150,13 +150,11 @@ impl Config {
             };
             for (section, value) in &user {
                 let Some(toml::Value::Table(default_section)) = defaults.get(section) else {
-                    errs.push(
-                        Diagnostic::new(&path, format!("unknown section `[{section}]`"))
-                            .key(section.clone())
-                            .help_opt(did_you_mean(section, defaults.keys().map(String::as_str))),
-                    );
-                    errs.last_mut()
-                        .map(|d| d.line = Some(find_line(&text, section, None)));
+                    let mut d = Diagnostic::new(&path, format!("unknown section `[{section}]`"))
+                        .key(section.clone())
+                        .help_opt(did_you_mean(section, defaults.keys().map(String::as_str)));
+                    d.line = Some(find_line(&text, section, None));
+                    errs.push(d);
                     continue;
                 };
                 let toml::Value::Table(t) = value else {

@@ -415,23 +415,7 @@ pub async fn logs(opts: &GlobalOpts, a: LogsArgs) -> anyhow::Result<i32> {
                 outln!("{}", serde_json::to_string(r)?);
             } else {
                 let e = &r.event;
-                let fields = e
-                    .fields
-                    .as_ref()
-                    .and_then(|f| f.as_object())
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| {
-                                format!(
-                                    " {k}={}",
-                                    v.as_str()
-                                        .map(str::to_string)
-                                        .unwrap_or_else(|| v.to_string())
-                                )
-                            })
-                            .collect::<String>()
-                    })
-                    .unwrap_or_default();
+                let fields = super::output::fields_suffix(e.fields.as_ref());
                 outln!(
                     "{} {:<5} {}{}{}",
                     local(e.ts),

@@ -66,6 +66,21 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A log event's structured fields as ` key=value` pairs (strings unquoted; the `stream` tag of
+/// command output is left out, the line says it all).
+pub fn fields_suffix(fields: Option<&serde_json::Value>) -> String {
+    let Some(map) = fields.and_then(|f| f.as_object()) else {
+        return String::new();
+    };
+    map.iter()
+        .filter(|(k, _)| *k != "stream")
+        .map(|(k, v)| match v.as_str() {
+            Some(text) => format!(" {k}={text}"),
+            None => format!(" {k}={v}"),
+        })
+        .collect()
+}
+
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())

@@ -44,24 +44,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TerminalLayer {
             (Some(r), None) => format!("[run {r}] "),
             _ => String::new(),
         };
-        let fields = e
-            .fields
-            .as_ref()
-            .and_then(|f| f.as_object())
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| *k != "stream")
-                    .map(|(k, v)| {
-                        format!(
-                            " {k}={}",
-                            v.as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| v.to_string())
-                        )
-                    })
-                    .collect::<String>()
-            })
-            .unwrap_or_default();
+        let fields = super::output::fields_suffix(e.fields.as_ref());
         let level = e.level.to_ascii_uppercase();
         let level = if self.colour {
             let c = match e.level.as_str() {

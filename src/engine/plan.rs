@@ -308,13 +308,16 @@ pub fn build_plan<C: Send + Sync + 'static>(
     })
 }
 
+/// (byte offset, key, message, help) of a node-level error.
 type NodeError = (Option<usize>, String, String, Option<String>);
+/// A node's built task and effective params.
+type BuiltNode<C> = (Arc<dyn Task<C>>, Params);
 
 fn node_task<C: Send + Sync + 'static>(
     n: &NodeSpec,
     catalogue: &Catalogue,
     registry: &Registry<C>,
-) -> Result<(Arc<dyn Task<C>>, Params), Vec<NodeError>> {
+) -> Result<BuiltNode<C>, Vec<NodeError>> {
     let key = |field: &str| format!("node.{}.{field}", n.id);
     let Some(def) = catalogue.get(&n.task) else {
         return Err(vec![(
