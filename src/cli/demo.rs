@@ -45,15 +45,35 @@ pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
         return Ok(code);
     }
     let home_arg = ctx.home.root.display();
+    let program = program_name();
     outln!();
     outln!("results are in {home_arg}:");
     outln!("  run store    {}", ctx.home.db_path().display());
     outln!("  backups      {}", ctx.home.root.join("backups").display());
     if let Some(r) = run {
         outln!("look at them with:");
-        outln!("  systrade --home {home_arg} show {}", r.id);
-        outln!("  systrade --home {home_arg} dag daily --run {}", r.id);
-        outln!("  systrade --home {home_arg} logs --run {}", r.id);
+        outln!("  {program} --home {home_arg} show {}", r.id);
+        outln!("  {program} --home {home_arg} dag daily --run {}", r.id);
+        outln!("  {program} --home {home_arg} logs --run {}", r.id);
     }
     Ok(code)
+}
+
+/// `systrade` when that name on PATH is this program, else the full path of this executable
+/// (as after `cargo run`), so the printed commands work when pasted.
+fn program_name() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return "systrade".into();
+    };
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("systrade"))
+            .find(|p| p.is_file())
+            .and_then(|p| p.canonicalize().ok())
+    });
+    if on_path.as_ref() == Some(&me) {
+        "systrade".into()
+    } else {
+        me.display().to_string()
+    }
 }
