@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`engine`]: workflow files, task catalogue, validation, DAG, executor, scheduling decisions,
 //!   run store trait. Knows nothing of trading.
+//! - [`domain`]: instruments, contracts, price series and the traits storage and market data
+//!   adapters implement. Knows nothing of SQL, Parquet or brokers.
 //! - [`adapters`]: implementations of engine and domain traits (the SQLite run store).
 //! - [`tasks`]: the Rust task kinds, one file each, listed in `tasks::KINDS`.
 //! - [`app`]: the application context given to tasks, and loading a home's workflows and catalogue.
@@ -16,6 +18,7 @@ pub mod adapters;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod engine;
 pub mod home;
 pub mod shipped;

@@ -1,0 +1,8 @@
+//! The trading domain: instruments and roll parameters, futures contracts, price series
+//! (per-contract bars, multiple prices, Panama-adjusted prices, FX), and the traits that storage
+//! and market-data adapters implement. Nothing here knows of SQLite, Parquet, polars or brokers.
+
+pub mod contract;
+pub mod instrument;
+pub mod ports;
+pub mod series;
