@@ -7,7 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// An instrument's code, e.g. `SP500`, `US10`, `CRUDE_W`: upper-case letters, digits, `_`.
+/// An instrument's code, e.g. `SP500`, `US10`, `CRUDE_W`, `AEX_mini`: ASCII letters, digits,
+/// `_` and `-`. Codes are case-sensitive, as in pysystemtrade.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct InstrumentCode(String);
@@ -18,7 +19,7 @@ impl InstrumentCode {
             && code.len() <= 64
             && code
                 .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-');
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if ok {
             Ok(Self(code.to_string()))
         } else {
@@ -169,7 +170,8 @@ mod tests {
     #[test]
     fn codes_are_validated() {
         assert!(InstrumentCode::new("CRUDE_W").is_ok());
-        assert!(InstrumentCode::new("sp500").is_err());
+        assert!(InstrumentCode::new("AEX_mini").is_ok());
+        assert!(InstrumentCode::new("SP 500").is_err());
         assert!(InstrumentCode::new("").is_err());
     }
 
