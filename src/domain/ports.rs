@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use super::contract::ContractId;
 use super::instrument::InstrumentCode;
-use super::series::{AdjustedPrices, ContractPrices, FxPrices, MultiplePrices};
+use super::series::{
+    AdjustedPrices, ContractPrices, FxPrices, Micros, MultiplePrices, RollCalendar,
+};
 
 /// Which bars of a contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -77,6 +79,15 @@ pub trait PriceStore: Send + Sync {
         frequency: Frequency,
         prices: &ContractPrices,
     ) -> Result<(), PriceStoreError>;
+    fn read_roll_calendar(
+        &self,
+        code: &InstrumentCode,
+    ) -> Result<Option<RollCalendar>, PriceStoreError>;
+    fn write_roll_calendar(
+        &self,
+        code: &InstrumentCode,
+        calendar: &RollCalendar,
+    ) -> Result<(), PriceStoreError>;
     /// Instruments that have multiple prices.
     fn instruments_with_multiple(&self) -> Result<Vec<InstrumentCode>, PriceStoreError>;
     /// Instruments that have adjusted prices.
@@ -89,4 +100,54 @@ pub trait PriceStore: Send + Sync {
         code: &InstrumentCode,
         frequency: Frequency,
     ) -> Result<Vec<ContractId>, PriceStoreError>;
+}
+
+/// Errors of a market data source, typed so callers can tell retry-able from final.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MarketDataError {
+    #[error("market data source unavailable: {0}")]
+    Unavailable(String),
+    #[error("unknown instrument `{0}` at the market data source")]
+    UnknownInstrument(String),
+    #[error("unknown contract {contract} of `{instrument}` at the market data source")]
+    UnknownContract {
+        instrument: String,
+        contract: ContractId,
+    },
+    #[error("no FX rate for `{0}` at the market data source")]
+    UnknownCurrency(String),
+}
+
+impl MarketDataError {
+    /// Whether trying again later may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, MarketDataError::Unavailable(_))
+    }
+}
+
+/// Where new prices come from: the simulated exchange (default), the broker, or a file import.
+pub trait MarketDataSource: Send + Sync {
+    /// Bars of one contract with timestamps in `[from, to]`; `frequency` is `Daily` or `Hourly`.
+    /// Daily bars are stamped 23:00 UTC of their trading date.
+    fn contract_bars(
+        &self,
+        code: &InstrumentCode,
+        contract: ContractId,
+        frequency: Frequency,
+        from: Micros,
+        to: Micros,
+    ) -> Result<ContractPrices, MarketDataError>;
+    /// Daily spot rates (USD per unit of `currency`) with timestamps in `[from, to]`.
+    fn fx_rates(
+        &self,
+        currency: &str,
+        from: Micros,
+        to: Micros,
+    ) -> Result<FxPrices, MarketDataError>;
+    /// The exact expiry of a contract, if the source knows it (`Ok(None)`: not listed / unknown).
+    fn contract_expiry(
+        &self,
+        code: &InstrumentCode,
+        contract: ContractId,
+    ) -> Result<Option<chrono::NaiveDate>, MarketDataError>;
 }

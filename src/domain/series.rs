@@ -161,6 +161,25 @@ impl MultiplePrices {
     }
 }
 
+/// Historic roll dates of one instrument (pysystemtrade's roll calendar): each row is the last
+/// moment `current` was the priced contract, with the forward (`next`) and carry contracts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RollCalendar {
+    pub ts: Vec<Micros>,
+    pub current: Vec<ContractId>,
+    pub next: Vec<ContractId>,
+    pub carry: Vec<ContractId>,
+}
+
+impl RollCalendar {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
