@@ -45,6 +45,14 @@ impl Home {
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }
+    /// Time series (Parquet) live here.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+    /// The user's reference data (instrument, roll and spread cost CSVs) overriding the shipped.
+    pub fn reference_dir(&self) -> PathBuf {
+        self.root.join("config")
+    }
 
     /// Creates the directory (and parents) if missing.
     pub fn ensure(&self) -> std::io::Result<()> {

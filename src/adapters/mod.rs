@@ -1,4 +1,8 @@
 //! Adapters: implementations of the traits that the engine and the domain define.
 //! `store::sqlite` is the embedded default run store.
 
+pub mod parquet;
+pub mod pysystemtrade_csv;
+pub mod reference_files;
+pub mod sim_market;
 pub mod store;

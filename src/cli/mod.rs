@@ -15,7 +15,9 @@ mod bench;
 mod context;
 mod control;
 mod demo;
+mod import;
 mod inspect;
+mod prices;
 mod run;
 mod scheduler;
 mod settings;
@@ -84,6 +86,10 @@ pub enum Command {
     Demo(JsonFlag),
     /// Measure engine overhead (run this on a release build).
     Bench(bench::BenchArgs),
+    /// Import data from another system (validated in full before anything is written).
+    Import(import::ImportArgs),
+    /// Prices: show series, list the store, regenerate adjusted prices.
+    Prices(prices::PricesArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
     #[command(name = "__guard", hide = true)]
     Guard {
@@ -340,6 +346,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Tasks(a) => inspect::tasks(&opts, a.json).await,
         Command::Demo(a) => demo::demo(&opts, a.json).await,
         Command::Bench(a) => bench::bench(&opts, a).await,
+        Command::Import(a) => import::import(&opts, a).await,
+        Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Guard { .. } => Ok(0),
     }
 }

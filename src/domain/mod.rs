@@ -2,7 +2,11 @@
 //! (per-contract bars, multiple prices, Panama-adjusted prices, FX), and the traits that storage
 //! and market-data adapters implement. Nothing here knows of SQLite, Parquet, polars or brokers.
 
+pub mod adjustment;
 pub mod contract;
 pub mod instrument;
+pub mod merge;
+pub mod panama;
 pub mod ports;
+pub mod roll_prices;
 pub mod series;
