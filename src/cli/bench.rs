@@ -25,6 +25,10 @@ pub struct BenchArgs {
     /// Nodes in the validated DAG.
     #[arg(long, default_value_t = 10_000)]
     pub validate_nodes: usize,
+    /// Also measure prices: import this pysystemtrade data directory and regenerate adjusted
+    /// prices of every instrument from the store.
+    #[arg(long, value_name = "DIR")]
+    pub prices: Option<std::path::PathBuf>,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -127,6 +131,10 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         best_total = best_total.min(total);
     }
     let validation = json!({ "nodes": a.validate_nodes, "bytes": text.len(), "parse_seconds": best_parse, "total_seconds": best_total });
+    let prices = match &a.prices {
+        Some(dir) => Some(bench_prices(dir, &ctx.home.data_dir(), a.repeat.max(1))?),
+        None => None,
+    };
     let release = !cfg!(debug_assertions);
     if a.json {
         print_json(
@@ -154,6 +162,56 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             best_total * 1000.0,
             best_parse * 1000.0
         );
+        if let Some(p) = &prices {
+            outln!(
+                "import pysystemtrade data ({} series, {} rows): {:.2}s (check {:.2}s, write {:.2}s)",
+                p["series"],
+                p["rows"],
+                p["import_seconds"].as_f64().unwrap_or(0.0),
+                p["check_seconds"].as_f64().unwrap_or(0.0),
+                p["write_seconds"].as_f64().unwrap_or(0.0)
+            );
+            outln!(
+                "regenerate adjusted prices of {} instruments from the store: {:.3}s ({:.0}x faster than pysystemtrade's {PYSYSTEMTRADE_STITCH_SECONDS} s)",
+                p["instruments"],
+                p["regenerate_seconds"].as_f64().unwrap_or(0.0),
+                PYSYSTEMTRADE_STITCH_SECONDS / p["regenerate_seconds"].as_f64().unwrap_or(f64::INFINITY)
+            );
+        }
     }
     Ok(0)
+}
+
+/// pysystemtrade's own stitch of the 32 instruments on this machine (from the issue).
+const PYSYSTEMTRADE_STITCH_SECONDS: f64 = 131.0;
+
+/// Import timing (check, then write into a fresh store) and the best of `repeat` regenerations
+/// of every instrument's adjusted prices (read multiple prices, stitch, write).
+fn bench_prices(dir: &std::path::Path, data_dir: &std::path::Path, repeat: usize) -> anyhow::Result<serde_json::Value> {
+    use crate::adapters::parquet::ParquetPriceStore;
+    use crate::adapters::pysystemtrade_csv::{load_all, scan, store_all, summary};
+    use crate::domain::adjustment::regenerate_many;
+    use crate::domain::ports::PriceStore;
+    let t = Instant::now();
+    let plan = scan(dir)?;
+    let data = load_all(&plan)?;
+    let check = t.elapsed().as_secs_f64();
+    let store = ParquetPriceStore::new(data_dir.to_path_buf());
+    let w = Instant::now();
+    let series = store_all(&data, &store, 2, &|_, _| {})?;
+    let write = w.elapsed().as_secs_f64();
+    let rows = summary(&data).rows();
+    drop(data);
+    let codes = store.instruments_with_multiple()?;
+    let mut best = f64::MAX;
+    for _ in 0..repeat {
+        let r = Instant::now();
+        let results = regenerate_many(&store, &codes, &|c| c.as_str() == "WHEAT", 2, &|_| {});
+        let secs = r.elapsed().as_secs_f64();
+        if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+            return Err(e.into());
+        }
+        best = best.min(secs);
+    }
+    Ok(json!({ "series": series, "rows": rows, "check_seconds": check, "write_seconds": write, "import_seconds": check + write, "instruments": codes.len(), "regenerate_seconds": best }))
 }
