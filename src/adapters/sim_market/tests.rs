@@ -656,3 +656,61 @@ fn ten_years_of_a_chain_is_fast() {
     assert!(n > 9000);
     assert!(took.as_secs_f64() < 2.0, "{took:?}");
 }
+
+/// The simulated exchange must be rich enough to start a price history from: for every shipped
+/// instrument of the reference strategy, multiple prices built from its contracts' daily closes
+/// stitch (the row before every roll has priced and forward closes).
+#[test]
+fn multiple_prices_built_from_the_market_stitch_for_the_reference_instruments() {
+    use crate::domain::bootstrap::build_multiple_prices;
+    use crate::domain::panama::panama_stitch;
+    let reference =
+        crate::adapters::reference_files::load_reference_data(std::path::Path::new("/nonexistent"))
+            .unwrap();
+    let codes = [
+        "AUD", "COPPER", "CORN", "CRUDE_W", "EUR", "EUROSTX", "GAS_US", "GBP", "GOLD", "JPY",
+        "KOSPI", "KR10", "KR3", "LEANHOG", "LIVECOW", "MXP", "NASDAQ", "NZD", "OAT", "PALLAD",
+        "PLAT", "SHATZ", "SMI", "SOYBEAN", "SP500", "US10", "US2", "US20", "US5", "V2X", "VIX",
+        "WHEAT",
+    ];
+    let mut subset = crate::domain::instrument::ReferenceData::default();
+    for c in codes {
+        let k = code(c);
+        subset
+            .instruments
+            .insert(k.clone(), reference.instruments[&k].clone());
+        subset
+            .roll_parameters
+            .insert(k.clone(), reference.roll_parameters[&k].clone());
+    }
+    let cfg = SimConfig {
+        start: date("2021-01-01"),
+        ..SimConfig::default()
+    };
+    let now = parse_timestamp("2023-06-30 23:00:00").unwrap();
+    let x = SimulatedExchange::from_reference(cfg, &subset).with_now(now);
+    let from = parse_timestamp("2021-01-01 00:00:00").unwrap();
+    for c in codes {
+        let k = code(c);
+        let params = &subset.roll_parameters[&k];
+        let mut contracts = std::collections::BTreeMap::new();
+        let mut id = ContractId::monthly(2020, 1).at_or_after_in(&params.priced_cycle);
+        while id.year() <= 2026 {
+            let bars = x
+                .contract_bars(&k, id, Frequency::Daily, from, now)
+                .unwrap();
+            if !bars.is_empty() {
+                contracts.insert(id, bars);
+            }
+            id = id.next_in(&params.priced_cycle);
+        }
+        let m = build_multiple_prices(params, &contracts).unwrap_or_else(|e| panic!("{c}: {e}"));
+        assert!(m.len() > 500, "{c}: only {} rows", m.len());
+        let adj = panama_stitch(&m, false).unwrap_or_else(|e| panic!("{c}: {e}"));
+        assert_eq!(
+            adj.value.last(),
+            m.price.last(),
+            "{c}: the latest segment equals raw prices"
+        );
+    }
+}
