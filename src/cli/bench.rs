@@ -187,7 +187,11 @@ const PYSYSTEMTRADE_STITCH_SECONDS: f64 = 131.0;
 
 /// Import timing (check, then write into a fresh store) and the best of `repeat` regenerations
 /// of every instrument's adjusted prices (read multiple prices, stitch, write).
-fn bench_prices(dir: &std::path::Path, data_dir: &std::path::Path, repeat: usize) -> anyhow::Result<serde_json::Value> {
+fn bench_prices(
+    dir: &std::path::Path,
+    data_dir: &std::path::Path,
+    repeat: usize,
+) -> anyhow::Result<serde_json::Value> {
     use crate::adapters::parquet::ParquetPriceStore;
     use crate::adapters::pysystemtrade_csv::{load_all, scan, store_all, summary};
     use crate::domain::adjustment::regenerate_many;
@@ -213,5 +217,7 @@ fn bench_prices(dir: &std::path::Path, data_dir: &std::path::Path, repeat: usize
         }
         best = best.min(secs);
     }
-    Ok(json!({ "series": series, "rows": rows, "check_seconds": check, "write_seconds": write, "import_seconds": check + write, "instruments": codes.len(), "regenerate_seconds": best }))
+    Ok(
+        json!({ "series": series, "rows": rows, "check_seconds": check, "write_seconds": write, "import_seconds": check + write, "instruments": codes.len(), "regenerate_seconds": best }),
+    )
 }
