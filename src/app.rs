@@ -21,6 +21,40 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
 }
 
+impl App {
+    /// The price store of this home (`<home>/data`).
+    pub fn price_store(&self) -> Arc<dyn crate::domain::ports::PriceStore> {
+        Arc::new(crate::adapters::parquet::ParquetPriceStore::new(
+            self.home.data_dir(),
+        ))
+    }
+
+    /// Reference data: shipped CSVs, replaced file by file by `<home>/config/`.
+    pub fn reference_data(&self) -> Result<crate::domain::instrument::ReferenceData, Diagnostics> {
+        crate::adapters::reference_files::load_reference_data(&self.home.reference_dir())
+    }
+
+    /// The configured market data source, serving nothing after the clock's "now".
+    pub fn market(
+        &self,
+        reference: &crate::domain::instrument::ReferenceData,
+    ) -> Arc<dyn crate::domain::ports::MarketDataSource> {
+        match self.config.market.source {
+            crate::config::MarketSource::Sim => {
+                let cfg = crate::adapters::sim_market::SimConfig {
+                    seed: self.config.market.sim_seed,
+                    start: self.config.market.sim_start,
+                    ..Default::default()
+                };
+                Arc::new(
+                    crate::adapters::sim_market::SimulatedExchange::from_reference(cfg, reference)
+                        .with_now(self.clock.now().timestamp_micros()),
+                )
+            }
+        }
+    }
+}
+
 /// Where a workflow definition comes from.
 #[derive(Debug, Clone)]
 pub struct WorkflowSource {

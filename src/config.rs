@@ -60,6 +60,28 @@ pub struct BackupConfig {
     pub directory: Option<PathBuf>,
 }
 
+/// Price updates (sysproduction's `max_price_spike` and cleaning defaults).
+#[derive(Debug, Clone)]
+pub struct PricesConfig {
+    /// A move larger than this many average daily moves is a spike: recorded, not written.
+    pub max_price_spike: f64,
+}
+
+/// Where market data comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MarketSource {
+    /// The deterministic simulated exchange.
+    Sim,
+}
+
+#[derive(Debug, Clone)]
+pub struct MarketConfig {
+    pub source: MarketSource,
+    pub sim_seed: u64,
+    /// First simulated trading day.
+    pub sim_start: chrono::NaiveDate,
+}
+
 /// The effective, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -67,6 +89,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub scheduler: SchedulerConfig,
     pub backup: BackupConfig,
+    pub prices: PricesConfig,
+    pub market: MarketConfig,
     /// Every `section.key` with its value and source.
     pub entries: BTreeMap<String, (toml::Value, Source)>,
 }
@@ -341,6 +365,41 @@ impl Config {
             );
         }
         let dir = s("backup.directory");
+        let spike = entries
+            .get("prices.max_price_spike")
+            .and_then(|(v, _)| v.as_float())
+            .unwrap_or(f64::NAN);
+        if !(spike > 1.0 && spike.is_finite()) {
+            bad(
+                "prices.max_price_spike",
+                format!("must be a number above 1, got {spike}"),
+            );
+        }
+        let source = match s("market.source").as_str() {
+            "sim" => MarketSource::Sim,
+            other => {
+                bad("market.source", format!("`{other}` is not a market data source; use \"sim\" (the broker source arrives with the broker layer)"));
+                MarketSource::Sim
+            }
+        };
+        let seed = i("market.sim_seed");
+        if seed < 0 {
+            bad(
+                "market.sim_seed",
+                format!("must not be negative, got {seed}"),
+            );
+        }
+        let start_text = s("market.sim_start");
+        let sim_start = match chrono::NaiveDate::parse_from_str(&start_text, "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => {
+                bad(
+                    "market.sim_start",
+                    format!("`{start_text}` is not a date YYYY-MM-DD"),
+                );
+                chrono::NaiveDate::MIN
+            }
+        };
         if !errs.is_empty() {
             return Err(Diagnostics(errs));
         }
@@ -356,6 +415,14 @@ impl Config {
             backup: BackupConfig {
                 keep: keep as u32,
                 directory: (!dir.is_empty()).then(|| PathBuf::from(dir)),
+            },
+            prices: PricesConfig {
+                max_price_spike: spike,
+            },
+            market: MarketConfig {
+                source,
+                sim_seed: seed as u64,
+                sim_start,
             },
             entries,
         })
@@ -395,6 +462,12 @@ mod tests {
         assert_eq!(c.store.durability, Durability::Normal);
         assert_eq!(c.logging.retention_days, 30);
         assert_eq!(c.backup.keep, 7);
+        assert_eq!(c.prices.max_price_spike, 8.0);
+        assert_eq!(c.market.source, MarketSource::Sim);
+        assert_eq!(
+            c.market.sim_start,
+            chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap()
+        );
         assert!(c.entries.values().all(|(_, s)| *s == Source::Default));
     }
 
