@@ -121,8 +121,15 @@ fn open(opts: &GlobalOpts) -> anyhow::Result<(Home, ReferenceData, ParquetPriceS
 pub fn known_instrument(reference: &ReferenceData, text: &str) -> anyhow::Result<InstrumentCode> {
     let code = InstrumentCode::new(text).map_err(CliError::Invalid)?;
     if reference.instrument(&code).is_none() {
-        let help = did_you_mean(text, reference.instruments.keys().map(|c| c.as_str()))
-            .unwrap_or_default();
+        let same_ignoring_case = reference
+            .instruments
+            .keys()
+            .find(|c| c.as_str().eq_ignore_ascii_case(text));
+        let help = match same_ignoring_case {
+            Some(c) => format!("did you mean `{c}`? (codes are case-sensitive)"),
+            None => did_you_mean(text, reference.instruments.keys().map(|c| c.as_str()))
+                .unwrap_or_default(),
+        };
         return Err(CliError::Invalid(format!(
             "unknown instrument `{text}` (not in the instrument config){}",
             if help.is_empty() {

@@ -6,5 +6,6 @@ mod cli;
 mod crash;
 mod dag_props;
 mod execution;
+mod prices;
 mod support;
 mod validation;
