@@ -19,6 +19,8 @@ pub struct App {
     pub home: Home,
     pub config: Config,
     pub clock: Arc<dyn Clock>,
+    /// Contracts, roll states and the spike log (the same SQLite file as the run store).
+    pub metadata: Arc<dyn crate::domain::metadata::PriceMetadataStore>,
 }
 
 impl App {

@@ -121,6 +121,7 @@ impl Ctx {
             home: self.home.clone(),
             config: self.config.clone(),
             clock: self.clock.clone(),
+            metadata: self.store.clone(),
         })
     }
 
