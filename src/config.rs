@@ -65,6 +65,8 @@ pub struct BackupConfig {
 pub struct PricesConfig {
     /// A move larger than this many average daily moves is a spike: recorded, not written.
     pub max_price_spike: f64,
+    /// Instruments the daily price update collects (plus any with multiple prices).
+    pub instruments: Vec<crate::domain::instrument::InstrumentCode>,
 }
 
 /// Where market data comes from.
@@ -375,6 +377,31 @@ impl Config {
                 format!("must be a number above 1, got {spike}"),
             );
         }
+        let mut instruments = Vec::new();
+        match entries.get("prices.instruments").map(|(v, _)| v) {
+            Some(toml::Value::Array(items)) => {
+                for item in items {
+                    match item
+                        .as_str()
+                        .map(crate::domain::instrument::InstrumentCode::new)
+                    {
+                        Some(Ok(code)) if !instruments.contains(&code) => instruments.push(code),
+                        Some(Ok(code)) => {
+                            bad("prices.instruments", format!("`{code}` is listed twice"))
+                        }
+                        Some(Err(e)) => bad("prices.instruments", e),
+                        None => bad(
+                            "prices.instruments",
+                            format!("expected instrument codes as strings, found {item}"),
+                        ),
+                    }
+                }
+            }
+            _ => bad(
+                "prices.instruments",
+                "expected an array of instrument codes".into(),
+            ),
+        }
         let source = match s("market.source").as_str() {
             "sim" => MarketSource::Sim,
             other => {
@@ -418,6 +445,7 @@ impl Config {
             },
             prices: PricesConfig {
                 max_price_spike: spike,
+                instruments,
             },
             market: MarketConfig {
                 source,
@@ -463,6 +491,7 @@ mod tests {
         assert_eq!(c.logging.retention_days, 30);
         assert_eq!(c.backup.keep, 7);
         assert_eq!(c.prices.max_price_spike, 8.0);
+        assert_eq!(c.prices.instruments.len(), 32);
         assert_eq!(c.market.source, MarketSource::Sim);
         assert_eq!(
             c.market.sim_start,
