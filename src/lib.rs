@@ -23,3 +23,5 @@ pub mod engine;
 pub mod home;
 pub mod shipped;
 pub mod tasks;
+#[doc(hidden)]
+pub mod test_support;

@@ -27,25 +27,7 @@ const MULTI_HEADER: &str =
 
 /// The shared pysystemtrade data, or `None` after a "skipping" message (a panic under CI=true).
 fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("SYSTRADE_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pysystemtrade")
-        });
-    if dir.join("csvconfig").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "pysystemtrade test data not found at {} (set SYSTRADE_TEST_DATA)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: pysystemtrade test data not found at {} (set SYSTRADE_TEST_DATA)",
-        dir.display()
-    );
-    None
+    systrade::test_support::shared_data_dir()
 }
 
 fn s(p: &Path) -> &str {

@@ -407,25 +407,7 @@ fn for_each_row(
 /// `CI=true`, where a missing data set fails the test.
 #[cfg(test)]
 pub(crate) fn test_data_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("SYSTRADE_TEST_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pysystemtrade")
-        });
-    if dir.join("csvconfig").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "pysystemtrade test data not found at {} (set SYSTRADE_TEST_DATA)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: pysystemtrade test data not found at {} (set SYSTRADE_TEST_DATA)",
-        dir.display()
-    );
-    None
+    crate::test_support::shared_data_dir()
 }
 
 #[cfg(test)]
