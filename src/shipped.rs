@@ -9,7 +9,14 @@ pub const WORKFLOWS: &[(&str, &str)] = &[
 ];
 
 /// `(file name, contents)` of every shipped task catalogue file.
-pub const TASKS: &[(&str, &str)] = &[("engine.toml", include_str!("../tasks/engine.toml"))];
+pub const TASKS: &[(&str, &str)] = &[
+    ("engine.toml", include_str!("../tasks/engine.toml")),
+    ("prices.toml", include_str!("../tasks/prices.toml")),
+    (
+        "market_data.toml",
+        include_str!("../tasks/market_data.toml"),
+    ),
+];
 
 pub const DEFAULT_CONFIG: &str = include_str!("../config/defaults.toml");
 

@@ -1,5 +1,6 @@
-//! `systrade demo`: a fresh home, then the shipped daily workflow end to end on the embedded
-//! defaults (SQLite run store; simulated market and broker once those exist), and where to look.
+//! `systrade demo`: a fresh home, then the shipped daily workflow end to end on the simulated
+//! market (SQLite run store; the simulated broker once it exists), and where to look. The demo
+//! home's `config.toml` limits the instruments and the price history so it finishes in seconds.
 
 use super::context::{Ctx, GlobalOpts};
 use super::run::execute;
@@ -24,6 +25,7 @@ pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
         .into());
     }
     std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
+    write_demo_config(&home)?;
     let opts = GlobalOpts {
         home: Some(home.clone()),
         ..opts.clone()
@@ -50,13 +52,48 @@ pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     outln!("results are in {home_arg}:");
     outln!("  run store    {}", ctx.home.db_path().display());
     outln!("  backups      {}", ctx.home.root.join("backups").display());
+    outln!("  prices       {}", ctx.home.data_dir().display());
     if let Some(r) = run {
         outln!("look at them with:");
         outln!("  {program} --home {home_arg} show {}", r.id);
         outln!("  {program} --home {home_arg} dag daily --run {}", r.id);
         outln!("  {program} --home {home_arg} logs --run {}", r.id);
     }
+    outln!("and the prices with:");
+    outln!("  {program} --home {home_arg} prices list");
+    outln!("  {program} --home {home_arg} prices show SP500");
+    outln!("  {program} --home {home_arg} prices show SP500 --multiple");
     Ok(code)
+}
+
+/// Instruments of the demo: a few from each asset class.
+const DEMO_INSTRUMENTS: &[&str] = &["SP500", "US10", "EUR", "GOLD", "CORN", "V2X"];
+
+/// Years of simulated price history the demo builds.
+const DEMO_YEARS: i32 = 3;
+
+/// Writes the demo's `config.toml` (unless the home already has one): a handful of instruments
+/// and a simulated market starting [`DEMO_YEARS`] before the clock's now.
+fn write_demo_config(home: &std::path::Path) -> anyhow::Result<()> {
+    use chrono::Datelike;
+    let path = home.join("config.toml");
+    if path.exists() {
+        return Ok(());
+    }
+    let today = super::context::clock()?.now().date_naive();
+    let start = chrono::NaiveDate::from_ymd_opt(today.year() - DEMO_YEARS, today.month(), 1)
+        .unwrap_or(today);
+    let instruments: Vec<String> = DEMO_INSTRUMENTS
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect();
+    let text = format!(
+        "# Written by `systrade demo`: a few instruments and {DEMO_YEARS} years of simulated \
+         history, so the demo is quick.\n\n[prices]\ninstruments = [{}]\n\n[market]\n\
+         sim_start = \"{start}\"\n",
+        instruments.join(", ")
+    );
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `systrade` when that name on PATH is this program, else the full path of this executable

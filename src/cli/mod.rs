@@ -18,6 +18,7 @@ mod demo;
 mod import;
 mod inspect;
 mod prices;
+mod roll;
 mod run;
 mod scheduler;
 mod settings;
@@ -90,6 +91,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Prices: show series, list the store, regenerate adjusted prices.
     Prices(prices::PricesArgs),
+    /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
+    Roll(roll::RollArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
     #[command(name = "__guard", hide = true)]
     Guard {
@@ -348,6 +351,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench(a) => bench::bench(&opts, a).await,
         Command::Import(a) => import::import(&opts, a).await,
         Command::Prices(a) => prices::prices(&opts, a).await,
+        Command::Roll(a) => roll::roll(&opts, a).await,
         Command::Guard { .. } => Ok(0),
     }
 }

@@ -1,4 +1,7 @@
-//! `systrade prices`: show stored series (table, JSON or CSV) and regenerate adjusted prices.
+//! `systrade prices`: show stored series (table, JSON or CSV), regenerate adjusted prices, and
+//! review the price spikes found by the daily updates ([`spikes`]).
+
+mod spikes;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +41,10 @@ pub enum PricesCommand {
     },
     /// Re-stitch adjusted prices from multiple prices (all instruments when none is named).
     RegenerateAdjusted(RegenerateArgs),
+    /// List price spikes found by the daily updates (pending ones unless --all).
+    Spikes(spikes::SpikesArgs),
+    /// Accept or reject pending price spikes: by id, or one by one on a terminal.
+    CheckSpikes(spikes::CheckSpikesArgs),
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +156,8 @@ pub async fn prices(opts: &GlobalOpts, a: PricesArgs) -> anyhow::Result<i32> {
         PricesCommand::Fx(f) => fx(opts, f),
         PricesCommand::List { json } => list(opts, json),
         PricesCommand::RegenerateAdjusted(r) => regenerate(opts, r),
+        PricesCommand::Spikes(a) => spikes::spikes(opts, a).await,
+        PricesCommand::CheckSpikes(a) => spikes::check_spikes(opts, a).await,
     }
 }
 

@@ -10,6 +10,10 @@ mod clean_run_logs;
 mod fail;
 mod noop;
 mod sleep;
+mod update_fx_prices;
+mod update_historical_prices;
+mod update_multiple_adjusted_prices;
+mod update_sampled_contracts;
 
 /// Every Rust task kind, by handler name.
 pub const KINDS: &[&dyn TaskKind<App>] = &[
@@ -18,6 +22,10 @@ pub const KINDS: &[&dyn TaskKind<App>] = &[
     &fail::Fail,
     &backup_run_store::BackupRunStore,
     &clean_run_logs::CleanRunLogs,
+    &update_fx_prices::UpdateFxPrices,
+    &update_historical_prices::UpdateHistoricalPrices,
+    &update_sampled_contracts::UpdateSampledContracts,
+    &update_multiple_adjusted_prices::UpdateMultipleAdjustedPrices,
 ];
 
 pub fn registry() -> Registry<App> {

@@ -1,0 +1,191 @@
+//! `update_fx_prices`: appends new daily FX rates (USD per unit of a currency) from the market
+//! data source to the price store, spike checked (B3; the first download of a currency is a
+//! backfill and is not checked). A spike is recorded in the spike log and
+//! nothing is written for that currency; the other currencies are still updated, then the task
+//! fails (not retryable) naming the pending spikes, so the workflow shows them until someone runs
+//! `systrade prices check-spikes`. Accepted/rejected spikes apply as described in
+//! [`crate::domain::price_update`].
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::domain::metadata::{NewSpike, SpikeQuery, SpikeSubject};
+use crate::domain::ports::{Frequency, MarketDataError};
+use crate::domain::price_update::{clean_fx, fetch_from, SpikeDecisions};
+use crate::domain::series::format_timestamp;
+use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
+
+pub struct UpdateFxPrices;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FxParams {
+    /// Currencies to update (default: those of the configured instruments and of the
+    /// instruments with multiple prices, without USD).
+    currencies: Option<Vec<String>>,
+    /// Days before the last stored rate to fetch again (default 30).
+    #[serde(default = "default_lookback")]
+    lookback_days: u32,
+}
+
+fn default_lookback() -> u32 {
+    30
+}
+
+struct FxTask {
+    p: FxParams,
+}
+
+impl TaskKind<App> for UpdateFxPrices {
+    fn name(&self) -> &'static str {
+        "update_fx_prices"
+    }
+    fn summary(&self) -> &'static str {
+        "appends new FX rates from the market data source, spike checked"
+    }
+    fn build(&self, params: &Params) -> Result<Arc<dyn Task<App>>, Vec<String>> {
+        let mut p: FxParams = parse_params(params)?;
+        if let Some(c) = &mut p.currencies {
+            let mut errs = Vec::new();
+            for ccy in c.iter_mut() {
+                *ccy = ccy.to_ascii_uppercase();
+                if ccy.len() != 3 || !ccy.chars().all(|ch| ch.is_ascii_alphabetic()) {
+                    errs.push(format!(
+                        "params: `{ccy}` is not a currency code such as EUR"
+                    ));
+                }
+            }
+            if !errs.is_empty() {
+                return Err(errs);
+            }
+        }
+        Ok(Arc::new(FxTask { p }))
+    }
+}
+
+pub(crate) fn store_error(e: impl std::fmt::Display) -> TaskError {
+    TaskError::retryable(format!("price store: {e}"))
+}
+
+pub(crate) fn metadata_error(e: impl std::fmt::Display) -> TaskError {
+    TaskError::retryable(format!("metadata store: {e}"))
+}
+
+pub(crate) fn market_error(e: MarketDataError) -> TaskError {
+    if e.is_retryable() {
+        TaskError::retryable(e.to_string())
+    } else {
+        TaskError::fatal(e.to_string())
+    }
+}
+
+#[async_trait]
+impl Task<App> for FxTask {
+    async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
+        let app = &ctx.app;
+        let store = app.price_store();
+        let reference = app
+            .reference_data()
+            .map_err(|e| TaskError::fatal(format!("reference data: {e}")))?;
+        let currencies: Vec<String> = match &self.p.currencies {
+            Some(c) => c.clone(),
+            None => {
+                let mut codes = app.config.prices.instruments.clone();
+                codes.extend(store.instruments_with_multiple().map_err(store_error)?);
+                let set: BTreeSet<String> = codes
+                    .iter()
+                    .filter_map(|c| reference.instrument(c))
+                    .map(|i| i.currency.to_ascii_uppercase())
+                    .filter(|c| c != "USD")
+                    .collect();
+                set.into_iter().collect()
+            }
+        };
+        let market = app.market(&reference);
+        let now = app.clock.now().timestamp_micros();
+        let threshold = app.config.prices.max_price_spike;
+        let decided = app
+            .metadata
+            .spikes(&SpikeQuery {
+                status: None,
+                ..Default::default()
+            })
+            .await
+            .map_err(metadata_error)?;
+
+        let mut results = serde_json::Map::new();
+        let mut spikes = Vec::new();
+        let mut problems = Vec::new();
+        for ccy in &currencies {
+            let stored = store.read_fx(ccy).map_err(store_error)?.unwrap_or_default();
+            let from = fetch_from(stored.last_ts(), self.p.lookback_days);
+            let fetched = match market.fx_rates(ccy, from, now) {
+                Ok(f) => f,
+                Err(e) if e.is_retryable() => return Err(market_error(e)),
+                Err(e) => {
+                    tracing::error!(currency = %ccy, "FX {ccy}: {e}");
+                    results.insert(
+                        ccy.clone(),
+                        json!({ "rows_added": 0, "error": e.to_string() }),
+                    );
+                    problems.push(format!("FX {ccy}: {e}"));
+                    continue;
+                }
+            };
+            let subject = SpikeSubject::Fx {
+                currency: ccy.clone(),
+            };
+            let decisions = SpikeDecisions::for_series(&decided, &subject, Frequency::Daily);
+            let new = decisions.drop_rejected_series(&clean_fx(&fetched, now));
+            let limit = decisions.threshold(&new.ts, stored.last_ts(), threshold);
+            match crate::domain::merge::spike_check_merge_series(&stored, &new, limit) {
+                Ok(outcome) => {
+                    if outcome.new_rows > 0 {
+                        store.write_fx(ccy, &outcome.merged).map_err(store_error)?;
+                    }
+                    tracing::info!(currency = %ccy, rows_added = outcome.new_rows, "FX prices updated");
+                    results.insert(ccy.clone(), json!({ "rows_added": outcome.new_rows }));
+                }
+                Err(spike) => {
+                    let rec = app
+                        .metadata
+                        .record_spike(
+                            &NewSpike {
+                                subject,
+                                frequency: Frequency::Daily,
+                                spike: spike.clone(),
+                            },
+                            app.clock.now(),
+                        )
+                        .await
+                        .map_err(metadata_error)?;
+                    tracing::error!(
+                        currency = %ccy,
+                        spike_id = rec.id,
+                        "FX {ccy}: {spike}; nothing written for {ccy}: run `systrade prices check-spikes`"
+                    );
+                    results.insert(
+                        ccy.clone(),
+                        json!({ "rows_added": 0, "spike_id": rec.id, "spike_at": format_timestamp(spike.ts) }),
+                    );
+                    spikes.push(format!("FX {ccy} (spike {})", rec.id));
+                }
+            }
+        }
+        if !spikes.is_empty() {
+            problems.push(format!(
+                "price spikes pending for {}; review them with `systrade prices check-spikes`, then rerun",
+                spikes.join(", ")
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(TaskError::fatal(problems.join("; ")));
+        }
+        Ok(json!({ "currencies": results }))
+    }
+}

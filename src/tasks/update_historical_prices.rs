@@ -1,0 +1,314 @@
+//! `update_historical_prices` (B4): for every sampled contract of each instrument, fetches daily
+//! and hourly bars from the market data source (from `lookback_days` before the last stored bar,
+//! or from the beginning), cleans them ([`crate::domain::price_update::CleaningRules`]),
+//! spike-merges them into the stored bars (B3; the first download of a series is a backfill and
+//! is not checked), writes what is new, then rebuilds the merged
+//! series (daily wins over hourly). A spike is recorded in the spike log and nothing is written
+//! for that contract and frequency; the rest is still updated, then the task fails (not
+//! retryable, unless `fail_on_spike = false`) naming the pending spikes. Accepted spikes go
+//! through on the next run, rejected bars are dropped before merging (see
+//! [`crate::domain::price_update`]). Instruments without sampled contracts are skipped:
+//! `update_sampled_contracts` runs first.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::update_fx_prices::{market_error, metadata_error, store_error};
+use crate::app::App;
+use crate::domain::contract::ContractId;
+use crate::domain::instrument::InstrumentCode;
+use crate::domain::merge::{merge_daily_and_hourly, spike_check_merge, SpikeFound};
+use crate::domain::metadata::{NewSpike, SpikeQuery, SpikeRecord, SpikeSubject};
+use crate::domain::ports::{Frequency, MarketDataError, MarketDataSource, PriceStore};
+use crate::domain::price_update::{clean_bars, fetch_from, CleaningRules, SpikeDecisions};
+use crate::domain::series::{format_timestamp, Micros};
+use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
+
+pub struct UpdateHistoricalPrices;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistParams {
+    /// Instruments (default: config `prices.instruments` and those with multiple prices).
+    instruments: Option<Vec<String>>,
+    /// Days before the last stored bar to fetch again (default 10).
+    #[serde(default = "default_lookback")]
+    lookback_days: u32,
+    /// Fail the task when a spike is pending (default true).
+    #[serde(default = "default_true")]
+    fail_on_spike: bool,
+}
+
+fn default_lookback() -> u32 {
+    10
+}
+
+fn default_true() -> bool {
+    true
+}
+
+struct HistTask {
+    instruments: Option<Vec<InstrumentCode>>,
+    lookback_days: u32,
+    fail_on_spike: bool,
+}
+
+impl TaskKind<App> for UpdateHistoricalPrices {
+    fn name(&self) -> &'static str {
+        "update_historical_prices"
+    }
+    fn summary(&self) -> &'static str {
+        "appends new daily and hourly bars of sampled contracts, spike checked, and rebuilds merged bars"
+    }
+    fn build(&self, params: &Params) -> Result<Arc<dyn Task<App>>, Vec<String>> {
+        let p: HistParams = parse_params(params)?;
+        let instruments = match p.instruments {
+            None => None,
+            Some(list) => {
+                let mut codes = Vec::new();
+                let mut errs = Vec::new();
+                for s in &list {
+                    match InstrumentCode::new(s) {
+                        Ok(c) => codes.push(c),
+                        Err(e) => errs.push(format!("params: instruments: {e}")),
+                    }
+                }
+                if !errs.is_empty() {
+                    return Err(errs);
+                }
+                Some(codes)
+            }
+        };
+        Ok(Arc::new(HistTask {
+            instruments,
+            lookback_days: p.lookback_days,
+            fail_on_spike: p.fail_on_spike,
+        }))
+    }
+}
+
+/// What happened to one contract and frequency.
+enum SeriesOutcome {
+    Added(usize),
+    Spike(SpikeFound),
+    Failed(String),
+}
+
+/// The synchronous part for one instrument: fetch, clean, merge, write.
+struct InstrumentJob {
+    store: Arc<dyn PriceStore>,
+    market: Arc<dyn MarketDataSource>,
+    code: InstrumentCode,
+    contracts: Vec<ContractId>,
+    decided: Arc<Vec<SpikeRecord>>,
+    now: Micros,
+    lookback_days: u32,
+    threshold: f64,
+}
+
+type JobResult = Vec<(ContractId, Frequency, SeriesOutcome)>;
+
+impl InstrumentJob {
+    fn run(&self) -> Result<JobResult, TaskError> {
+        let mut out = Vec::new();
+        for &contract in &self.contracts {
+            let mut changed = false;
+            for frequency in [Frequency::Daily, Frequency::Hourly] {
+                let outcome = self.update_series(contract, frequency)?;
+                changed |= matches!(outcome, SeriesOutcome::Added(n) if n > 0);
+                out.push((contract, frequency, outcome));
+            }
+            let merged_missing = self
+                .store
+                .read_contract(&self.code, contract, Frequency::Merged)
+                .map_err(store_error)?
+                .is_none();
+            if changed || merged_missing {
+                let read = |f| {
+                    self.store
+                        .read_contract(&self.code, contract, f)
+                        .map_err(store_error)
+                };
+                let daily = read(Frequency::Daily)?.unwrap_or_default();
+                let hourly = read(Frequency::Hourly)?.unwrap_or_default();
+                if !daily.is_empty() || !hourly.is_empty() {
+                    let merged = merge_daily_and_hourly(&daily, &hourly);
+                    self.store
+                        .write_contract(&self.code, contract, Frequency::Merged, &merged)
+                        .map_err(store_error)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn update_series(
+        &self,
+        contract: ContractId,
+        frequency: Frequency,
+    ) -> Result<SeriesOutcome, TaskError> {
+        let stored = self
+            .store
+            .read_contract(&self.code, contract, frequency)
+            .map_err(store_error)?
+            .unwrap_or_default();
+        let from = fetch_from(stored.last_ts(), self.lookback_days);
+        let fetched = match self
+            .market
+            .contract_bars(&self.code, contract, frequency, from, self.now)
+        {
+            Ok(b) => b,
+            Err(e @ MarketDataError::Unavailable(_)) => return Err(market_error(e)),
+            Err(e) => return Ok(SeriesOutcome::Failed(e.to_string())),
+        };
+        let subject = SpikeSubject::Contract {
+            instrument: self.code.clone(),
+            contract,
+        };
+        let decisions = SpikeDecisions::for_series(&self.decided, &subject, frequency);
+        let cleaned = clean_bars(&fetched, self.now, CleaningRules::defaults(frequency));
+        let new = decisions.drop_rejected_bars(&cleaned);
+        let limit = decisions.threshold(&new.ts, stored.last_ts(), self.threshold);
+        match spike_check_merge(&stored, &new, limit) {
+            Ok(outcome) => {
+                if outcome.new_rows > 0 {
+                    self.store
+                        .write_contract(&self.code, contract, frequency, &outcome.merged)
+                        .map_err(store_error)?;
+                }
+                Ok(SeriesOutcome::Added(outcome.new_rows))
+            }
+            Err(spike) => Ok(SeriesOutcome::Spike(spike)),
+        }
+    }
+}
+
+#[async_trait]
+impl Task<App> for HistTask {
+    async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
+        let app = &ctx.app;
+        let store = app.price_store();
+        let reference = app
+            .reference_data()
+            .map_err(|e| TaskError::fatal(format!("reference data: {e}")))?;
+        let codes: Vec<InstrumentCode> = match &self.instruments {
+            Some(c) => c.clone(),
+            None => {
+                let mut set: BTreeSet<InstrumentCode> =
+                    app.config.prices.instruments.iter().cloned().collect();
+                set.extend(store.instruments_with_multiple().map_err(store_error)?);
+                set.into_iter().collect()
+            }
+        };
+        let market = app.market(&reference);
+        let now = app.clock.now().timestamp_micros();
+        let decided = Arc::new(
+            app.metadata
+                .spikes(&SpikeQuery {
+                    status: None,
+                    ..Default::default()
+                })
+                .await
+                .map_err(metadata_error)?,
+        );
+
+        let mut report = serde_json::Map::new();
+        let mut spikes = Vec::new();
+        let mut problems = Vec::new();
+        for code in codes {
+            let contracts: Vec<ContractId> = app
+                .metadata
+                .sampled_contracts(&code)
+                .await
+                .map_err(metadata_error)?
+                .into_iter()
+                .map(|r| r.contract)
+                .collect();
+            if contracts.is_empty() {
+                tracing::info!(instrument = %code, "{code}: no sampled contracts, skipped (update_sampled_contracts runs first)");
+                report.insert(
+                    code.to_string(),
+                    json!({ "skipped": "no sampled contracts" }),
+                );
+                continue;
+            }
+            let job = InstrumentJob {
+                store: store.clone(),
+                market: market.clone(),
+                code: code.clone(),
+                contracts,
+                decided: decided.clone(),
+                now,
+                lookback_days: self.lookback_days,
+                threshold: app.config.prices.max_price_spike,
+            };
+            let results = tokio::task::spawn_blocking(move || job.run())
+                .await
+                .map_err(|e| TaskError::fatal(format!("price update of {code} panicked: {e}")))??;
+            let mut per_contract = serde_json::Map::new();
+            for (contract, frequency, outcome) in results {
+                let entry = per_contract
+                    .entry(contract.to_string())
+                    .or_insert_with(|| json!({}));
+                let value = match outcome {
+                    SeriesOutcome::Added(n) => json!({ "rows_added": n }),
+                    SeriesOutcome::Failed(e) => {
+                        tracing::error!(instrument = %code, contract = %contract, "{code} {contract} {}: {e}", frequency.as_str());
+                        problems.push(format!("{code} {contract} {}: {e}", frequency.as_str()));
+                        json!({ "error": e })
+                    }
+                    SeriesOutcome::Spike(spike) => {
+                        let subject = SpikeSubject::Contract {
+                            instrument: code.clone(),
+                            contract,
+                        };
+                        let rec = app
+                            .metadata
+                            .record_spike(
+                                &NewSpike {
+                                    subject,
+                                    frequency,
+                                    spike: spike.clone(),
+                                },
+                                app.clock.now(),
+                            )
+                            .await
+                            .map_err(metadata_error)?;
+                        tracing::error!(
+                            instrument = %code,
+                            contract = %contract,
+                            spike_id = rec.id,
+                            "{code} {contract} {}: {spike}; nothing written: run `systrade prices check-spikes`",
+                            frequency.as_str()
+                        );
+                        spikes.push(format!(
+                            "{code} {contract} {} (spike {})",
+                            frequency.as_str(),
+                            rec.id
+                        ));
+                        json!({ "rows_added": 0, "spike_id": rec.id, "spike_at": format_timestamp(spike.ts) })
+                    }
+                };
+                if let Some(obj) = entry.as_object_mut() {
+                    obj.insert(frequency.as_str().to_string(), value);
+                }
+            }
+            tracing::info!(instrument = %code, "{code}: contract prices updated");
+            report.insert(code.to_string(), Value::Object(per_contract));
+        }
+        if !spikes.is_empty() && self.fail_on_spike {
+            problems.push(format!(
+                "price spikes pending for {}; review them with `systrade prices check-spikes`, then rerun",
+                spikes.join(", ")
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(TaskError::fatal(problems.join("; ")));
+        }
+        Ok(json!({ "instruments": report, "spikes": spikes }))
+    }
+}
