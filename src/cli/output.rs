@@ -81,6 +81,43 @@ pub fn fields_suffix(fields: Option<&serde_json::Value>) -> String {
         .collect()
 }
 
+/// A price cell: the number, or `missing` when there is no price (NaN).
+pub fn price_cell(v: f64, missing: &str) -> String {
+    if v.is_nan() {
+        missing.to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Column names of a multiple-prices table (timestamp first).
+pub const MULTIPLE_HEADER: [&str; 7] = [
+    "timestamp",
+    "price",
+    "price_contract",
+    "forward",
+    "forward_contract",
+    "carry",
+    "carry_contract",
+];
+
+/// Row `i` of multiple prices, in [`MULTIPLE_HEADER`] order.
+pub fn multiple_row(
+    m: &crate::domain::series::MultiplePrices,
+    i: usize,
+    missing: &str,
+) -> Vec<String> {
+    vec![
+        crate::domain::series::format_timestamp(m.ts[i]),
+        price_cell(m.price[i], missing),
+        m.price_contract[i].to_string(),
+        price_cell(m.forward[i], missing),
+        m.forward_contract[i].to_string(),
+        price_cell(m.carry[i], missing),
+        m.carry_contract[i].to_string(),
+    ]
+}
+
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())

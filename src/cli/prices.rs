@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::context::{load_config, resolve_home, GlobalOpts};
-use super::output::{print_json, table};
+use super::output::{multiple_row, price_cell, print_json, table, MULTIPLE_HEADER};
 use super::CliError;
 use crate::adapters::parquet::ParquetPriceStore;
 use crate::adapters::reference_files::load_reference_data;
@@ -162,11 +162,7 @@ pub async fn prices(opts: &GlobalOpts, a: PricesArgs) -> anyhow::Result<i32> {
 }
 
 fn num(v: f64) -> String {
-    if v.is_nan() {
-        String::new()
-    } else {
-        format!("{v}")
-    }
+    price_cell(v, "")
 }
 
 /// Prints named columns (the first is the timestamp) as a table (last `tail` rows), JSON or CSV.
@@ -259,31 +255,11 @@ fn show(opts: &GlobalOpts, a: ShowArgs) -> anyhow::Result<i32> {
             ))
             .into());
         };
-        let rows = (0..m.len())
-            .map(|i| {
-                vec![
-                    format_timestamp(m.ts[i]),
-                    num(m.price[i]),
-                    m.price_contract[i].to_string(),
-                    num(m.forward[i]),
-                    m.forward_contract[i].to_string(),
-                    num(m.carry[i]),
-                    m.carry_contract[i].to_string(),
-                ]
-            })
-            .collect();
+        let rows = (0..m.len()).map(|i| multiple_row(&m, i, "")).collect();
         let value = json!({ "instrument": code, "timestamp": m.ts.iter().map(|t| format_timestamp(*t)).collect::<Vec<_>>(), "price": m.price, "price_contract": m.price_contract, "forward": m.forward, "forward_contract": m.forward_contract, "carry": m.carry, "carry_contract": m.carry_contract });
         return emit(
             &format!("{code} multiple prices"),
-            &[
-                "timestamp",
-                "price",
-                "price_contract",
-                "forward",
-                "forward_contract",
-                "carry",
-                "carry_contract",
-            ],
+            &MULTIPLE_HEADER,
             rows,
             a.output,
             value,

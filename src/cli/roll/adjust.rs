@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{num, on_terminal, Env, RollArgs};
 use crate::adapters::parquet::ParquetPriceStore;
-use crate::cli::output::{print_json, table};
+use crate::cli::output::{multiple_row, print_json, table, MULTIPLE_HEADER};
 use crate::cli::CliError;
 use crate::domain::contract::ContractId;
 use crate::domain::metadata::RollStateStore;
@@ -71,30 +71,9 @@ fn closes(env: &Env, contract: ContractId) -> anyhow::Result<PriceSeries> {
 
 fn multiple_tail(m: &MultiplePrices) -> String {
     let rows: Vec<Vec<String>> = (m.len().saturating_sub(TAIL)..m.len())
-        .map(|i| {
-            vec![
-                format_timestamp(m.ts[i]),
-                num(m.price[i]),
-                m.price_contract[i].to_string(),
-                num(m.forward[i]),
-                m.forward_contract[i].to_string(),
-                num(m.carry[i]),
-                m.carry_contract[i].to_string(),
-            ]
-        })
+        .map(|i| multiple_row(m, i, "-"))
         .collect();
-    table(
-        &[
-            "timestamp",
-            "price",
-            "price_contract",
-            "forward",
-            "forward_contract",
-            "carry",
-            "carry_contract",
-        ],
-        &rows,
-    )
+    table(&MULTIPLE_HEADER, &rows)
 }
 
 fn adjusted_tail(a: &AdjustedPrices) -> String {

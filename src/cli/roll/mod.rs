@@ -190,11 +190,7 @@ async fn report(env: &Env) -> anyhow::Result<RollReport> {
 }
 
 fn num(v: f64) -> String {
-    if v.is_nan() {
-        "-".into()
-    } else {
-        format!("{v}")
-    }
+    crate::cli::output::price_cell(v, "-")
 }
 
 /// Hides floating-point noise in differences of prices.
