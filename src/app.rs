@@ -31,6 +31,19 @@ impl App {
         ))
     }
 
+    /// The instruments the daily price update covers by default: `prices.instruments` plus every
+    /// instrument that already has multiple prices, sorted.
+    pub fn price_instruments(
+        &self,
+    ) -> Result<Vec<crate::domain::instrument::InstrumentCode>, crate::domain::ports::PriceStoreError>
+    {
+        let mut all = self.config.prices.instruments.clone();
+        all.extend(self.price_store().instruments_with_multiple()?);
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
     /// Reference data: shipped CSVs, replaced file by file by `<home>/config/`.
     pub fn reference_data(&self) -> Result<crate::domain::instrument::ReferenceData, Diagnostics> {
         crate::adapters::reference_files::load_reference_data(&self.home.reference_dir())

@@ -95,8 +95,7 @@ impl Task<App> for FxTask {
         let currencies: Vec<String> = match &self.p.currencies {
             Some(c) => c.clone(),
             None => {
-                let mut codes = app.config.prices.instruments.clone();
-                codes.extend(store.instruments_with_multiple().map_err(store_error)?);
+                let codes = app.price_instruments().map_err(store_error)?;
                 let set: BTreeSet<String> = codes
                     .iter()
                     .filter_map(|c| reference.instrument(c))

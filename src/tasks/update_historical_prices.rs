@@ -10,7 +10,6 @@
 //! [`crate::domain::price_update`]). Instruments without sampled contracts are skipped:
 //! `update_sampled_contracts` runs first.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -197,12 +196,7 @@ impl Task<App> for HistTask {
             .map_err(|e| TaskError::fatal(format!("reference data: {e}")))?;
         let codes: Vec<InstrumentCode> = match &self.instruments {
             Some(c) => c.clone(),
-            None => {
-                let mut set: BTreeSet<InstrumentCode> =
-                    app.config.prices.instruments.iter().cloned().collect();
-                set.extend(store.instruments_with_multiple().map_err(store_error)?);
-                set.into_iter().collect()
-            }
+            None => app.price_instruments().map_err(store_error)?,
         };
         let market = app.market(&reference);
         let now = app.clock.now().timestamp_micros();

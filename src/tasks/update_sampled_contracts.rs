@@ -76,19 +76,9 @@ pub(super) fn instruments_to_update(
             }
             list.to_vec()
         }
-        None => {
-            let stored = app.price_store().instruments_with_multiple().map_err(|e| {
-                TaskError::retryable(format!("cannot list instruments with multiple prices: {e}"))
-            })?;
-            let mut all: Vec<InstrumentCode> = app.config.prices.instruments.clone();
-            for c in stored {
-                if !all.contains(&c) {
-                    all.push(c);
-                }
-            }
-            all.sort();
-            all
-        }
+        None => app.price_instruments().map_err(|e| {
+            TaskError::retryable(format!("cannot list instruments with multiple prices: {e}"))
+        })?,
     };
     let mut out = Vec::with_capacity(codes.len());
     for code in codes {
