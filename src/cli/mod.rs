@@ -85,11 +85,11 @@ pub enum Command {
     Tasks(JsonFlag),
     /// Create a fresh home and run the daily workflow end to end on the embedded defaults.
     Demo(JsonFlag),
-    /// Measure engine overhead (run this on a release build).
+    /// Measure engine overhead, and with --prices DIR import and Panama regeneration (use a release build).
     Bench(bench::BenchArgs),
     /// Import data from another system (validated in full before anything is written).
     Import(import::ImportArgs),
-    /// Prices: show series, list the store, regenerate adjusted prices.
+    /// Prices: show series, list the store, regenerate adjusted prices, review spikes.
     Prices(prices::PricesArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
