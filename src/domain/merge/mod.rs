@@ -195,11 +195,16 @@ pub fn changes_in_daily_units(ts: &[Micros], x: &[f64]) -> Vec<f64> {
 /// α = 2/(span+1); a NaN input still ages the older weights; output is NaN until the first
 /// observation.
 pub fn ewma_mean(values: &[f64], span: f64) -> Vec<f64> {
+    ewma_mean_com(values, (span - 1.0) / 2.0)
+}
+
+/// [`ewma_mean`] parameterised by centre of mass, as pandas `ewm(com)` (also what a bare
+/// positional `ewm(x)` means): α = 1/(1+com).
+pub fn ewma_mean_com(values: &[f64], com: f64) -> Vec<f64> {
     let mut out = Vec::with_capacity(values.len());
     let Some(&first) = values.first() else {
         return out;
     };
-    let com = (span - 1.0) / 2.0;
     let alpha = 1.0 / (1.0 + com);
     let old_wt_factor = 1.0 - alpha;
     let new_wt = 1.0;

@@ -1,0 +1,177 @@
+//! Golden tests: every stage against pysystemtrade's outputs (last 500 rows of ten instruments).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use super::{run_instrument, InstrumentStages, SystemConfig};
+use crate::adapters::pysystemtrade_csv::{read_adjusted_prices, read_multiple_prices};
+use crate::test_support::{golden_backtest_dir, shared_data_dir};
+
+const INSTRUMENTS: [&str; 10] = [
+    "AUD", "CORN", "EUROSTX", "GOLD", "JPY", "KR3", "LEANHOG", "SP500", "US10", "VIX",
+];
+const REL_TOL: f64 = 1e-8;
+const ABS_TOL: f64 = 1e-10;
+
+/// A golden timeseries file: day numbers and named columns (empty cells are NaN).
+struct Golden {
+    days: Vec<i64>,
+    columns: HashMap<String, Vec<f64>>,
+}
+
+fn read_golden(path: &Path) -> Golden {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut days = Vec::new();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); header.len()];
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let d = NaiveDate::parse_from_str(cells[0], "%Y-%m-%d").unwrap();
+        days.push((d - epoch).num_days());
+        for (k, c) in cells.iter().enumerate().skip(1) {
+            cols[k].push(if c.is_empty() {
+                f64::NAN
+            } else {
+                c.parse().unwrap()
+            });
+        }
+    }
+    let columns = header
+        .iter()
+        .zip(cols)
+        .skip(1)
+        .map(|(h, v)| (h.to_string(), v))
+        .collect();
+    Golden { days, columns }
+}
+
+fn stages_for(data: &Path, code: &str) -> InstrumentStages {
+    let adjusted =
+        read_adjusted_prices(&data.join(format!("adjusted_prices_csv/{code}.csv"))).unwrap();
+    let multiple =
+        read_multiple_prices(&data.join(format!("multiple_prices_csv/{code}.csv"))).unwrap();
+    run_instrument(&adjusted, &multiple, &SystemConfig::chapter15())
+}
+
+fn column<'a>(s: &'a InstrumentStages, name: &str) -> &'a [f64] {
+    match name {
+        "price" => &s.price,
+        "denom_price" => &s.denom_price,
+        "daily_returns_vol" => &s.daily_returns_vol,
+        "daily_pct_vol" => &s.daily_pct_vol,
+        "raw_carry" => &s.raw_carry,
+        "combined_forecast" => &s.combined_forecast,
+        _ => {
+            let (list, rule) = if let Some(r) = name.strip_prefix("rawfc_") {
+                (&s.raw_forecasts, r)
+            } else if let Some(r) = name.strip_prefix("capfc_") {
+                (&s.capped_forecasts, r)
+            } else {
+                panic!("unknown column {name}")
+            };
+            &list.iter().find(|f| f.rule == rule).unwrap().values
+        }
+    }
+}
+
+/// Compares `name` over all golden instruments; panics with the worst relative error and the
+/// first mismatches.
+fn check_column(name: &str) {
+    let (Some(data), Some(golden)) = (shared_data_dir(), golden_backtest_dir()) else {
+        return;
+    };
+    let mut worst = 0.0f64;
+    let mut worst_at = String::new();
+    let mut failures = Vec::new();
+    let mut compared = 0usize;
+    for code in INSTRUMENTS {
+        let g = read_golden(&golden.join(format!("timeseries/{code}.csv")));
+        let s = stages_for(&data, code);
+        let ours = column(&s, name);
+        let expected = &g.columns[name];
+        for (k, &day) in g.days.iter().enumerate() {
+            let want = expected[k];
+            let got = match s.days.binary_search(&day) {
+                Ok(i) => ours[i],
+                Err(_) => {
+                    failures.push(format!("{code} day {day}: not on our grid"));
+                    continue;
+                }
+            };
+            compared += 1;
+            if want.is_nan() || got.is_nan() {
+                if want.is_nan() != got.is_nan() {
+                    failures.push(format!("{code} row {k}: got {got}, want {want}"));
+                }
+                continue;
+            }
+            let err = (got - want).abs();
+            let rel = err / want.abs();
+            // Near zero the absolute tolerance rules; the report shows relative errors only.
+            if want.abs() >= ABS_TOL && rel > worst {
+                worst = rel;
+                worst_at = format!("{code} row {k}: got {got}, want {want}");
+            }
+            if err > ABS_TOL && err > REL_TOL * want.abs() {
+                failures.push(format!(
+                    "{code} row {k}: got {got}, want {want} (rel {rel:e})"
+                ));
+            }
+        }
+    }
+    eprintln!("{name}: {compared} rows, worst relative error {worst:e} ({worst_at})");
+    assert!(
+        failures.is_empty(),
+        "{name}: {} mismatches, worst relative error {worst:e} ({worst_at}); first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+}
+
+#[test]
+fn golden_price() {
+    check_column("price");
+}
+
+#[test]
+fn golden_denom_price() {
+    check_column("denom_price");
+}
+
+#[test]
+fn golden_daily_returns_vol() {
+    check_column("daily_returns_vol");
+}
+
+#[test]
+fn golden_daily_pct_vol() {
+    check_column("daily_pct_vol");
+}
+
+#[test]
+fn golden_raw_carry() {
+    check_column("raw_carry");
+}
+
+#[test]
+fn golden_raw_forecasts() {
+    for rule in ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"] {
+        check_column(&format!("rawfc_{rule}"));
+    }
+}
+
+#[test]
+fn golden_capped_forecasts() {
+    for rule in ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"] {
+        check_column(&format!("capfc_{rule}"));
+    }
+}
+
+#[test]
+fn golden_combined_forecast() {
+    check_column("combined_forecast");
+}
