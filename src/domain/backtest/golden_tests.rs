@@ -9,19 +9,19 @@ use super::{run_instrument, InstrumentStages, SystemConfig};
 use crate::adapters::pysystemtrade_csv::{read_adjusted_prices, read_multiple_prices};
 use crate::test_support::{golden_backtest_dir, shared_data_dir};
 
-const INSTRUMENTS: [&str; 10] = [
+pub(super) const INSTRUMENTS: [&str; 10] = [
     "AUD", "CORN", "EUROSTX", "GOLD", "JPY", "KR3", "LEANHOG", "SP500", "US10", "VIX",
 ];
-const REL_TOL: f64 = 1e-8;
-const ABS_TOL: f64 = 1e-10;
+pub(super) const REL_TOL: f64 = 1e-8;
+pub(super) const ABS_TOL: f64 = 1e-10;
 
 /// A golden timeseries file: day numbers and named columns (empty cells are NaN).
-struct Golden {
-    days: Vec<i64>,
-    columns: HashMap<String, Vec<f64>>,
+pub(super) struct Golden {
+    pub(super) days: Vec<i64>,
+    pub(super) columns: HashMap<String, Vec<f64>>,
 }
 
-fn read_golden(path: &Path) -> Golden {
+pub(super) fn read_golden(path: &Path) -> Golden {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -49,7 +49,7 @@ fn read_golden(path: &Path) -> Golden {
     Golden { days, columns }
 }
 
-fn stages_for(data: &Path, code: &str) -> InstrumentStages {
+pub(super) fn stages_for(data: &Path, code: &str) -> InstrumentStages {
     let adjusted =
         read_adjusted_prices(&data.join(format!("adjusted_prices_csv/{code}.csv"))).unwrap();
     let multiple =

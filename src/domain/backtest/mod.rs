@@ -8,16 +8,21 @@
 //! Price-derived stages (vol, EWMAC) are computed on the adjusted prices' own days and are NaN
 //! beyond them, as in pysystemtrade; carry runs over the whole grid.
 //!
-//! Not here yet: FX, block value, vol scalar, positions and buffers.
+//! Position sizing, the portfolio's notional position and its buffers are in [`position`].
 
 pub mod carry;
 pub mod daily;
 pub mod ewmac;
 pub mod forecast;
+pub mod position;
 pub mod vol;
 
 #[cfg(test)]
+mod golden_positions;
+#[cfg(test)]
 mod golden_tests;
+
+use std::ops::Range;
 
 use crate::domain::series::{AdjustedPrices, MultiplePrices};
 
@@ -115,6 +120,12 @@ pub struct InstrumentStages {
     pub capped_forecasts: Vec<Forecast>,
     /// `combForecast.get_combined_forecast` (fixed weights and FDM).
     pub combined_forecast: Vec<f64>,
+    /// The indices of `days` that pysystemtrade's price-derived series (daily price, vol,
+    /// percentage vol) are indexed on: the adjusted prices' own business days.
+    pub price_span: Range<usize>,
+    /// The indices of `days` that `rawdata.daily_denominator_price` is indexed on: the multiple
+    /// prices' own business days.
+    pub denom_span: Range<usize>,
 }
 
 /// Runs the stages for one instrument from its adjusted and multiple prices.
@@ -189,7 +200,11 @@ pub fn run_instrument(
         )
     };
 
+    let price_span = span_of(&daily.days, &days);
+    let denom_span = span_of(&denom.days, &days);
     InstrumentStages {
+        price_span,
+        denom_span,
         days,
         price,
         denom_price,
@@ -199,5 +214,17 @@ pub fn run_instrument(
         raw_forecasts,
         capped_forecasts,
         combined_forecast,
+    }
+}
+
+/// Where the contiguous business-day run `sub` sits in `days` (which contains it); empty when
+/// `sub` is empty.
+fn span_of(sub: &[i64], days: &[i64]) -> Range<usize> {
+    match sub.first() {
+        Some(first) => {
+            let start = days.partition_point(|d| d < first);
+            start..(start + sub.len()).min(days.len())
+        }
+        None => 0..0,
     }
 }
