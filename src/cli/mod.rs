@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 #[macro_use]
 mod output;
+mod backtest;
 mod bench;
 mod context;
 mod control;
@@ -91,6 +92,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Prices: show series, list the store, regenerate adjusted prices, review spikes.
     Prices(prices::PricesArgs),
+    /// Backtest a strategy config over the stored prices (chapter-15 stages and positions).
+    Backtest(backtest::BacktestArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
@@ -352,6 +355,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Import(a) => import::import(&opts, a).await,
         Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Roll(a) => roll::roll(&opts, a).await,
+        Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Guard { .. } => Ok(0),
     }
 }

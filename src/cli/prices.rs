@@ -116,7 +116,7 @@ pub struct RegenerateArgs {
 }
 
 /// Opens the home's reference data and price store without creating anything.
-fn open(opts: &GlobalOpts) -> anyhow::Result<(Home, ReferenceData, ParquetPriceStore)> {
+pub(super) fn open(opts: &GlobalOpts) -> anyhow::Result<(Home, ReferenceData, ParquetPriceStore)> {
     let home = resolve_home(opts)?;
     load_config(&home)?;
     let reference = load_reference_data(&home.reference_dir())?;

@@ -2,6 +2,7 @@
 //! One binary with modules (see Cargo.toml `[[test]]`), so the crate links once.
 
 mod architecture;
+mod backtest;
 mod cli;
 mod crash;
 mod dag_props;

@@ -11,6 +11,7 @@
 //! Position sizing, the portfolio's notional position and its buffers are in [`position`].
 
 pub mod carry;
+pub mod config;
 pub mod daily;
 pub mod ewmac;
 pub mod forecast;

@@ -1,0 +1,184 @@
+//! `systrade backtest`: the shipped chapter-15 strategy run on imported AUD prices matches
+//! pysystemtrade's golden outputs; a bad strategy config exits 2 naming file and line; an
+//! instrument without prices is skipped with exit 1.
+//!
+//! Needs the shared pysystemtrade data and golden files (`systrade::test_support`); without them
+//! the tests print "skipping: ..." and pass, except under `CI=true`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::support::{stderr, stdout, TestHome};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+fn strategy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/strategies/chapter15_equal_weights.toml")
+}
+
+/// A home with the real csvconfig/, the full multiple and adjusted prices of AUD and SP500 and
+/// EURUSD imported.
+fn home_with_prices(shared: &Path) -> TestHome {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("csvconfig")).unwrap();
+    for entry in std::fs::read_dir(shared.join("csvconfig")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            d.path().join("csvconfig").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    for rel in [
+        "multiple_prices_csv/AUD.csv",
+        "multiple_prices_csv/SP500.csv",
+        "adjusted_prices_csv/AUD.csv",
+        "adjusted_prices_csv/SP500.csv",
+        "fx_prices_csv/EURUSD.csv",
+    ] {
+        let to = d.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(shared.join(rel), &to).unwrap();
+    }
+    let h = TestHome::new();
+    let out = h.run(&["import", "pysystemtrade", s(d.path())]);
+    assert_eq!(out.status.code(), Some(0), "import: {}", stderr(&out));
+    h
+}
+
+/// CSV text as a header → column map (cells as text) and the date column.
+fn read_csv(path: &Path) -> (Vec<String>, HashMap<String, Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let mut cols: Vec<Vec<String>> = vec![Vec::new(); header.len()];
+    for line in lines.filter(|l| !l.is_empty()) {
+        for (k, c) in line.split(',').enumerate() {
+            cols[k].push(c.to_string());
+        }
+    }
+    let dates = cols[0].clone();
+    (dates, header.into_iter().zip(cols).collect())
+}
+
+fn num(c: &str) -> f64 {
+    if c.is_empty() {
+        f64::NAN
+    } else {
+        c.parse().unwrap_or_else(|e| panic!("`{c}`: {e}"))
+    }
+}
+
+#[test]
+fn aud_matches_golden() {
+    let (Some(shared), Some(golden)) = (
+        systrade::test_support::shared_data_dir(),
+        systrade::test_support::golden_backtest_dir(),
+    ) else {
+        return;
+    };
+    let h = home_with_prices(&shared);
+    let out_dir = h.path().join("out");
+    let out = h.run(&[
+        "backtest",
+        s(&strategy()),
+        "--instrument",
+        "AUD",
+        "--csv",
+        s(&out_dir),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (our_dates, ours) = read_csv(&out_dir.join("AUD.csv"));
+    assert!(!ours.contains_key("fw_carry"));
+    let (dates, want) = read_csv(&golden.join("timeseries/AUD.csv"));
+    let index: HashMap<&str, usize> = our_dates
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), i))
+        .collect();
+    let mut compared = 0;
+    for col in [
+        "price",
+        "combined_forecast",
+        "subsystem_position",
+        "top_pos",
+    ] {
+        for (k, day) in dates.iter().enumerate() {
+            let i = *index
+                .get(day.as_str())
+                .unwrap_or_else(|| panic!("{day} missing"));
+            let (got, exp) = (num(&ours[col][i]), num(&want[col][k]));
+            if exp.is_nan() || got.is_nan() {
+                assert_eq!(got.is_nan(), exp.is_nan(), "{col} {day}: {got} vs {exp}");
+                continue;
+            }
+            let err = (got - exp).abs();
+            assert!(
+                err <= 1e-10 || err <= 1e-8 * exp.abs(),
+                "{col} {day}: got {got}, want {exp}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 1900, "only {compared} values compared");
+
+    // The summary: table and JSON agree on the last date of both instruments.
+    let out = h.run(&["backtest", s(&strategy()), "--instrument", "AUD", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["instruments"][0]["instrument"], "AUD");
+    let last = dates.last().unwrap();
+    assert_eq!(v["instruments"][0]["date"], last.as_str());
+    let top = v["instruments"][0]["top_pos"].as_f64().unwrap();
+    let want_top = num(want["top_pos"].last().unwrap());
+    assert!((top - want_top).abs() <= 1e-8 * want_top.abs());
+}
+
+#[test]
+fn missing_prices_are_skipped_and_bad_configs_rejected() {
+    let Some(shared) = systrade::test_support::shared_data_dir() else {
+        return;
+    };
+    let h = home_with_prices(&shared);
+    // SP500 runs; CORN has no prices in this home: reported, skipped, exit 1.
+    let out = h.run(&[
+        "backtest",
+        s(&strategy()),
+        "--instrument",
+        "SP500",
+        "--instrument",
+        "CORN",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("SP500"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("CORN: skipped: no adjusted prices"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A bad config: exit 2, file and line of each error, nothing run.
+    let text = std::fs::read_to_string(strategy())
+        .unwrap()
+        .replace("kind = \"carry\"", "kind = \"carri\"")
+        .replace("percentage_vol_target = 20.0", "percentage_vol_target = 0");
+    let bad = h.path().join("bad.toml");
+    std::fs::write(&bad, text).unwrap();
+    let out = h.run(&["backtest", s(&bad)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:8:", s(&bad))), "{err}");
+    assert!(err.contains("did you mean `carry`?"), "{err}");
+    assert!(err.contains(&format!("{}:33:", s(&bad))), "{err}");
+
+    // An instrument not in the strategy: exit 2.
+    let out = h.run(&["backtest", s(&strategy()), "--instrument", "AUX"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean `AUD`?"),
+        "{}",
+        stderr(&out)
+    );
+}
