@@ -139,6 +139,21 @@ pub fn daily_pct_vol(vol: &[f64], denom_price: &[f64]) -> Vec<f64> {
 mod tests {
     use super::*;
 
+    /// Bias-corrected weighted standard deviation, computed directly (pandas' definition):
+    /// the biased variance times Σw² / (Σw² − Σwᵢ²).
+    fn weighted_std(w: &[f64], x: &[f64]) -> f64 {
+        let sw: f64 = w.iter().sum();
+        let m = w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>() / sw;
+        let var_b = w
+            .iter()
+            .zip(x)
+            .map(|(a, b)| a * (b - m).powi(2))
+            .sum::<f64>()
+            / sw;
+        let sw2: f64 = w.iter().map(|a| a * a).sum();
+        (var_b * sw * sw / (sw * sw - sw2)).sqrt()
+    }
+
     #[test]
     fn ewm_std_matches_pandas_by_hand() {
         // pandas: pd.Series([1, 2, 4]).ewm(span=3).std() -> [NaN, 0.7071067811865476, 1.5275252316519468]
@@ -149,16 +164,7 @@ mod tests {
         // corrected by Σw² / (Σw² − Σw²ᵢ) = 3.0625 / (3.0625 − 1.3125).
         let w = [0.25, 0.5, 1.0];
         let x = [1.0, 2.0, 4.0];
-        let sw: f64 = w.iter().sum();
-        let m = w.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>() / sw;
-        let var_b = w
-            .iter()
-            .zip(&x)
-            .map(|(a, b)| a * (b - m).powi(2))
-            .sum::<f64>()
-            / sw;
-        let sw2: f64 = w.iter().map(|a| a * a).sum();
-        let expected = (var_b * sw * sw / (sw * sw - sw2)).sqrt();
+        let expected = weighted_std(&w, &x);
         assert!((s[2] - expected).abs() < 1e-14, "{} vs {expected}", s[2]);
     }
 
@@ -172,16 +178,7 @@ mod tests {
         // Weights after the gap: 0.125, 0.25 (aged twice / once ... ) -> compare to a direct sum.
         let w = [0.125, 0.25, 1.0];
         let x = [1.0, 2.0, 4.0];
-        let sw: f64 = w.iter().sum();
-        let m = w.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>() / sw;
-        let var_b = w
-            .iter()
-            .zip(&x)
-            .map(|(a, b)| a * (b - m).powi(2))
-            .sum::<f64>()
-            / sw;
-        let sw2: f64 = w.iter().map(|a| a * a).sum();
-        let expected = (var_b * sw * sw / (sw * sw - sw2)).sqrt();
+        let expected = weighted_std(&w, &x);
         assert!((s[4] - expected).abs() < 1e-14, "{} vs {expected}", s[4]);
         assert!(ewm_std(&[], 3.0, 1).is_empty());
     }
