@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use super::golden_tests::{read_golden, stages_for, ABS_TOL, INSTRUMENTS, REL_TOL};
+use super::golden_tests::{
+    check_golden_column, read_golden, stages_for, ABS_TOL, INSTRUMENTS, REL_TOL,
+};
 use super::position::{fx_on_days, size_positions, PositionConfig, PositionStages};
 use crate::adapters::pysystemtrade_csv::read_fx_prices;
 use crate::test_support::{golden_backtest_dir, shared_data_dir};
@@ -53,55 +55,11 @@ fn column(p: &PositionStages, name: &str) -> Vec<f64> {
     }
 }
 
-/// Compares `name` over all golden instruments; panics with the worst relative error and the
-/// first mismatches.
 fn check_column(name: &str) {
-    let (Some(data), Some(golden)) = (shared_data_dir(), golden_backtest_dir()) else {
-        return;
-    };
-    let mut worst = 0.0f64;
-    let mut worst_at = String::new();
-    let mut failures = Vec::new();
-    let mut compared = 0usize;
-    for code in INSTRUMENTS {
-        let g = read_golden(&golden.join(format!("timeseries/{code}.csv")));
-        let (days, p) = positions_for(&data, code);
-        let ours = column(&p, name);
-        let expected = &g.columns[name];
-        for (k, &day) in g.days.iter().enumerate() {
-            let want = expected[k];
-            let Ok(i) = days.binary_search(&day) else {
-                failures.push(format!("{code} day {day}: not on our grid"));
-                continue;
-            };
-            let got = ours[i];
-            compared += 1;
-            if want.is_nan() || got.is_nan() {
-                if want.is_nan() != got.is_nan() {
-                    failures.push(format!("{code} row {k}: got {got}, want {want}"));
-                }
-                continue;
-            }
-            let err = (got - want).abs();
-            let rel = err / want.abs();
-            if want.abs() >= ABS_TOL && rel > worst {
-                worst = rel;
-                worst_at = format!("{code} row {k}: got {got}, want {want}");
-            }
-            if err > ABS_TOL && err > REL_TOL * want.abs() {
-                failures.push(format!(
-                    "{code} row {k}: got {got}, want {want} (rel {rel:e})"
-                ));
-            }
-        }
-    }
-    eprintln!("{name}: {compared} rows, worst relative error {worst:e} ({worst_at})");
-    assert!(
-        failures.is_empty(),
-        "{name}: {} mismatches, worst relative error {worst:e} ({worst_at}); first: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
+    check_golden_column(name, &|data, code| {
+        let (days, p) = positions_for(data, code);
+        (days, column(&p, name))
+    });
 }
 
 #[test]

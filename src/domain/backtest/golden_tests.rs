@@ -78,9 +78,13 @@ fn column<'a>(s: &'a InstrumentStages, name: &str) -> &'a [f64] {
     }
 }
 
-/// Compares `name` over all golden instruments; panics with the worst relative error and the
+/// Our day grid and one column on it, for an instrument: `(data dir, code) -> (days, values)`.
+pub(super) type ColumnSource<'a> = dyn Fn(&Path, &str) -> (Vec<i64>, Vec<f64>) + 'a;
+
+/// Compares `name` over all golden instruments against the values `ours` computes for an
+/// instrument (its day grid and the column on it); panics with the worst relative error and the
 /// first mismatches.
-fn check_column(name: &str) {
+pub(super) fn check_golden_column(name: &str, ours: &ColumnSource<'_>) {
     let (Some(data), Some(golden)) = (shared_data_dir(), golden_backtest_dir()) else {
         return;
     };
@@ -90,13 +94,12 @@ fn check_column(name: &str) {
     let mut compared = 0usize;
     for code in INSTRUMENTS {
         let g = read_golden(&golden.join(format!("timeseries/{code}.csv")));
-        let s = stages_for(&data, code);
-        let ours = column(&s, name);
+        let (days, values) = ours(&data, code);
         let expected = &g.columns[name];
         for (k, &day) in g.days.iter().enumerate() {
             let want = expected[k];
-            let got = match s.days.binary_search(&day) {
-                Ok(i) => ours[i],
+            let got = match days.binary_search(&day) {
+                Ok(i) => values[i],
                 Err(_) => {
                     failures.push(format!("{code} day {day}: not on our grid"));
                     continue;
@@ -130,6 +133,14 @@ fn check_column(name: &str) {
         failures.len(),
         &failures[..failures.len().min(5)]
     );
+}
+
+fn check_column(name: &str) {
+    check_golden_column(name, &|data, code| {
+        let s = stages_for(data, code);
+        let values = column(&s, name).to_vec();
+        (s.days, values)
+    });
 }
 
 #[test]
