@@ -84,6 +84,60 @@ pub struct MarketConfig {
     pub sim_start: chrono::NaiveDate,
 }
 
+/// How total capital follows the broker's account value (§B9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapitalMethod {
+    /// Capital = previous capital + P&L (never below 0); the maximum follows it.
+    Full,
+    /// Losses reduce capital; profits only refill it up to the previous maximum.
+    Half,
+    /// Capital stays where it was set.
+    Fixed,
+}
+
+impl CapitalMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapitalMethod::Full => "full",
+            CapitalMethod::Half => "half",
+            CapitalMethod::Fixed => "fixed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CapitalConfig {
+    pub method: CapitalMethod,
+    /// The largest relative move of the account value taken without a person's confirmation.
+    pub max_change: f64,
+    /// Three-letter code of the base currency.
+    pub base_currency: String,
+}
+
+/// Which broker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrokerKind {
+    /// The built-in simulated broker.
+    Sim,
+}
+
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub kind: BrokerKind,
+    /// The simulated broker's account value before trading P&L, base currency.
+    pub sim_account_value: f64,
+}
+
+/// The strategies run_systems runs.
+#[derive(Debug, Clone)]
+pub struct StrategiesConfig {
+    /// (strategy name, capital weight), in name order; weights are positive.
+    pub weights: Vec<(String, f64)>,
+    /// Days a backtest state is kept.
+    pub backtest_keep_days: u32,
+}
+
 /// The effective, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,6 +147,9 @@ pub struct Config {
     pub backup: BackupConfig,
     pub prices: PricesConfig,
     pub market: MarketConfig,
+    pub capital: CapitalConfig,
+    pub broker: BrokerConfig,
+    pub strategies: StrategiesConfig,
     /// Every `section.key` with its value and source.
     pub entries: BTreeMap<String, (toml::Value, Source)>,
 }
@@ -207,6 +264,19 @@ impl Config {
                                     ));
                             d.line = Some(line);
                             errs.push(d);
+                        }
+                        Some(toml::Value::Float(_)) if v.is_integer() => {
+                            let n = v.as_integer().unwrap_or_default() as f64;
+                            entries.insert(
+                                key,
+                                (
+                                    toml::Value::Float(n),
+                                    Source::File {
+                                        path: path.clone(),
+                                        line,
+                                    },
+                                ),
+                            );
                         }
                         Some(default)
                             if std::mem::discriminant(default) != std::mem::discriminant(v) =>
@@ -427,10 +497,87 @@ impl Config {
                 chrono::NaiveDate::MIN
             }
         };
+        let f = |key: &str| {
+            entries
+                .get(key)
+                .and_then(|(v, _)| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+                .unwrap_or(f64::NAN)
+        };
+        let method = match s("capital.method").as_str() {
+            "full" => CapitalMethod::Full,
+            "half" => CapitalMethod::Half,
+            "fixed" => CapitalMethod::Fixed,
+            other => {
+                bad(
+                    "capital.method",
+                    format!("`{other}` is not one of: full, half, fixed"),
+                );
+                CapitalMethod::Full
+            }
+        };
+        let max_change = f("capital.max_change");
+        if !(max_change > 0.0 && max_change.is_finite()) {
+            bad(
+                "capital.max_change",
+                format!("must be a positive fraction (0.10 = 10%), got {max_change}"),
+            );
+        }
+        let base_currency = s("capital.base_currency");
+        if !(base_currency.len() == 3 && base_currency.chars().all(|c| c.is_ascii_uppercase())) {
+            bad(
+                "capital.base_currency",
+                format!("`{base_currency}` is not a three-letter currency code like USD"),
+            );
+        }
+        let broker_kind = match s("broker.kind").as_str() {
+            "sim" => BrokerKind::Sim,
+            other => {
+                bad(
+                    "broker.kind",
+                    format!("`{other}` is not a broker; use \"sim\""),
+                );
+                BrokerKind::Sim
+            }
+        };
+        let sim_account_value = f("broker.sim_account_value");
+        if !(sim_account_value >= 0.0 && sim_account_value.is_finite()) {
+            bad(
+                "broker.sim_account_value",
+                format!("must be a non-negative number, got {sim_account_value}"),
+            );
+        }
+        let strategy_weights =
+            match parse_strategy_weights(entries.get("strategies.weights").map(|(v, _)| v)) {
+                Ok(w) => w,
+                Err(e) => {
+                    bad("strategies.weights", e);
+                    Vec::new()
+                }
+            };
+        let keep_days = i("strategies.backtest_keep_days");
+        if !(1..=36_500).contains(&keep_days) {
+            bad(
+                "strategies.backtest_keep_days",
+                format!("must be between 1 and 36500, got {keep_days}"),
+            );
+        }
         if !errs.is_empty() {
             return Err(Diagnostics(errs));
         }
         Ok(Config {
+            capital: CapitalConfig {
+                method,
+                max_change,
+                base_currency,
+            },
+            broker: BrokerConfig {
+                kind: broker_kind,
+                sim_account_value,
+            },
+            strategies: StrategiesConfig {
+                weights: strategy_weights,
+                backtest_keep_days: keep_days as u32,
+            },
             store: StoreConfig { durability },
             logging: LoggingConfig {
                 level,
@@ -455,6 +602,54 @@ impl Config {
             entries,
         })
     }
+}
+
+/// `strategies.weights`: a table `{ name = weight }`, or (from the environment) a string
+/// `"name=weight,name=weight"`. Names are strategy names; weights positive and finite.
+fn parse_strategy_weights(value: Option<&toml::Value>) -> Result<Vec<(String, f64)>, String> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    let mut push = |name: &str, w: Option<f64>| -> Result<(), String> {
+        let name = name.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "`{name}` is not a strategy name (letters, digits, _ and -)"
+            ));
+        }
+        let w = w.ok_or_else(|| format!("the weight of `{name}` is not a number"))?;
+        if !(w > 0.0 && w.is_finite()) {
+            return Err(format!("the weight of `{name}` must be positive, got {w}"));
+        }
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(format!("`{name}` is listed twice"));
+        }
+        out.push((name.to_string(), w));
+        Ok(())
+    };
+    match value {
+        Some(toml::Value::Table(t)) => {
+            for (name, v) in t {
+                push(
+                    name,
+                    v.as_float().or_else(|| v.as_integer().map(|i| i as f64)),
+                )?;
+            }
+        }
+        Some(toml::Value::String(text)) => {
+            for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+                let (name, w) = part
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{part}` is not name=weight"))?;
+                push(name, w.trim().parse::<f64>().ok())?;
+            }
+        }
+        _ => return Err("expected a table { strategy_name = weight, ... }".into()),
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 /// The environment variable that overrides a `section.key`.
@@ -498,6 +693,41 @@ mod tests {
             chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap()
         );
         assert!(c.entries.values().all(|(_, s)| *s == Source::Default));
+        assert_eq!(c.capital.method, CapitalMethod::Full);
+        assert_eq!(c.capital.max_change, 0.10);
+        assert_eq!(c.capital.base_currency, "USD");
+        assert_eq!(c.broker.kind, BrokerKind::Sim);
+        assert_eq!(
+            c.strategies.weights,
+            vec![("chapter15_equal_weights".to_string(), 1.0)]
+        );
+        assert_eq!(c.strategies.backtest_keep_days, 30);
+    }
+
+    #[test]
+    fn strategy_weights_from_file_and_environment() {
+        let c = load(Some("[strategies]\nweights = { b = 1, a = 3.0 }\n"), &[]).unwrap();
+        assert_eq!(
+            c.strategies.weights,
+            vec![("a".to_string(), 3.0), ("b".to_string(), 1.0)]
+        );
+        let c = load(None, &[("SYSTRADE_STRATEGIES__WEIGHTS", "x=0.5, y=1.5")]).unwrap();
+        assert_eq!(
+            c.strategies.weights,
+            vec![("x".to_string(), 0.5), ("y".to_string(), 1.5)]
+        );
+        let e = load(Some("[strategies]\nweights = { a = -1.0 }\n"), &[]).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("strategies.weights") && text.contains("must be positive"),
+            "{text}"
+        );
+        let e = load(Some("[capital]\nmethod = \"most\"\nmax_change = 0\n"), &[]).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("capital.method") && text.contains("capital.max_change"),
+            "{text}"
+        );
     }
 
     #[test]
