@@ -10,8 +10,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use chrono::NaiveDate;
 use clap::Args;
@@ -21,11 +19,9 @@ use super::context::GlobalOpts;
 use super::output::{print_json, table};
 use super::prices::open;
 use super::CliError;
-use crate::domain::backtest::config::{parse_strategy, StrategyConfig};
-use crate::domain::backtest::position::{fx_on_days, size_positions, PositionStages};
-use crate::domain::backtest::{run_instrument, InstrumentStages};
-use crate::domain::instrument::{InstrumentCode, ReferenceData};
-use crate::domain::ports::PriceStore;
+use crate::domain::backtest::config::parse_strategy;
+use crate::domain::backtest::portfolio::{run_strategy, InstrumentRun, Skipped};
+use crate::domain::instrument::InstrumentCode;
 use crate::engine::diagnostic::did_you_mean;
 
 #[derive(Args, Debug)]
@@ -41,14 +37,6 @@ pub struct BacktestArgs {
     /// Write OUTDIR/INSTRUMENT.csv with every computed series.
     #[arg(long, value_name = "OUTDIR")]
     pub csv: Option<PathBuf>,
-}
-
-/// One instrument's results.
-struct Done {
-    code: String,
-    stages: InstrumentStages,
-    positions: PositionStages,
-    weight: f64,
 }
 
 pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32> {
@@ -84,24 +72,28 @@ pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32>
             .collect();
     }
 
-    let results = run_all(&strategy, &reference, &store, &selected);
-    let mut done = Vec::new();
-    let mut skipped = Vec::new();
-    for (code, r) in selected.iter().zip(results) {
-        match r {
-            Ok(d) => done.push(d),
-            Err(why) => {
-                eprintln!("warning: {code}: skipped: {why}");
-                skipped.push(json!({ "instrument": code, "reason": why }));
-            }
-        }
+    // The whole portfolio runs (instrument weights depend on every instrument's history);
+    // only the selected instruments are shown.
+    let run = run_strategy(&strategy, &reference, &store, 2);
+    let done: Vec<&InstrumentRun> = run
+        .instruments
+        .iter()
+        .filter(|r| selected.contains(&r.code))
+        .collect();
+    let skipped: Vec<&Skipped> = run
+        .skipped
+        .iter()
+        .filter(|s| selected.contains(&s.instrument))
+        .collect();
+    for s in &skipped {
+        eprintln!("warning: {}: skipped: {}", s.instrument, s.reason);
     }
 
     if let Some(dir) = &a.csv {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
         for d in &done {
-            write_csv(dir, d, &strategy)?;
+            write_csv(dir, d)?;
         }
         outln!(
             "wrote {} file(s) to {}{}",
@@ -114,7 +106,7 @@ pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32>
             }
         );
     } else if a.json {
-        let rows: Vec<_> = done.iter().map(summary_json).collect();
+        let rows: Vec<_> = done.iter().map(|d| summary_json(d)).collect();
         print_json(&json!({
             "strategy": strategy.name,
             "instruments": rows,
@@ -132,7 +124,7 @@ pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32>
             "top_pos",
             "bot_pos",
         ];
-        let rows: Vec<Vec<String>> = done.iter().map(summary_row).collect();
+        let rows: Vec<Vec<String>> = done.iter().map(|d| summary_row(d)).collect();
         outln!("strategy {}: last date of each instrument", strategy.name);
         out!("{}", table(&header, &rows));
         if !skipped.is_empty() {
@@ -140,90 +132,6 @@ pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32>
         }
     }
     Ok(if skipped.is_empty() { 0 } else { 1 })
-}
-
-/// Runs every instrument on two threads; results in `codes`' order.
-fn run_all(
-    strategy: &StrategyConfig,
-    reference: &ReferenceData,
-    store: &dyn PriceStore,
-    codes: &[String],
-) -> Vec<Result<Done, String>> {
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<Done, String>>>> =
-        codes.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(code) = codes.get(i) else { break };
-                let r = run_one(strategy, reference, store, code);
-                if let Ok(mut slot) = slots[i].lock() {
-                    *slot = Some(r);
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Err("not run (worker thread failed)".into()))
-        })
-        .collect()
-}
-
-fn run_one(
-    strategy: &StrategyConfig,
-    reference: &ReferenceData,
-    store: &dyn PriceStore,
-    code: &str,
-) -> Result<Done, String> {
-    let ic = InstrumentCode::new(code).map_err(|e| e.to_string())?;
-    let instrument = reference
-        .instrument(&ic)
-        .ok_or("not in the reference data")?;
-    let cfg = strategy
-        .position_config(code)
-        .ok_or("not in the strategy")?;
-    let adjusted = store
-        .read_adjusted(&ic)
-        .map_err(|e| e.to_string())?
-        .ok_or("no adjusted prices in the store")?;
-    if !adjusted.value.iter().any(|v| v.is_finite()) {
-        return Err("adjusted prices are empty or all NaN".into());
-    }
-    let multiple = store
-        .read_multiple(&ic)
-        .map_err(|e| e.to_string())?
-        .ok_or("no multiple prices in the store")?;
-    if !multiple.price.iter().any(|v| v.is_finite()) {
-        return Err("multiple prices are empty or have no PRICE values".into());
-    }
-    let stages = run_instrument(&adjusted, &multiple, &strategy.system);
-    let fx = if instrument.currency == strategy.base_currency {
-        vec![1.0; stages.days.len()]
-    } else {
-        let ccy = &instrument.currency;
-        let fx = store
-            .read_fx(ccy)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no {ccy} FX rates in the store"))?;
-        if !fx.value.iter().any(|v| v.is_finite()) {
-            return Err(format!("{ccy} FX rates are empty or all NaN"));
-        }
-        fx_on_days(&fx.ts, &fx.value, &stages.days)
-    };
-    let positions =
-        size_positions(&stages, instrument.point_size, &fx, &cfg).map_err(|e| e.to_string())?;
-    Ok(Done {
-        code: code.to_string(),
-        stages,
-        positions,
-        weight: cfg.instrument_weight,
-    })
 }
 
 fn date(day: i64) -> String {
@@ -238,7 +146,7 @@ fn at(v: &[f64], i: usize) -> f64 {
 
 /// The last-date values: price, combined forecast, vol scalar, subsystem and notional position,
 /// top and bottom of the buffer.
-fn last_values(d: &Done) -> (String, [f64; 7]) {
+fn last_values(d: &InstrumentRun) -> (String, [f64; 7]) {
     let Some(i) = d.stages.days.len().checked_sub(1) else {
         return (String::new(), [f64::NAN; 7]);
     };
@@ -257,7 +165,7 @@ fn last_values(d: &Done) -> (String, [f64; 7]) {
     )
 }
 
-fn summary_row(d: &Done) -> Vec<String> {
+fn summary_row(d: &InstrumentRun) -> Vec<String> {
     let (day, v) = last_values(d);
     let mut row = vec![d.code.clone(), day];
     row.extend(v.iter().map(|x| {
@@ -270,7 +178,7 @@ fn summary_row(d: &Done) -> Vec<String> {
     row
 }
 
-fn summary_json(d: &Done) -> serde_json::Value {
+fn summary_json(d: &InstrumentRun) -> serde_json::Value {
     let (day, v) = last_values(d);
     json!({
         "instrument": d.code,
@@ -286,13 +194,9 @@ fn summary_json(d: &Done) -> serde_json::Value {
 }
 
 /// Writes `dir/CODE.csv`: date, then every computed series under the golden files' names.
-fn write_csv(dir: &Path, d: &Done, strategy: &StrategyConfig) -> anyhow::Result<()> {
+fn write_csv(dir: &Path, d: &InstrumentRun) -> anyhow::Result<()> {
     let s = &d.stages;
     let p = &d.positions;
-    let n = s.days.len();
-    let fdm = vec![strategy.system.forecast_div_multiplier; n];
-    let weight = vec![d.weight; n];
-    let idm = vec![strategy.position.idm; n];
     let mut columns: Vec<(String, &[f64])> = vec![
         ("price".into(), &s.price),
         ("denom_price".into(), &s.denom_price),
@@ -306,8 +210,11 @@ fn write_csv(dir: &Path, d: &Done, strategy: &StrategyConfig) -> anyhow::Result<
     for f in &s.capped_forecasts {
         columns.push((format!("capfc_{}", f.rule), &f.values));
     }
+    for f in &s.forecast_weights {
+        columns.push((format!("fw_{}", f.rule), &f.values));
+    }
     let rest: [(&str, &[f64]); 14] = [
-        ("fdm", &fdm),
+        ("fdm", &s.fdm),
         ("combined_forecast", &s.combined_forecast),
         ("fx_rate_ffill", &p.fx_rate),
         ("block_value", &p.block_value),
@@ -315,8 +222,8 @@ fn write_csv(dir: &Path, d: &Done, strategy: &StrategyConfig) -> anyhow::Result<
         ("instr_value_vol", &p.instr_value_vol),
         ("vol_scalar", &p.vol_scalar),
         ("subsystem_position", &p.subsystem_position),
-        ("instrument_weight", &weight),
-        ("idm", &idm),
+        ("instrument_weight", &p.instrument_weight),
+        ("idm", &p.idm),
         ("notional_position", &p.notional_position),
         ("buffer", &p.buffer),
         ("top_pos", &p.top_pos),

@@ -5,7 +5,7 @@
 //! ```toml
 //! [strategy]
 //! name = "chapter15"
-//! base_currency = "USD"              # only USD for now
+//! base_currency = "USD"              # positions valued in it (FX via USD rates)
 //! notional_trading_capital = 250000
 //! percentage_vol_target = 20.0
 //!
@@ -21,11 +21,13 @@
 //! fdm = 1.31
 //! weights = { ewmac16_64 = 1.0 }     # must sum to 1
 //! # average_absolute_forecast = 10.0 (the default)
+//! # weight_smoothing_span = 125        (the default: EWMA span of the daily weights)
 //!
 //! [portfolio]
 //! idm = 2.5
 //! buffer_size = 0.1
-//! instruments = { AUD = 0.5, SP500 = 0.5 }   # CODE = fixed instrument weight
+//! instruments = { AUD = 0.5, SP500 = 0.5 }   # CODE = fixed instrument weight; sum 1
+//! # weight_smoothing_span = 125        (the default)
 //! ```
 //!
 //! Parsing uses `deny_unknown_fields`; every problem is collected as a [`Diagnostic`] with file
@@ -39,6 +41,7 @@ use toml::Spanned;
 
 use super::position::PositionConfig;
 use super::vol::VolConfig;
+use super::weights::DEFAULT_WEIGHT_SMOOTHING_SPAN;
 use super::{Rule, RuleKind, SystemConfig};
 use crate::engine::diagnostic::{
     did_you_mean, from_toml_error, Diagnostic, Diagnostics, SourceText,
@@ -46,10 +49,8 @@ use crate::engine::diagnostic::{
 
 /// Rule kinds a config may name.
 pub const RULE_KINDS: [&str; 2] = ["ewmac", "carry"];
-/// Base currencies supported.
-pub const BASE_CURRENCIES: [&str; 1] = ["USD"];
-/// Tolerance of the forecast weights' sum.
-pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-9;
+/// Tolerance of the sum of the forecast weights and of the instrument weights.
+pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-6;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +89,7 @@ struct RawForecast {
     fdm: Spanned<f64>,
     weights: Spanned<BTreeMap<String, f64>>,
     average_absolute_forecast: Option<Spanned<f64>>,
+    weight_smoothing_span: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,6 +98,7 @@ struct RawPortfolio {
     idm: Spanned<f64>,
     buffer_size: Spanned<f64>,
     instruments: Spanned<BTreeMap<String, f64>>,
+    weight_smoothing_span: Option<Spanned<f64>>,
 }
 
 /// A validated strategy.
@@ -109,6 +112,9 @@ pub struct StrategyConfig {
     pub position: PositionConfig,
     /// Instrument codes (sorted) with their fixed instrument weights.
     pub instruments: Vec<(String, f64)>,
+    /// Span of the EWMA that smooths the daily instrument weights
+    /// (`instrument_weight_ewma_span`).
+    pub instrument_weight_smoothing_span: f64,
 }
 
 impl StrategyConfig {
@@ -140,14 +146,14 @@ pub fn parse_strategy(
 
     let s = &raw.strategy;
     let ccy = s.base_currency.get_ref();
-    if !BASE_CURRENCIES.contains(&ccy.as_str()) {
+    if !(ccy.len() == 3 && ccy.chars().all(|c| c.is_ascii_uppercase())) {
         errs.push(
             err(
                 s.base_currency.span(),
                 "strategy.base_currency",
-                format!("base currency `{ccy}` is not supported"),
+                format!("base currency `{ccy}` is not a three-letter currency code"),
             )
-            .help("only USD is supported for now"),
+            .help("for example USD, EUR, GBP"),
         );
     }
     positive(
@@ -272,6 +278,23 @@ pub fn parse_strategy(
     if let Some(a) = &f.average_absolute_forecast {
         positive(&mut errs, &err, a, "forecast.average_absolute_forecast");
     }
+    for (span, key) in [
+        (&f.weight_smoothing_span, "forecast.weight_smoothing_span"),
+        (
+            &raw.portfolio.weight_smoothing_span,
+            "portfolio.weight_smoothing_span",
+        ),
+    ] {
+        if let Some(v) = span {
+            if !(v.get_ref().is_finite() && *v.get_ref() >= 1.0) {
+                errs.push(err(
+                    v.span(),
+                    key,
+                    format!("{} must be a number ≥ 1", v.get_ref()),
+                ));
+            }
+        }
+    }
     let rule_names: Vec<&str> = raw
         .rules
         .iter()
@@ -356,6 +379,16 @@ pub fn parse_strategy(
         }
         instruments.push((code.clone(), *w));
     }
+    let total: f64 = p.instruments.get_ref().values().sum();
+    if !instruments.is_empty()
+        && ((total - 1.0).abs().is_nan() || (total - 1.0).abs() > WEIGHT_SUM_TOLERANCE)
+    {
+        errs.push(err(
+            ispan.clone(),
+            "portfolio.instruments",
+            format!("instrument weights sum to {total}, not 1"),
+        ));
+    }
 
     if !errs.is_empty() {
         return Err(Diagnostics(errs));
@@ -369,6 +402,10 @@ pub fn parse_strategy(
             forecast_cap: *f.cap.get_ref(),
             forecast_weights,
             forecast_div_multiplier: *f.fdm.get_ref(),
+            weight_smoothing_span: f
+                .weight_smoothing_span
+                .as_ref()
+                .map_or(DEFAULT_WEIGHT_SMOOTHING_SPAN, |v| *v.get_ref()),
         },
         position: PositionConfig {
             percentage_vol_target: *s.percentage_vol_target.get_ref(),
@@ -382,6 +419,10 @@ pub fn parse_strategy(
             buffer_size: *b,
         },
         instruments,
+        instrument_weight_smoothing_span: p
+            .weight_smoothing_span
+            .as_ref()
+            .map_or(DEFAULT_WEIGHT_SMOOTHING_SPAN, |v| *v.get_ref()),
     })
 }
 

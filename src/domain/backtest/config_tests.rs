@@ -128,10 +128,28 @@ fn vol_target_and_capital_must_be_positive() {
 }
 
 #[test]
-fn only_usd_base_currency() {
-    let d = one("base_currency = \"USD\"", "base_currency = \"EUR\"");
+fn base_currency_is_a_currency_code() {
+    let c = parse(&BASE.replace("base_currency = \"USD\"", "base_currency = \"EUR\"")).unwrap();
+    assert_eq!(c.base_currency, "EUR");
+    let d = one("base_currency = \"USD\"", "base_currency = \"euro\"");
     assert_eq!(d.line, Some(3));
-    assert!(d.message.contains("`EUR` is not supported"), "{d}");
+    assert!(d.message.contains("`euro` is not a three-letter"), "{d}");
+}
+
+#[test]
+fn instrument_weights_sum_to_one_and_spans_are_checked() {
+    let d = one("SP500 = 0.5", "SP500 = 0.6");
+    assert_eq!(d.key.as_deref(), Some("portfolio.instruments"));
+    assert!(d.message.contains("instrument weights sum to 1.1"), "{d}");
+    let d = one("fdm = 1.1", "fdm = 1.1\nweight_smoothing_span = 0.5");
+    assert_eq!(d.key.as_deref(), Some("forecast.weight_smoothing_span"));
+    let c = parse(&BASE.replace(
+        "buffer_size = 0.1",
+        "buffer_size = 0.1\nweight_smoothing_span = 30",
+    ))
+    .unwrap();
+    assert_eq!(c.instrument_weight_smoothing_span, 30.0);
+    assert_eq!(c.system.weight_smoothing_span, 125.0);
 }
 
 #[test]

@@ -6,28 +6,22 @@ pub fn scale_and_cap(raw: &[f64], scalar: f64, cap: f64) -> Vec<f64> {
     raw.iter().map(|&x| (x * scalar).clamp(-cap, cap)).collect()
 }
 
-/// The combined forecast with fixed weights: `fdm × Σ wᵢ·ffill(capped_i)` (NaN forecasts left
-/// out of the sum, NaN where every one is NaN), clipped to `[-cap, cap]`. `forecasts[i]` and
-/// `weights[i]` belong together; all forecasts have the same length.
-pub fn combine(forecasts: &[&[f64]], weights: &[f64], fdm: f64, cap: f64) -> Vec<f64> {
+/// The combined forecast: `fdm × Σ wᵢ(t)·fᵢ(t)` over the forecasts that are not NaN (0 where
+/// all are, as pandas' row sum), clipped to `[-cap, cap]`. `forecasts[i]` (forward filled) and
+/// its daily weights `weights[i]` (see [`super::weights::fitted_weights`]) belong together; all
+/// have the same length.
+pub fn combine(forecasts: &[Vec<f64>], weights: &[Vec<f64>], fdm: f64, cap: f64) -> Vec<f64> {
     let n = forecasts.first().map_or(0, |f| f.len());
-    let filled: Vec<Vec<f64>> = forecasts.iter().map(|f| super::daily::ffill(f)).collect();
     (0..n)
         .map(|t| {
             let mut sum = 0.0;
-            let mut any = false;
-            for (f, &w) in filled.iter().zip(weights) {
-                let x = f[t];
+            for (f, w) in forecasts.iter().zip(weights) {
+                let x = w[t] * f[t];
                 if !x.is_nan() {
-                    sum += w * x;
-                    any = true;
+                    sum += x;
                 }
             }
-            if any {
-                (sum * fdm).clamp(-cap, cap)
-            } else {
-                f64::NAN
-            }
+            (sum * fdm).clamp(-cap, cap)
         })
         .collect()
 }
@@ -44,13 +38,15 @@ mod tests {
     }
 
     #[test]
-    fn combines_with_fixed_weights_ffill_and_cap() {
-        let a = [f64::NAN, 10.0, f64::NAN, 20.0];
-        let b = [f64::NAN, f64::NAN, 4.0, 20.0];
-        let out = combine(&[&a, &b], &[0.5, 0.5], 1.5, 20.0);
-        assert!(out[0].is_nan());
-        assert_eq!(out[1], 7.5); // b missing: left out, not renormalised
-        assert_eq!(out[2], 10.5); // a forward filled
+    fn combines_with_daily_weights_and_cap() {
+        let a = vec![f64::NAN, 10.0, 10.0, 20.0];
+        let b = vec![f64::NAN, f64::NAN, 4.0, 20.0];
+        let wa = vec![0.5, 1.0, 0.5, 0.5];
+        let wb = vec![0.5, 0.0, 0.5, 0.5];
+        let out = combine(&[a, b], &[wa, wb], 1.5, 20.0);
+        assert_eq!(out[0], 0.0); // no forecast at all: pandas' empty sum
+        assert_eq!(out[1], 15.0); // b missing: its weight went to a
+        assert_eq!(out[2], 10.5);
         assert_eq!(out[3], 20.0); // capped
         assert!(combine(&[], &[], 1.0, 20.0).is_empty());
     }

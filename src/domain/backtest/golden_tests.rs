@@ -65,11 +65,14 @@ fn column<'a>(s: &'a InstrumentStages, name: &str) -> &'a [f64] {
         "daily_pct_vol" => &s.daily_pct_vol,
         "raw_carry" => &s.raw_carry,
         "combined_forecast" => &s.combined_forecast,
+        "fdm" => &s.fdm,
         _ => {
             let (list, rule) = if let Some(r) = name.strip_prefix("rawfc_") {
                 (&s.raw_forecasts, r)
             } else if let Some(r) = name.strip_prefix("capfc_") {
                 (&s.capped_forecasts, r)
+            } else if let Some(r) = name.strip_prefix("fw_") {
+                (&s.forecast_weights, r)
             } else {
                 panic!("unknown column {name}")
             };
@@ -180,6 +183,14 @@ fn golden_capped_forecasts() {
     for rule in ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"] {
         check_column(&format!("capfc_{rule}"));
     }
+}
+
+#[test]
+fn golden_forecast_weights_and_fdm() {
+    for rule in ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"] {
+        check_column(&format!("fw_{rule}"));
+    }
+    check_column("fdm");
 }
 
 #[test]

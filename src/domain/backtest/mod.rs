@@ -15,9 +15,13 @@ pub mod config;
 pub mod daily;
 pub mod ewmac;
 pub mod forecast;
+pub mod portfolio;
 pub mod position;
 pub mod vol;
+pub mod weights;
 
+#[cfg(test)]
+mod golden_portfolio;
 #[cfg(test)]
 mod golden_positions;
 #[cfg(test)]
@@ -57,6 +61,8 @@ pub struct SystemConfig {
     pub forecast_weights: Vec<(String, f64)>,
     /// Fixed forecast diversification multiplier.
     pub forecast_div_multiplier: f64,
+    /// Span of the EWMA that smooths the daily forecast weights (`forecast_weight_ewma_span`).
+    pub weight_smoothing_span: f64,
 }
 
 impl SystemConfig {
@@ -89,6 +95,7 @@ impl SystemConfig {
                 ("carry".to_string(), 0.50),
             ],
             forecast_div_multiplier: 1.31,
+            weight_smoothing_span: weights::DEFAULT_WEIGHT_SMOOTHING_SPAN,
         }
     }
 }
@@ -119,6 +126,11 @@ pub struct InstrumentStages {
     pub raw_forecasts: Vec<Forecast>,
     /// `forecastScaleCap.get_capped_forecast`, in the config's rule order.
     pub capped_forecasts: Vec<Forecast>,
+    /// `combForecast.get_forecast_weights`: each weighted rule's daily weight, fitted to the
+    /// forecasts available, smoothed and normalised (see [`weights`]); in rule-name order.
+    pub forecast_weights: Vec<Forecast>,
+    /// `combForecast.get_forecast_diversification_multiplier` (fixed), on the grid.
+    pub fdm: Vec<f64>,
     /// `combForecast.get_combined_forecast` (fixed weights and FDM).
     pub combined_forecast: Vec<f64>,
     /// The indices of `days` that pysystemtrade's price-derived series (daily price, vol,
@@ -181,26 +193,40 @@ pub fn run_instrument(
         });
     }
 
-    // Rules without a weight get none.
-    let mut inputs = Vec::with_capacity(capped_forecasts.len());
-    let mut weights = Vec::with_capacity(capped_forecasts.len());
-    for f in &capped_forecasts {
-        if let Some((_, w)) = cfg.forecast_weights.iter().find(|(r, _)| *r == f.rule) {
-            inputs.push(f.values.as_slice());
-            weights.push(*w);
-        }
-    }
-    let combined_forecast = if inputs.is_empty() {
+    // Forecast weights fitted to the forecasts, in rule-name order as pysystemtrade's
+    // sorted rule list (rules without a weight take no part).
+    let mut weighted: Vec<(&str, f64, Vec<f64>)> = capped_forecasts
+        .iter()
+        .filter_map(|f| {
+            let (_, w) = cfg.forecast_weights.iter().find(|(r, _)| *r == f.rule)?;
+            Some((f.rule.as_str(), *w, daily::ffill(&f.values)))
+        })
+        .collect();
+    weighted.sort_by(|a, b| a.0.cmp(b.0));
+    let raw_weights: Vec<f64> = weighted.iter().map(|(_, w, _)| *w).collect();
+    let inputs: Vec<&[f64]> = weighted.iter().map(|(_, _, f)| f.as_slice()).collect();
+    let fitted = weights::fitted_weights(&raw_weights, &inputs, None, cfg.weight_smoothing_span);
+    let filled: Vec<Vec<f64>> = weighted.iter().map(|(_, _, f)| f.clone()).collect();
+    let combined_forecast = if filled.is_empty() {
         vec![f64::NAN; days.len()]
     } else {
         forecast::combine(
-            &inputs,
-            &weights,
+            &filled,
+            &fitted,
             cfg.forecast_div_multiplier,
             cfg.forecast_cap,
         )
     };
+    let forecast_weights = weighted
+        .iter()
+        .zip(fitted)
+        .map(|((rule, _, _), values)| Forecast {
+            rule: rule.to_string(),
+            values,
+        })
+        .collect();
 
+    let fdm = vec![cfg.forecast_div_multiplier; days.len()];
     let price_span = span_of(&daily.days, &days);
     let denom_span = span_of(&denom.days, &days);
     InstrumentStages {
@@ -214,6 +240,8 @@ pub fn run_instrument(
         raw_carry,
         raw_forecasts,
         capped_forecasts,
+        forecast_weights,
+        fdm,
         combined_forecast,
     }
 }

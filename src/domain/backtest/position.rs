@@ -90,7 +90,11 @@ pub struct PositionStages {
     pub vol_scalar: Vec<f64>,
     /// `positionSize.get_subsystem_position`.
     pub subsystem_position: Vec<f64>,
-    /// `portfolio.get_notional_position` (fixed weight and IDM, no risk overlay).
+    /// `portfolio.get_instrument_weights()` of this instrument, on its grid.
+    pub instrument_weight: Vec<f64>,
+    /// `portfolio.get_instrument_diversification_multiplier`, on the grid.
+    pub idm: Vec<f64>,
+    /// `portfolio.get_notional_position` (no risk overlay).
     pub notional_position: Vec<f64>,
     /// `portfolio.get_buffers` (forecast method).
     pub buffer: Vec<f64>,
@@ -116,7 +120,9 @@ pub fn fx_on_days(ts: &[Micros], values: &[f64], days: &[i64]) -> Vec<f64> {
 }
 
 /// Sizes the positions of one instrument from its stages, its point size (value of a full price
-/// move of one contract, instrument currency) and its FX rate on `stages.days`.
+/// move of one contract, instrument currency) and its FX rate on `stages.days`, with the
+/// config's fixed instrument weight and IDM on every day (the portfolio run,
+/// [`super::portfolio`], replaces them with the weights fitted across instruments).
 pub fn size_positions(
     stages: &InstrumentStages,
     point_size: f64,
@@ -170,53 +176,69 @@ pub fn size_positions(
         vol_scalar[i] = target / value;
     }
 
-    // Positions on the whole grid.
-    let scale = cfg.instrument_weight * cfg.idm;
+    // Subsystem positions on the whole grid.
     let mut subsystem_position = vec![f64::NAN; n];
-    let mut notional_position = vec![f64::NAN; n];
     let carried = sized.end.checked_sub(1).map_or(f64::NAN, |k| vol_scalar[k]);
-    for i in sized.start..n {
+    for (i, slot) in subsystem_position.iter_mut().enumerate().skip(sized.start) {
         let vs = if i < sized.end {
             vol_scalar[i]
         } else {
             carried
         };
         let forecast = stages.combined_forecast.get(i).copied().unwrap_or(f64::NAN);
-        let pos = vs * forecast / avg;
-        subsystem_position[i] = pos;
-        notional_position[i] = pos * scale;
+        *slot = vs * forecast / avg;
     }
 
-    // Forecast-method buffers around the notional position.
-    let buffer: Vec<f64> = ffill(&vol_scalar)
-        .iter()
-        .map(|vs| (vs * scale).abs() * cfg.buffer_size)
-        .collect();
-    let pos_filled = ffill(&notional_position);
-    let buf_filled = ffill(&buffer);
-    let top_pos = pos_filled
-        .iter()
-        .zip(&buf_filled)
-        .map(|(p, b)| p + b)
-        .collect();
-    let bot_pos = pos_filled
-        .iter()
-        .zip(&buf_filled)
-        .map(|(p, b)| p - b)
-        .collect();
-
-    Ok(PositionStages {
+    let mut p = PositionStages {
         fx_rate: fx.to_vec(),
         block_value,
         instr_ccy_vol,
         instr_value_vol,
         vol_scalar,
         subsystem_position,
-        notional_position,
-        buffer,
-        top_pos,
-        bot_pos,
-    })
+        ..Default::default()
+    };
+    apply_portfolio(
+        &mut p,
+        &vec![cfg.instrument_weight; n],
+        &vec![cfg.idm; n],
+        cfg.buffer_size,
+    );
+    Ok(p)
+}
+
+/// The portfolio stage of one instrument: its notional position (subsystem position × daily
+/// instrument weight × IDM, `portfolio.get_notional_position`) and the forecast-method buffers
+/// around it (`|vol scalar × weight × IDM| × buffer_size`, the vol scalar forward filled; the
+/// edges are the forward-filled position ± the forward-filled buffer). `weight` and `idm` are on
+/// the instrument's grid (already forward filled onto it).
+pub fn apply_portfolio(p: &mut PositionStages, weight: &[f64], idm: &[f64], buffer_size: f64) {
+    let at = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+    p.notional_position = p
+        .subsystem_position
+        .iter()
+        .enumerate()
+        .map(|(i, pos)| pos * at(weight, i) * at(idm, i))
+        .collect();
+    p.buffer = ffill(&p.vol_scalar)
+        .iter()
+        .enumerate()
+        .map(|(i, vs)| (vs * at(weight, i) * at(idm, i)).abs() * buffer_size)
+        .collect();
+    let pos_filled = ffill(&p.notional_position);
+    let buf_filled = ffill(&p.buffer);
+    p.top_pos = pos_filled
+        .iter()
+        .zip(&buf_filled)
+        .map(|(p, b)| p + b)
+        .collect();
+    p.bot_pos = pos_filled
+        .iter()
+        .zip(&buf_filled)
+        .map(|(p, b)| p - b)
+        .collect();
+    p.instrument_weight = weight.to_vec();
+    p.idm = idm.to_vec();
 }
 
 fn clamp(r: &Range<usize>, n: usize) -> Range<usize> {

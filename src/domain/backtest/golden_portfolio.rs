@@ -1,0 +1,178 @@
+//! Golden tests of the whole strategy run ([`super::portfolio::run_strategy`]) with the shipped
+//! chapter-15 strategy over the shared pysystemtrade CSV data: instrument weights fitted across
+//! all 32 instruments (`instrument_weights_last500.csv`), the IDM, and every column of the ten
+//! golden instruments through the portfolio path; plus the other 22 instruments: all run, and
+//! none ends with a NaN position.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use super::config::{parse_strategy, StrategyConfig};
+use super::golden_tests::{read_golden, ABS_TOL, INSTRUMENTS, REL_TOL};
+use super::portfolio::{run_strategy, BacktestInputs, StrategyRun};
+use crate::adapters::pysystemtrade_csv::{
+    read_adjusted_prices, read_fx_prices, read_multiple_prices,
+};
+use crate::domain::instrument::{InstrumentCode, ReferenceData};
+use crate::domain::series::{AdjustedPrices, FxPrices, MultiplePrices};
+use crate::test_support::{golden_backtest_dir, shared_data_dir};
+
+/// The shared data's CSV files as backtest inputs.
+struct CsvInputs<'a>(&'a Path);
+
+impl BacktestInputs for CsvInputs<'_> {
+    fn adjusted(&self, code: &InstrumentCode) -> Result<Option<AdjustedPrices>, String> {
+        let path = self.0.join(format!("adjusted_prices_csv/{code}.csv"));
+        read_adjusted_prices(&path)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+    fn multiple(&self, code: &InstrumentCode) -> Result<Option<MultiplePrices>, String> {
+        let path = self.0.join(format!("multiple_prices_csv/{code}.csv"));
+        read_multiple_prices(&path)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+    fn fx(&self, currency: &str) -> Result<Option<FxPrices>, String> {
+        let path = self.0.join(format!("fx_prices_csv/{currency}USD.csv"));
+        read_fx_prices(&path).map(Some).map_err(|e| e.to_string())
+    }
+}
+
+fn reference() -> ReferenceData {
+    // The shipped reference files (a directory without overrides).
+    crate::adapters::reference_files::load_reference_data(Path::new("/nonexistent")).unwrap()
+}
+
+pub(super) fn shipped_strategy(reference: &ReferenceData) -> StrategyConfig {
+    let text = include_str!("../../../config/strategies/chapter15_equal_weights.toml");
+    let known: Vec<&str> = reference.instruments.keys().map(|c| c.as_str()).collect();
+    let is_known =
+        |c: &str| InstrumentCode::new(c).is_ok_and(|c| reference.instrument(&c).is_some());
+    parse_strategy("chapter15_equal_weights.toml", text, &is_known, &known).unwrap()
+}
+
+/// One run of the shipped strategy over the shared data, shared by the tests.
+fn run() -> Option<&'static StrategyRun> {
+    static RUN: OnceLock<Option<StrategyRun>> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let data = shared_data_dir()?;
+        let reference = reference();
+        let strategy = shipped_strategy(&reference);
+        Some(run_strategy(&strategy, &reference, &CsvInputs(&data), 2))
+    })
+    .as_ref()
+}
+
+fn close(got: f64, want: f64) -> bool {
+    (got - want).abs() <= ABS_TOL || (got - want).abs() <= REL_TOL * want.abs()
+}
+
+#[test]
+fn every_instrument_runs_and_ends_with_a_finite_position() {
+    let Some(run) = run() else { return };
+    assert!(run.skipped.is_empty(), "{:?}", run.skipped);
+    assert_eq!(run.instruments.len(), 32);
+    for r in &run.instruments {
+        let p = &r.positions;
+        let last = r.stages.days.len() - 1;
+        for (name, v) in [
+            ("notional_position", &p.notional_position),
+            ("top_pos", &p.top_pos),
+            ("bot_pos", &p.bot_pos),
+        ] {
+            assert!(
+                v[last].is_finite(),
+                "{}: {name} at the last date is {}",
+                r.code,
+                v[last]
+            );
+        }
+        assert!(p.bot_pos[last] < p.top_pos[last], "{}", r.code);
+    }
+}
+
+#[test]
+fn golden_instrument_weights_of_all_32() {
+    let (Some(run), Some(golden)) = (run(), golden_backtest_dir()) else {
+        return;
+    };
+    let g = read_golden(&golden.join("instrument_weights_last500.csv"));
+    let mut compared = 0;
+    for r in &run.instruments {
+        let want = &g.columns[&r.code];
+        for (k, day) in g.days.iter().enumerate() {
+            let i = r.stages.days.binary_search(day).unwrap();
+            let got = r.positions.instrument_weight[i];
+            assert!(
+                close(got, want[k]),
+                "{} row {k}: got {got}, want {}",
+                r.code,
+                want[k]
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 32 * g.days.len());
+    let idm = read_golden(&golden.join("idm_last500.csv"));
+    for r in &run.instruments {
+        for (k, day) in idm.days.iter().enumerate() {
+            let i = r.stages.days.binary_search(day).unwrap();
+            assert!(close(r.positions.idm[i], idm.columns["idm"][k]));
+        }
+    }
+}
+
+/// Every stage and position column of the ten golden instruments, through the portfolio run.
+#[test]
+fn golden_columns_through_the_portfolio_run() {
+    let (Some(run), Some(golden)) = (run(), golden_backtest_dir()) else {
+        return;
+    };
+    let mut worst = 0.0f64;
+    let mut failures = Vec::new();
+    for code in INSTRUMENTS {
+        let r = run.instruments.iter().find(|r| r.code == code).unwrap();
+        let g = read_golden(&golden.join(format!("timeseries/{code}.csv")));
+        let s = &r.stages;
+        let p = &r.positions;
+        let mut ours: Vec<(String, &[f64])> = vec![
+            ("price".into(), &s.price),
+            ("combined_forecast".into(), &s.combined_forecast),
+            ("fdm".into(), &s.fdm),
+            ("subsystem_position".into(), &p.subsystem_position),
+            ("instrument_weight".into(), &p.instrument_weight),
+            ("idm".into(), &p.idm),
+            ("notional_position".into(), &p.notional_position),
+            ("buffer".into(), &p.buffer),
+            ("top_pos".into(), &p.top_pos),
+            ("bot_pos".into(), &p.bot_pos),
+        ];
+        for f in &s.forecast_weights {
+            ours.push((format!("fw_{}", f.rule), &f.values));
+        }
+        for (name, values) in ours {
+            let want = &g.columns[&name];
+            for (k, day) in g.days.iter().enumerate() {
+                let i = s.days.binary_search(day).unwrap();
+                let (got, w) = (values[i], want[k]);
+                if got.is_nan() && w.is_nan() {
+                    continue;
+                }
+                if w.abs() >= ABS_TOL {
+                    worst = worst.max((got - w).abs() / w.abs());
+                }
+                if !close(got, w) {
+                    failures.push(format!("{code} {name} row {k}: got {got}, want {w}"));
+                }
+            }
+        }
+    }
+    eprintln!("portfolio run: worst relative error {worst:e}");
+    assert!(
+        failures.is_empty(),
+        "{} mismatches: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+}
