@@ -22,6 +22,7 @@ use super::CliError;
 use crate::domain::backtest::config::parse_strategy;
 use crate::domain::backtest::portfolio::{run_strategy, InstrumentRun, Skipped};
 use crate::domain::instrument::InstrumentCode;
+use crate::domain::optimal::named_series;
 use crate::engine::diagnostic::did_you_mean;
 
 #[derive(Args, Debug)]
@@ -196,41 +197,7 @@ fn summary_json(d: &InstrumentRun) -> serde_json::Value {
 /// Writes `dir/CODE.csv`: date, then every computed series under the golden files' names.
 fn write_csv(dir: &Path, d: &InstrumentRun) -> anyhow::Result<()> {
     let s = &d.stages;
-    let p = &d.positions;
-    let mut columns: Vec<(String, &[f64])> = vec![
-        ("price".into(), &s.price),
-        ("denom_price".into(), &s.denom_price),
-        ("daily_returns_vol".into(), &s.daily_returns_vol),
-        ("daily_pct_vol".into(), &s.daily_pct_vol),
-        ("raw_carry".into(), &s.raw_carry),
-    ];
-    for f in &s.raw_forecasts {
-        columns.push((format!("rawfc_{}", f.rule), &f.values));
-    }
-    for f in &s.capped_forecasts {
-        columns.push((format!("capfc_{}", f.rule), &f.values));
-    }
-    for f in &s.forecast_weights {
-        columns.push((format!("fw_{}", f.rule), &f.values));
-    }
-    let rest: [(&str, &[f64]); 14] = [
-        ("fdm", &s.fdm),
-        ("combined_forecast", &s.combined_forecast),
-        ("fx_rate_ffill", &p.fx_rate),
-        ("block_value", &p.block_value),
-        ("instr_ccy_vol", &p.instr_ccy_vol),
-        ("instr_value_vol", &p.instr_value_vol),
-        ("vol_scalar", &p.vol_scalar),
-        ("subsystem_position", &p.subsystem_position),
-        ("instrument_weight", &p.instrument_weight),
-        ("idm", &p.idm),
-        ("notional_position", &p.notional_position),
-        ("buffer", &p.buffer),
-        ("top_pos", &p.top_pos),
-        ("bot_pos", &p.bot_pos),
-    ];
-    columns.extend(rest.into_iter().map(|(name, v)| (name.to_string(), v)));
-
+    let columns = named_series(d);
     let mut text = String::from("date");
     for (name, _) in &columns {
         text.push(',');

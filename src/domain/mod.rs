@@ -9,6 +9,7 @@ pub mod contract;
 pub mod instrument;
 pub mod merge;
 pub mod metadata;
+pub mod optimal;
 pub mod panama;
 pub mod ports;
 pub mod price_update;

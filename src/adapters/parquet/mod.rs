@@ -43,6 +43,7 @@
 //! - Currency codes name files, so they must be ASCII letters, digits, `_` or `-` (≤ 64); any
 //!   other is refused by reads and writes with `PriceStoreError::Io` of kind `InvalidInput`.
 
+mod backtest_state;
 mod columns;
 mod file;
 #[cfg(test)]
@@ -66,6 +67,8 @@ const ADJUSTED: &str = "adjusted";
 const FX: &str = "fx";
 const ROLL_CALENDARS: &str = "roll_calendars";
 const CONTRACTS: &str = "contracts";
+
+pub use backtest_state::ParquetBacktestStates;
 
 /// Price series in Parquet files under one root directory (`<home>/data`).
 #[derive(Debug, Clone)]

@@ -2,5 +2,6 @@
 
 pub mod sqlite;
 pub mod sqlite_metadata;
+pub mod sqlite_optimal;
 
 pub use sqlite::SqliteRunStore;

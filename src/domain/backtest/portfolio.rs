@@ -46,6 +46,8 @@ impl<T: PriceStore + ?Sized> BacktestInputs for T {
 #[derive(Debug, Clone)]
 pub struct InstrumentRun {
     pub code: String,
+    /// The contract priced at the last multiple-prices row.
+    pub reference_contract: Option<crate::domain::contract::ContractId>,
     pub stages: InstrumentStages,
     pub positions: PositionStages,
 }
@@ -164,6 +166,7 @@ fn run_one(
         size_positions(&stages, instrument.point_size, &fx, &cfg).map_err(|e| e.to_string())?;
     Ok(InstrumentRun {
         code: code.to_string(),
+        reference_contract: multiple.price_contract.last().copied(),
         stages,
         positions,
     })
