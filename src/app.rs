@@ -14,16 +14,30 @@ use crate::engine::plan::{build_plan, Plan};
 use crate::engine::spec::parse_workflow_partial;
 use crate::home::Home;
 
-/// What every task can reach. Later issues add the price store, the broker, and so on.
+/// What every task can reach.
 pub struct App {
     pub home: Home,
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     /// Contracts, roll states and the spike log (the same SQLite file as the run store).
     pub metadata: Arc<dyn crate::domain::metadata::PriceMetadataStore>,
+    /// Total capital, margin and strategy capital (the same SQLite file).
+    pub capital: Arc<dyn crate::domain::capital::CapitalStore>,
 }
 
 impl App {
+    /// The configured broker's account (valuation and margin), in `capital.base_currency`.
+    pub fn broker_account(&self) -> Arc<dyn crate::domain::broker::BrokerAccount> {
+        match self.config.broker.kind {
+            crate::config::BrokerKind::Sim => {
+                Arc::new(crate::adapters::sim_broker::SimBroker::new(
+                    self.config.broker.sim_account_value,
+                    self.config.capital.base_currency.clone(),
+                ))
+            }
+        }
+    }
+
     /// The price store of this home (`<home>/data`).
     pub fn price_store(&self) -> Arc<dyn crate::domain::ports::PriceStore> {
         Arc::new(crate::adapters::parquet::ParquetPriceStore::new(

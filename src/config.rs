@@ -84,27 +84,8 @@ pub struct MarketConfig {
     pub sim_start: chrono::NaiveDate,
 }
 
-/// How total capital follows the broker's account value (§B9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapitalMethod {
-    /// Capital = previous capital + P&L (never below 0); the maximum follows it.
-    Full,
-    /// Losses reduce capital; profits only refill it up to the previous maximum.
-    Half,
-    /// Capital stays where it was set.
-    Fixed,
-}
-
-impl CapitalMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CapitalMethod::Full => "full",
-            CapitalMethod::Half => "half",
-            CapitalMethod::Fixed => "fixed",
-        }
-    }
-}
+/// How total capital follows the broker's account value (§B9); defined with the capital rules.
+pub use crate::domain::capital::CapitalMethod;
 
 #[derive(Debug, Clone)]
 pub struct CapitalConfig {

@@ -12,6 +12,7 @@ pub const WORKFLOWS: &[(&str, &str)] = &[
 pub const TASKS: &[(&str, &str)] = &[
     ("engine.toml", include_str!("../tasks/engine.toml")),
     ("prices.toml", include_str!("../tasks/prices.toml")),
+    ("capital.toml", include_str!("../tasks/capital.toml")),
     (
         "market_data.toml",
         include_str!("../tasks/market_data.toml"),

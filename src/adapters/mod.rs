@@ -4,5 +4,6 @@
 pub mod parquet;
 pub mod pysystemtrade_csv;
 pub mod reference_files;
+pub mod sim_broker;
 pub mod sim_market;
 pub mod store;

@@ -5,6 +5,8 @@
 pub mod adjustment;
 pub mod backtest;
 pub mod bootstrap;
+pub mod broker;
+pub mod capital;
 pub mod contract;
 pub mod instrument;
 pub mod merge;

@@ -14,6 +14,8 @@ mod update_fx_prices;
 mod update_historical_prices;
 mod update_multiple_adjusted_prices;
 mod update_sampled_contracts;
+mod update_strategy_capital;
+mod update_total_capital;
 
 /// Every Rust task kind, by handler name.
 pub const KINDS: &[&dyn TaskKind<App>] = &[
@@ -26,6 +28,8 @@ pub const KINDS: &[&dyn TaskKind<App>] = &[
     &update_historical_prices::UpdateHistoricalPrices,
     &update_sampled_contracts::UpdateSampledContracts,
     &update_multiple_adjusted_prices::UpdateMultipleAdjustedPrices,
+    &update_total_capital::UpdateTotalCapital,
+    &update_strategy_capital::UpdateStrategyCapital,
 ];
 
 pub fn registry() -> Registry<App> {
