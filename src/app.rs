@@ -23,9 +23,42 @@ pub struct App {
     pub metadata: Arc<dyn crate::domain::metadata::PriceMetadataStore>,
     /// Total capital, margin and strategy capital (the same SQLite file).
     pub capital: Arc<dyn crate::domain::capital::CapitalStore>,
+    /// Optimal positions computed by run_systems (the same SQLite file).
+    pub optimal: Arc<dyn crate::domain::optimal::OptimalPositionStore>,
 }
 
 impl App {
+    /// Where run_systems keeps backtest states (`<home>/backtests`).
+    pub fn backtest_states(&self) -> Arc<dyn crate::domain::optimal::BacktestStateStore> {
+        Arc::new(crate::adapters::parquet::ParquetBacktestStates::new(
+            self.home.backtests_dir(),
+        ))
+    }
+
+    /// The strategy named `name`, parsed and validated against `reference`, with the file it
+    /// came from and its text: `<home>/strategies/NAME.toml`, else the shipped one.
+    pub fn strategy(
+        &self,
+        name: &str,
+        reference: &crate::domain::instrument::ReferenceData,
+    ) -> Result<LoadedStrategy, String> {
+        let (path, text) = strategy_source(&self.home, name)?;
+        let known: Vec<&str> = reference.instruments.keys().map(|c| c.as_str()).collect();
+        let is_known = |code: &str| {
+            crate::domain::instrument::InstrumentCode::new(code)
+                .is_ok_and(|c| reference.instrument(&c).is_some())
+        };
+        let config =
+            crate::domain::backtest::config::parse_strategy(&path, &text, &is_known, &known)
+                .map_err(|d| d.to_string())?;
+        if config.name != name {
+            return Err(format!(
+                "{path}: the strategy is named `{}` but listed as `{name}` in strategies.weights",
+                config.name
+            ));
+        }
+        Ok(LoadedStrategy { path, text, config })
+    }
     /// The configured broker's account (valuation and margin), in `capital.base_currency`.
     pub fn broker_account(&self) -> Arc<dyn crate::domain::broker::BrokerAccount> {
         match self.config.broker.kind {
@@ -82,6 +115,50 @@ impl App {
             }
         }
     }
+}
+
+/// A strategy file, read and validated.
+pub struct LoadedStrategy {
+    /// Where it came from (a path, or `shipped:config/strategies/NAME.toml`).
+    pub path: String,
+    pub text: String,
+    pub config: crate::domain::backtest::config::StrategyConfig,
+}
+
+/// The text of strategy `name`: `<home>/strategies/NAME.toml`, else the shipped file.
+pub fn strategy_source(home: &Home, name: &str) -> Result<(String, String), String> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(format!("`{name}` is not a strategy name"));
+    }
+    let path = home.strategies_dir().join(format!("{name}.toml"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return Ok((path.display().to_string(), text)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("{}: cannot read: {e}", path.display()))
+        }
+        Err(_) => {}
+    }
+    crate::shipped::STRATEGIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, text)| {
+            (
+                format!("shipped:config/strategies/{n}.toml"),
+                text.to_string(),
+            )
+        })
+        .ok_or_else(|| {
+            let shipped: Vec<&str> = crate::shipped::STRATEGIES.iter().map(|(n, _)| *n).collect();
+            format!(
+                "no strategy `{name}`: neither {} nor a shipped strategy ({})",
+                path.display(),
+                shipped.join(", ")
+            )
+        })
 }
 
 /// Where a workflow definition comes from.

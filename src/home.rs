@@ -49,6 +49,14 @@ impl Home {
     pub fn data_dir(&self) -> PathBuf {
         self.root.join("data")
     }
+    /// The user's strategy files (`NAME.toml`), beside the shipped `config/strategies/`.
+    pub fn strategies_dir(&self) -> PathBuf {
+        self.root.join("strategies")
+    }
+    /// Backtest states kept by run_systems (one directory per strategy).
+    pub fn backtests_dir(&self) -> PathBuf {
+        self.root.join("backtests")
+    }
     /// The user's reference data (instrument, roll and spread cost CSVs) overriding the shipped.
     pub fn reference_dir(&self) -> PathBuf {
         self.root.join("config")

@@ -17,7 +17,14 @@ pub const TASKS: &[(&str, &str)] = &[
         "market_data.toml",
         include_str!("../tasks/market_data.toml"),
     ),
+    ("strategies.toml", include_str!("../tasks/strategies.toml")),
 ];
+
+/// `(strategy name, contents)` of every shipped strategy (`config/strategies/NAME.toml`).
+pub const STRATEGIES: &[(&str, &str)] = &[(
+    "chapter15_equal_weights",
+    include_str!("../config/strategies/chapter15_equal_weights.toml"),
+)];
 
 pub const DEFAULT_CONFIG: &str = include_str!("../config/defaults.toml");
 

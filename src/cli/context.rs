@@ -123,6 +123,7 @@ impl Ctx {
             clock: self.clock.clone(),
             metadata: self.store.clone(),
             capital: self.store.clone(),
+            optimal: self.store.clone(),
         })
     }
 

@@ -63,6 +63,8 @@ pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     outln!("  {program} --home {home_arg} prices list");
     outln!("  {program} --home {home_arg} prices show SP500");
     outln!("  {program} --home {home_arg} prices show SP500 --multiple");
+    outln!("and the optimal positions with:");
+    outln!("  {program} --home {home_arg} positions optimal");
     Ok(code)
 }
 
@@ -90,9 +92,36 @@ fn write_demo_config(home: &std::path::Path) -> anyhow::Result<()> {
     let text = format!(
         "# Written by `systrade demo`: a few instruments and {DEMO_YEARS} years of simulated \
          history, so the demo is quick.\n\n[prices]\ninstruments = [{}]\n\n[market]\n\
-         sim_start = \"{start}\"\n",
+         sim_start = \"{start}\"\n\n[strategies]\nweights = {{ demo = 1.0 }}\n",
         instruments.join(", ")
     );
+    write_demo_strategy(home)?;
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `<home>/strategies/demo.toml`: the shipped chapter-15 strategy over the demo's
+/// instruments, equally weighted.
+fn write_demo_strategy(home: &std::path::Path) -> anyhow::Result<()> {
+    let (_, shipped) = crate::shipped::STRATEGIES
+        .iter()
+        .find(|(n, _)| *n == "chapter15_equal_weights")
+        .context("the shipped chapter-15 strategy is missing")?;
+    let head = shipped
+        .split("[portfolio.instruments]")
+        .next()
+        .unwrap_or(shipped)
+        .replace("name = \"chapter15_equal_weights\"", "name = \"demo\"");
+    let weight = 1.0 / DEMO_INSTRUMENTS.len() as f64;
+    let mut text = format!(
+        "# Written by `systrade demo`: the shipped chapter-15 strategy over the demo's \
+         instruments.\n{head}[portfolio.instruments]\n"
+    );
+    for code in DEMO_INSTRUMENTS {
+        text.push_str(&format!("{code} = {weight}\n"));
+    }
+    let dir = home.join("strategies");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("demo.toml");
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 

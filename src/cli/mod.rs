@@ -18,6 +18,7 @@ mod control;
 mod demo;
 mod import;
 mod inspect;
+mod positions;
 mod prices;
 mod roll;
 mod run;
@@ -94,6 +95,8 @@ pub enum Command {
     Prices(prices::PricesArgs),
     /// Backtest a strategy config over the stored prices (chapter-15 stages and positions).
     Backtest(backtest::BacktestArgs),
+    /// Optimal positions stored by run_systems: latest, or the history of one instrument.
+    Positions(positions::PositionsArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
@@ -356,6 +359,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Roll(a) => roll::roll(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
+        Command::Positions(a) => positions::positions(&opts, a).await,
         Command::Guard { .. } => Ok(0),
     }
 }

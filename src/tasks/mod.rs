@@ -9,6 +9,7 @@ mod backup_run_store;
 mod clean_run_logs;
 mod fail;
 mod noop;
+mod run_systems;
 mod sleep;
 mod update_fx_prices;
 mod update_historical_prices;
@@ -28,6 +29,7 @@ pub const KINDS: &[&dyn TaskKind<App>] = &[
     &update_historical_prices::UpdateHistoricalPrices,
     &update_sampled_contracts::UpdateSampledContracts,
     &update_multiple_adjusted_prices::UpdateMultipleAdjustedPrices,
+    &run_systems::RunSystems,
     &update_total_capital::UpdateTotalCapital,
     &update_strategy_capital::UpdateStrategyCapital,
 ];

@@ -11,5 +11,6 @@ mod execution;
 mod price_tasks;
 mod prices;
 mod roll;
+mod strategies;
 mod support;
 mod validation;

@@ -68,10 +68,10 @@ pub struct StrategyRun {
 }
 
 /// Runs `strategy` over `inputs` on `threads` worker threads (at least one).
-pub fn run_strategy(
+pub fn run_strategy<I: BacktestInputs + ?Sized>(
     strategy: &StrategyConfig,
     reference: &ReferenceData,
-    inputs: &dyn BacktestInputs,
+    inputs: &I,
     threads: usize,
 ) -> StrategyRun {
     let codes: Vec<&str> = strategy
@@ -130,10 +130,10 @@ fn parallel_map<T: Sync, R: Send>(
 
 /// The stages and subsystem position of one instrument (portfolio stage with the configured
 /// weight; [`apply_instrument_weights`] replaces it).
-fn run_one(
+fn run_one<I: BacktestInputs + ?Sized>(
     strategy: &StrategyConfig,
     reference: &ReferenceData,
-    inputs: &dyn BacktestInputs,
+    inputs: &I,
     code: &str,
 ) -> Result<InstrumentRun, String> {
     let ic = InstrumentCode::new(code).map_err(|e| e.to_string())?;
@@ -175,8 +175,8 @@ fn run_one(
 /// The rate from `currency` to `base` as of each of `days`: 1 for the same currency, else
 /// `CCYUSD / BASEUSD` (USD's own rate being 1), each as of the day's midnight — what
 /// pysystemtrade's cross rate (outer join, forward fill, divide) gives on the day grid.
-pub fn fx_to_base(
-    inputs: &dyn BacktestInputs,
+pub fn fx_to_base<I: BacktestInputs + ?Sized>(
+    inputs: &I,
     currency: &str,
     base: &str,
     days: &[i64],
