@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 mod output;
 mod backtest;
 mod bench;
+mod capital;
 mod context;
 mod control;
 mod demo;
@@ -96,6 +97,9 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
+    /// Capital: history, initialise, update from the broker, confirm large changes, deposits and
+    /// withdrawals, strategy allocation (a menu without a subcommand).
+    Capital(capital::CapitalArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
     #[command(name = "__guard", hide = true)]
     Guard {
@@ -355,6 +359,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Import(a) => import::import(&opts, a).await,
         Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Roll(a) => roll::roll(&opts, a).await,
+        Command::Capital(a) => capital::capital(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Guard { .. } => Ok(0),
     }
