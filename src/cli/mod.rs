@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success; 1 a run did not succeed, or an operational error; 2 invalid input
 //! (validation, unknown workflow/node/run, bad arguments); 3 refused (already running, control
-//! state STOP/NO-RUN); 130 cancelled by Ctrl-C / SIGTERM.
+//! state STOP/NO-RUN, a large capital change awaiting confirmation); 130 cancelled by Ctrl-C /
+//! SIGTERM.
 
 use std::path::PathBuf;
 
