@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success; 1 a run did not succeed, or an operational error; 2 invalid input
 //! (validation, unknown workflow/node/run, bad arguments); 3 refused (already running, control
-//! state STOP/NO-RUN); 130 cancelled by Ctrl-C / SIGTERM.
+//! state STOP/NO-RUN, a large capital change awaiting confirmation); 130 cancelled by Ctrl-C /
+//! SIGTERM.
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 mod output;
 mod backtest;
 mod bench;
+mod capital;
 mod context;
 mod control;
 mod demo;
@@ -99,6 +101,9 @@ pub enum Command {
     Positions(positions::PositionsArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
+    /// Capital: history, initialise, update from the broker, confirm large changes, deposits and
+    /// withdrawals, strategy allocation (a menu without a subcommand).
+    Capital(capital::CapitalArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
     #[command(name = "__guard", hide = true)]
     Guard {
@@ -358,6 +363,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Import(a) => import::import(&opts, a).await,
         Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Roll(a) => roll::roll(&opts, a).await,
+        Command::Capital(a) => capital::capital(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Positions(a) => positions::positions(&opts, a).await,
         Command::Guard { .. } => Ok(0),

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod backtest;
+mod capital;
 mod cli;
 mod crash;
 mod dag_props;
