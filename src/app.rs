@@ -21,6 +21,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Contracts, roll states and the spike log (the same SQLite file as the run store).
     pub metadata: Arc<dyn crate::domain::metadata::PriceMetadataStore>,
+    /// Overrides and position limits (the same SQLite file).
+    pub controls: Arc<dyn crate::domain::controls::ControlStore>,
 }
 
 impl App {

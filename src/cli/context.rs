@@ -122,6 +122,7 @@ impl Ctx {
             config: self.config.clone(),
             clock: self.clock.clone(),
             metadata: self.store.clone(),
+            controls: self.store.clone(),
         })
     }
 
