@@ -15,6 +15,7 @@ mod backtest;
 mod bench;
 mod context;
 mod control;
+mod controls;
 mod demo;
 mod import;
 mod inspect;
@@ -96,6 +97,12 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
+    /// Overrides (close, none, no-trading, reduce-only, or a multiplier) of strategies and
+    /// instruments: list, set, delete; a menu without a subcommand.
+    Overrides(controls::OverridesArgs),
+    /// Position limits (contracts) of instruments and strategies' instruments: list, set, delete;
+    /// a menu without a subcommand.
+    Limits(controls::LimitsArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
     #[command(name = "__guard", hide = true)]
     Guard {
@@ -355,6 +362,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Import(a) => import::import(&opts, a).await,
         Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Roll(a) => roll::roll(&opts, a).await,
+        Command::Overrides(a) => controls::overrides(&opts, a).await,
+        Command::Limits(a) => controls::limits(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Guard { .. } => Ok(0),
     }

@@ -4,6 +4,7 @@
 mod architecture;
 mod backtest;
 mod cli;
+mod controls;
 mod crash;
 mod dag_props;
 mod daily;
