@@ -25,6 +25,8 @@ pub struct App {
     pub capital: Arc<dyn crate::domain::capital::CapitalStore>,
     /// Optimal positions computed by run_systems (the same SQLite file).
     pub optimal: Arc<dyn crate::domain::optimal::OptimalPositionStore>,
+    /// Overrides and position limits (the same SQLite file).
+    pub controls: Arc<dyn crate::domain::controls::ControlStore>,
 }
 
 impl App {

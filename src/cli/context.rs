@@ -124,6 +124,7 @@ impl Ctx {
             metadata: self.store.clone(),
             capital: self.store.clone(),
             optimal: self.store.clone(),
+            controls: self.store.clone(),
         })
     }
 

@@ -17,6 +17,7 @@ mod bench;
 mod capital;
 mod context;
 mod control;
+mod controls;
 mod demo;
 mod import;
 mod inspect;
@@ -104,6 +105,12 @@ pub enum Command {
     /// Capital: history, initialise, update from the broker, confirm large changes, deposits and
     /// withdrawals, strategy allocation (a menu without a subcommand).
     Capital(capital::CapitalArgs),
+    /// Overrides (close, none, no-trading, reduce-only, or a multiplier) of strategies and
+    /// instruments: list, set, delete; a menu without a subcommand.
+    Overrides(controls::OverridesArgs),
+    /// Position limits (contracts) of instruments and strategies' instruments: list, set, delete;
+    /// a menu without a subcommand.
+    Limits(controls::LimitsArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
     #[command(name = "__guard", hide = true)]
     Guard {
@@ -364,6 +371,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Roll(a) => roll::roll(&opts, a).await,
         Command::Capital(a) => capital::capital(&opts, a).await,
+        Command::Overrides(a) => controls::overrides(&opts, a).await,
+        Command::Limits(a) => controls::limits(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Positions(a) => positions::positions(&opts, a).await,
         Command::Guard { .. } => Ok(0),

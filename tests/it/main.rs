@@ -5,6 +5,7 @@ mod architecture;
 mod backtest;
 mod capital;
 mod cli;
+mod controls;
 mod crash;
 mod dag_props;
 mod daily;

@@ -206,7 +206,10 @@ fn state_changes_follow_the_transition_table() {
     let v = json(&h, &["roll", "AUD", "--state", "no_open", "--json"]);
     assert_eq!(v["changed"], true);
     assert!(
-        v["notes"][0].as_str().unwrap().contains("reduce-only"),
+        v["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("systrade overrides set --instrument AUD reduce-only"),
         "{v}"
     );
     expect(&h, &["roll", "AUD", "--state", "no_roll"], 2);

@@ -258,18 +258,17 @@ fn print_report(env: &Env, r: &RollReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn effect_note(e: &RollSideEffect) -> Option<String> {
+fn effect_note(e: &RollSideEffect, code: &InstrumentCode) -> Option<String> {
     match e {
         RollSideEffect::RestoreOverride => Some(
-            "leaving no_open: the instrument override stored on entering it should be restored \
-             (overrides are not built yet)"
+            "leaving no_open: restore the instrument override you had before entering it \
+             (`systrade overrides list`; not done automatically yet)"
                 .into(),
         ),
-        RollSideEffect::SetReduceOnly => Some(
-            "entering no_open: the instrument should become reduce-only (overrides are not \
-             built yet)"
-                .into(),
-        ),
+        RollSideEffect::SetReduceOnly => Some(format!(
+            "entering no_open: make the instrument reduce-only with `systrade overrides set \
+             --instrument {code} reduce-only` (not done automatically yet)"
+        )),
         RollSideEffect::CheckTradeLimits {
             contracts_per_unit_position,
         } => Some(format!(
@@ -298,7 +297,10 @@ async fn change_state(env: &Env, to: RollState, a: &RollArgs) -> anyhow::Result<
         return adjust::roll_adjusted(env, from, a).await;
     }
     let effects = side_effects(from, to);
-    let notes: Vec<String> = effects.iter().filter_map(effect_note).collect();
+    let notes: Vec<String> = effects
+        .iter()
+        .filter_map(|e| effect_note(e, &env.code))
+        .collect();
     env.set_state(from, to, "systrade roll --state").await?;
     // Leaving roll_adjusted for no_roll keeps the rolled prices, as --confirm does.
     let dropped = if from == RollState::RollAdjusted {
