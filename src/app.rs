@@ -129,13 +129,7 @@ pub struct LoadedStrategy {
 
 /// The text of strategy `name`: `<home>/strategies/NAME.toml`, else the shipped file.
 pub fn strategy_source(home: &Home, name: &str) -> Result<(String, String), String> {
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid {
-        return Err(format!("`{name}` is not a strategy name"));
-    }
+    crate::domain::controls::StrategyName::new(name)?;
     let path = home.strategies_dir().join(format!("{name}.toml"));
     match std::fs::read_to_string(&path) {
         Ok(text) => return Ok((path.display().to_string(), text)),

@@ -591,15 +591,7 @@ fn parse_strategy_weights(value: Option<&toml::Value>) -> Result<Vec<(String, f6
     let mut out: Vec<(String, f64)> = Vec::new();
     let mut push = |name: &str, w: Option<f64>| -> Result<(), String> {
         let name = name.trim();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(format!(
-                "`{name}` is not a strategy name (letters, digits, _ and -)"
-            ));
-        }
+        crate::domain::controls::StrategyName::new(name)?;
         let w = w.ok_or_else(|| format!("the weight of `{name}` is not a number"))?;
         if !(w > 0.0 && w.is_finite()) {
             return Err(format!("the weight of `{name}` must be positive, got {w}"));

@@ -6,6 +6,7 @@
 pub const WORKFLOWS: &[(&str, &str)] = &[
     ("daily.toml", include_str!("../workflows/daily.toml")),
     ("example.toml", include_str!("../workflows/example.toml")),
+    ("systems.toml", include_str!("../workflows/systems.toml")),
 ];
 
 /// `(file name, contents)` of every shipped task catalogue file.

@@ -29,6 +29,11 @@ pub struct BenchArgs {
     /// prices of every instrument from the store.
     #[arg(long, value_name = "DIR")]
     pub prices: Option<std::path::PathBuf>,
+    /// With --prices: also run the shipped chapter-15 strategy end to end over the imported
+    /// data (capital tasks, then run_systems: read prices, compute, store optimal positions and
+    /// the backtest state), and report its time and peak memory.
+    #[arg(long, requires = "prices")]
+    pub backtest: bool,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -86,26 +91,15 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     for shape in ["wide", "chain"] {
         let name = format!("bench_{shape}");
         let plan = plan_of(&ctx, &name, &generated_workflow(&name, shape, a.nodes, 16))?;
-        let mut best = f64::MAX;
-        for _ in 0..a.repeat.max(1) {
-            let (_tx, rx) = tokio::sync::watch::channel(false);
-            let executor = ctx.executor(Arc::new(Silent), rx);
-            let t = Instant::now();
-            let summary = executor.execute(&plan, RunRequest::manual()).await?;
-            let secs = t.elapsed().as_secs_f64();
-            anyhow::ensure!(
-                summary.status == RunStatus::Succeeded,
-                "bench run {} did not succeed",
-                summary.run_id
-            );
-            let recorded = ctx.store.attempts(summary.run_id).await?.len();
+        let best = best_run(&ctx, &plan, a.repeat.max(1), |recorded| {
             anyhow::ensure!(
                 recorded == a.nodes,
                 "expected {} recorded attempts, found {recorded}",
                 a.nodes
             );
-            best = best.min(secs);
-        }
+            Ok(())
+        })
+        .await?;
         results.push(json!({ "workflow": shape, "nodes": a.nodes, "seconds": best, "ms_per_node": best * 1000.0 / a.nodes as f64 }));
     }
     let text = generated_workflow("bench_validate", "dag", a.validate_nodes, 4);
@@ -135,11 +129,20 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         Some(dir) => Some(bench_prices(dir, &ctx.home.data_dir(), a.repeat.max(1))?),
         None => None,
     };
+    let backtest = if a.backtest {
+        Some(bench_backtest(&ctx, a.repeat.max(1)).await?)
+    } else {
+        None
+    };
     let release = !cfg!(debug_assertions);
     if a.json {
-        print_json(
-            &json!({ "release_build": release, "runs": results, "validation": validation }),
-        )?;
+        print_json(&json!({
+            "release_build": release,
+            "runs": results,
+            "validation": validation,
+            "prices": prices,
+            "backtest": backtest,
+        }))?;
     } else {
         if !release {
             outln!(
@@ -178,8 +181,107 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
                 PYSYSTEMTRADE_STITCH_SECONDS / p["regenerate_seconds"].as_f64().unwrap_or(f64::INFINITY)
             );
         }
+        if let Some(b) = &backtest {
+            let secs = b["end_to_end_seconds"].as_f64().unwrap_or(f64::NAN);
+            outln!(
+                "chapter-15 strategy, {} instruments, end to end (`systrade run systems`: capital, read prices, compute, store optimal positions and state): {:.3}s ({:.0}x pysystemtrade's {PYSYSTEMTRADE_BACKTEST_SECONDS} s), peak memory {} MB; compute only {:.3}s",
+                b["instruments"],
+                secs,
+                PYSYSTEMTRADE_BACKTEST_SECONDS / secs,
+                b["peak_rss_mb"],
+                b["compute_seconds"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
     }
     Ok(0)
+}
+
+/// pysystemtrade's compute for the 32-instrument golden strategy on this machine (the issue).
+const PYSYSTEMTRADE_BACKTEST_SECONDS: f64 = 84.0;
+
+/// The best wall time of `repeat` runs of `plan`, each required to succeed; `check` gets the
+/// number of attempts each run recorded.
+async fn best_run(
+    ctx: &Ctx,
+    plan: &Plan<App>,
+    repeat: usize,
+    check: impl Fn(usize) -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    let mut best = f64::MAX;
+    for _ in 0..repeat {
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let executor = ctx.executor(Arc::new(Silent), rx);
+        let t = Instant::now();
+        let summary = executor.execute(plan, RunRequest::manual()).await?;
+        let secs = t.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            summary.status == RunStatus::Succeeded,
+            "bench run {} of `{}` did not succeed",
+            summary.run_id,
+            plan.spec.name
+        );
+        check(ctx.store.attempts(summary.run_id).await?.len())?;
+        best = best.min(secs);
+    }
+    Ok(best)
+}
+
+/// The largest peak resident memory of any child process waited for so far, in MB
+/// (`getrusage(RUSAGE_CHILDREN)`; Linux reports KB).
+fn children_peak_rss_mb() -> Option<f64> {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    (rc == 0).then(|| usage.ru_maxrss as f64 / 1024.0)
+}
+
+/// The shipped strategy over the imported data: the best of `repeat` end-to-end runs of the
+/// shipped `systems` workflow (capital tasks, then run_systems: read prices, compute, store
+/// optimal positions and the backtest state), each a fresh `systrade run systems` process so
+/// its wall time and peak memory are the whole job's; and the best pure compute
+/// ([`run_strategy`]) in this process.
+///
+/// [`run_strategy`]: crate::domain::backtest::portfolio::run_strategy
+async fn bench_backtest(ctx: &Ctx, repeat: usize) -> anyhow::Result<serde_json::Value> {
+    use crate::domain::backtest::portfolio::run_strategy;
+    let app = ctx.app();
+    let reference = app.reference_data()?;
+    let strategy = app
+        .strategy("chapter15_equal_weights", &reference)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let exe = std::env::current_exe()?;
+    let mut best = f64::MAX;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let status = std::process::Command::new(&exe)
+            .arg("--home")
+            .arg(&ctx.home.root)
+            .args(["-q", "run", "systems"])
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        let secs = t.elapsed().as_secs_f64();
+        anyhow::ensure!(status.success(), "`systrade run systems` failed ({status})");
+        best = best.min(secs);
+    }
+    let peak = children_peak_rss_mb();
+    let store = app.price_store();
+    let mut compute = f64::MAX;
+    let mut instruments = 0;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let run = run_strategy(&strategy.config, &reference, store.as_ref(), 2);
+        compute = compute.min(t.elapsed().as_secs_f64());
+        anyhow::ensure!(run.skipped.is_empty(), "skipped: {:?}", run.skipped);
+        instruments = run.instruments.len();
+    }
+    Ok(json!({
+        "strategy": strategy.config.name,
+        "instruments": instruments,
+        "end_to_end_seconds": best,
+        "compute_seconds": compute,
+        "peak_rss_mb": peak.map(|p| p.round()),
+        "pysystemtrade_seconds": PYSYSTEMTRADE_BACKTEST_SECONDS,
+    }))
 }
 
 /// pysystemtrade's own stitch of the 32 instruments on this machine (from the issue).

@@ -8,26 +8,8 @@ use std::path::Path;
 
 use crate::support::{stderr, TestHome};
 
-/// The capital tasks and run_systems, without the price updates (the home holds imported data).
-const SYSTEMS: &str = r#"
-[workflow]
-name = "systems"
-
-[[node]]
-id = "update_total_capital"
-task = "update_total_capital"
-
-[[node]]
-id = "update_strategy_capital"
-task = "update_strategy_capital"
-after = ["update_total_capital"]
-
-[[node]]
-id = "run_systems"
-task = "run_systems"
-after = ["update_strategy_capital"]
-"#;
-
+/// The shipped `systems` workflow: capital from the simulated broker (250,000, the golden
+/// notional capital), its allocation, run_systems.
 fn run_systems(h: &TestHome) -> std::process::Output {
     h.cmd()
         .env("SYSTRADE_BROKER__SIM_ACCOUNT_VALUE", "250000")
@@ -60,7 +42,6 @@ fn run_systems_stores_golden_optimal_positions_and_skips_missing_prices() {
     let h = TestHome::new();
     let out = h.run(&["import", "pysystemtrade", shared.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "import: {}", stderr(&out));
-    h.workflow("systems", SYSTEMS);
 
     let out = run_systems(&h);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

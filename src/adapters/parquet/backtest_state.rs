@@ -14,6 +14,7 @@ use polars::prelude::{Column, DataFrame, DataType};
 
 use super::file::{read_frame, stems_in, write_frame_atomic};
 use crate::domain::backtest::portfolio::StrategyRun;
+use crate::domain::controls::StrategyName;
 use crate::domain::optimal::{
     named_series, BacktestStateInfo, BacktestStateStore, OptimalError, StoredSeries,
 };
@@ -35,17 +36,11 @@ impl ParquetBacktestStates {
     }
 
     fn dir(&self, strategy: &str) -> Result<PathBuf, OptimalError> {
-        let ok = !strategy.is_empty()
-            && strategy
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !ok {
-            return Err(OptimalError::State {
-                path: self.root.display().to_string(),
-                detail: format!("`{strategy}` is not a strategy name"),
-            });
-        }
-        Ok(self.root.join(strategy))
+        let name = StrategyName::new(strategy).map_err(|detail| OptimalError::State {
+            path: self.root.display().to_string(),
+            detail,
+        })?;
+        Ok(self.root.join(name.as_str()))
     }
 
     fn states_of(&self, strategy: &str) -> Result<Vec<BacktestStateInfo>, OptimalError> {
