@@ -22,7 +22,7 @@ use super::CliError;
 use crate::domain::backtest::config::parse_strategy;
 use crate::domain::backtest::portfolio::{run_strategy, InstrumentRun, Skipped};
 use crate::domain::instrument::InstrumentCode;
-use crate::domain::optimal::named_series;
+use crate::domain::optimal::{named_series, optimal_positions};
 use crate::engine::diagnostic::did_you_mean;
 
 #[derive(Args, Debug)]
@@ -89,6 +89,17 @@ pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32>
     for s in &skipped {
         eprintln!("warning: {}: skipped: {}", s.instrument, s.reason);
     }
+    // An instrument that ran but has no finite position at its last date is said so (its
+    // series are still shown): never a silent NaN position.
+    let (_, without_position) = optimal_positions(&strategy.name, &run, chrono::Utc::now());
+    let without_position: Vec<Skipped> = without_position
+        .into_iter()
+        .filter(|s| selected.contains(&s.instrument))
+        .collect();
+    for s in &without_position {
+        eprintln!("warning: {}: no position: {}", s.instrument, s.reason);
+    }
+    let skipped: Vec<&Skipped> = skipped.into_iter().chain(&without_position).collect();
 
     if let Some(dir) = &a.csv {
         std::fs::create_dir_all(dir)

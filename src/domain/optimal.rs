@@ -235,3 +235,58 @@ fn optimal_of(
         reference_contract: r.reference_contract,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::backtest::position::PositionStages;
+    use crate::domain::backtest::InstrumentStages;
+
+    fn instrument(code: &str, notional: f64, vol_scalar: f64) -> InstrumentRun {
+        InstrumentRun {
+            code: code.into(),
+            reference_contract: ContractId::parse("20231200").ok(),
+            stages: InstrumentStages {
+                days: vec![19_599, 19_600],
+                price: vec![100.0, f64::NAN],
+                daily_pct_vol: vec![1.0, f64::NAN],
+                combined_forecast: vec![5.0, 5.0],
+                ..Default::default()
+            },
+            positions: PositionStages {
+                notional_position: vec![1.0, notional],
+                bot_pos: vec![0.5, notional - 0.5],
+                top_pos: vec![1.5, notional + 0.5],
+                vol_scalar: vec![2.0, vol_scalar],
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn last_date_positions_and_nan_skipped_with_a_reason() {
+        let run = StrategyRun {
+            instruments: vec![
+                instrument("AUD", 2.25, 2.0),
+                instrument("GOLD", f64::NAN, f64::NAN),
+            ],
+            skipped: Vec::new(),
+        };
+        let now = DateTime::parse_from_rfc3339("2026-11-24T21:00:00Z")
+            .unwrap()
+            .to_utc();
+        let (positions, skipped) = optimal_positions("s", &run, now);
+        assert_eq!(positions.len(), 1);
+        let p = &positions[0];
+        assert_eq!((p.optimal, p.lower, p.upper), (2.25, 1.75, 2.75));
+        assert_eq!(p.date, NaiveDate::from_ymd_opt(2023, 8, 31).unwrap());
+        // The last finite daily price.
+        assert_eq!(p.reference_price, 100.0);
+        assert_eq!(skipped[0].instrument, "GOLD");
+        assert!(
+            skipped[0].reason.contains("is NaN: no volatility"),
+            "{}",
+            skipped[0].reason
+        );
+    }
+}

@@ -185,3 +185,55 @@ fn missing_prices_are_skipped_and_bad_configs_rejected() {
         stderr(&out)
     );
 }
+
+/// Prices too short for a volatility: the instrument runs but has no position at its last date;
+/// that is said on stderr and in `skipped`, never shown as a silent NaN position.
+#[test]
+fn an_instrument_without_a_finite_position_is_reported() {
+    let Some(shared) = systrade::test_support::shared_data_dir() else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("csvconfig")).unwrap();
+    for entry in std::fs::read_dir(shared.join("csvconfig")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            d.path().join("csvconfig").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(d.path().join("adjusted_prices_csv")).unwrap();
+    std::fs::create_dir_all(d.path().join("multiple_prices_csv")).unwrap();
+    std::fs::write(
+        d.path().join("adjusted_prices_csv/SP500.csv"),
+        "DATETIME,price\n2023-08-29 23:00:00,4500.0\n2023-08-30 23:00:00,4510.0\n2023-08-31 23:00:00,4505.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("multiple_prices_csv/SP500.csv"),
+        "DATETIME,CARRY,CARRY_CONTRACT,PRICE,PRICE_CONTRACT,FORWARD,FORWARD_CONTRACT\n\
+         2023-08-29 23:00:00,,20231200,4500.0,20230900,,20231200\n\
+         2023-08-30 23:00:00,,20231200,4510.0,20230900,,20231200\n\
+         2023-08-31 23:00:00,,20231200,4505.0,20230900,,20231200\n",
+    )
+    .unwrap();
+    let h = TestHome::new();
+    let out = h.run(&["import", "pysystemtrade", s(d.path())]);
+    assert_eq!(out.status.code(), Some(0), "import: {}", stderr(&out));
+    let out = h.run(&[
+        "backtest",
+        s(&strategy()),
+        "--instrument",
+        "SP500",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("SP500: no position: notional position at 2023-08-31 is NaN"),
+        "{}",
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["skipped"][0]["instrument"], "SP500", "{v}");
+}
