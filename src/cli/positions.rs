@@ -10,6 +10,7 @@ use super::output::{print_json, table};
 use super::CliError;
 use crate::domain::instrument::InstrumentCode;
 use crate::domain::optimal::{OptimalPosition, OptimalPositionStore};
+use crate::engine::diagnostic::did_you_mean;
 
 #[derive(Args, Debug)]
 pub struct PositionsArgs {
@@ -68,6 +69,19 @@ pub async fn positions(opts: &GlobalOpts, a: PositionsArgs) -> anyhow::Result<i3
         PositionsCommand::History(h) => {
             let code = InstrumentCode::new(&h.instrument)
                 .map_err(|e| CliError::Invalid(format!("--instrument: {e}")))?;
+            let reference = ctx.app().reference_data()?;
+            if reference.instrument(&code).is_none() {
+                let help = did_you_mean(
+                    code.as_str(),
+                    reference.instruments.keys().map(|c| c.as_str()),
+                )
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+                return Err(CliError::Invalid(format!(
+                    "--instrument: unknown instrument `{code}` (not in the reference data){help}"
+                ))
+                .into());
+            }
             let rows = store.optimal_position_history(&h.strategy, &code).await?;
             if rows.is_empty() && !h.json {
                 outln!(

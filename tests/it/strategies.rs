@@ -119,6 +119,24 @@ fn run_systems_without_capital_or_with_a_bad_strategy_fails_clearly() {
         "only_systems",
         "[workflow]\nname = \"only_systems\"\n[[node]]\nid = \"run_systems\"\ntask = \"run_systems\"\nretries = 0\n",
     );
+    // Nothing stored yet; an unknown instrument is bad input.
+    let v = h.json(&["positions", "optimal", "--json"]);
+    assert_eq!(v["positions"].as_array().unwrap().len(), 0);
+    let out = h.run(&[
+        "positions",
+        "history",
+        "--strategy",
+        "chapter15_equal_weights",
+        "--instrument",
+        "AUX",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean `AUD`?"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = h.run(&["run", "only_systems"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
