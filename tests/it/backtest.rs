@@ -18,19 +18,20 @@ fn strategy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/strategies/chapter15_equal_weights.toml")
 }
 
+/// Copies the shared data's `csvconfig/` (instrument, roll and spread cost files) into `dir`.
+fn copy_csvconfig(shared: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir.join("csvconfig")).unwrap();
+    for entry in std::fs::read_dir(shared.join("csvconfig")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join("csvconfig").join(entry.file_name())).unwrap();
+    }
+}
+
 /// A home with the real csvconfig/, the full multiple and adjusted prices of AUD and SP500 and
 /// EURUSD imported.
 fn home_with_prices(shared: &Path) -> TestHome {
     let d = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(d.path().join("csvconfig")).unwrap();
-    for entry in std::fs::read_dir(shared.join("csvconfig")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(
-            entry.path(),
-            d.path().join("csvconfig").join(entry.file_name()),
-        )
-        .unwrap();
-    }
+    copy_csvconfig(shared, d.path());
     for rel in [
         "multiple_prices_csv/AUD.csv",
         "multiple_prices_csv/SP500.csv",
@@ -194,15 +195,7 @@ fn an_instrument_without_a_finite_position_is_reported() {
         return;
     };
     let d = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(d.path().join("csvconfig")).unwrap();
-    for entry in std::fs::read_dir(shared.join("csvconfig")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(
-            entry.path(),
-            d.path().join("csvconfig").join(entry.file_name()),
-        )
-        .unwrap();
-    }
+    copy_csvconfig(&shared, d.path());
     std::fs::create_dir_all(d.path().join("adjusted_prices_csv")).unwrap();
     std::fs::create_dir_all(d.path().join("multiple_prices_csv")).unwrap();
     std::fs::write(
