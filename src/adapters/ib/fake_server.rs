@@ -1,0 +1,601 @@
+//! A fake TWS / IB Gateway on 127.0.0.1: enough of the socket protocol for an
+//! IB API client to connect and ask for accounts, account summary, positions
+//! and contract details, answered from a [`FakeIbState`] that the caller fills.
+//!
+//! It speaks the protobuf encoding (server versions [`MIN_SERVER_VERSION`] to
+//! [`SERVER_VERSION`], what the `ibapi` crate requires); `startApi` is also
+//! accepted in the older text encoding. Requests it does not implement are
+//! answered with error 321 so a client fails fast instead of waiting.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::proto;
+use super::wire::{self, codes, incoming, outgoing, Message, Payload, WireError};
+
+/// The highest server version the fake claims (`CONDITIONS_INCLUDE_OVERNIGHT`).
+pub const SERVER_VERSION: i32 = 226;
+/// The lowest it accepts: the first version with protobuf for every request
+/// family it answers (`PROTOBUF_REST_MESSAGES_3`).
+pub const MIN_SERVER_VERSION: i32 = 213;
+
+/// A contract the fake knows, as IB describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeContract {
+    pub con_id: i32,
+    pub symbol: String,
+    /// `FUT` for futures.
+    pub sec_type: String,
+    pub exchange: String,
+    pub currency: String,
+    pub multiplier: f64,
+    /// `YYYYMMDD` expiry; a request's `YYYYMM` contract month matches it.
+    pub last_trade_date: String,
+    pub local_symbol: String,
+    pub trading_class: String,
+    pub min_tick: f64,
+    pub long_name: String,
+    pub time_zone_id: String,
+}
+
+impl FakeContract {
+    /// A future with the usual defaults (local symbol and trading class from the symbol).
+    pub fn future(
+        con_id: i32,
+        symbol: &str,
+        exchange: &str,
+        currency: &str,
+        multiplier: f64,
+        last_trade_date: &str,
+    ) -> Self {
+        Self {
+            con_id,
+            symbol: symbol.to_string(),
+            sec_type: "FUT".to_string(),
+            exchange: exchange.to_string(),
+            currency: currency.to_string(),
+            multiplier,
+            last_trade_date: last_trade_date.to_string(),
+            local_symbol: symbol.to_string(),
+            trading_class: symbol.to_string(),
+            min_tick: 0.25,
+            long_name: symbol.to_string(),
+            time_zone_id: "US/Central".to_string(),
+        }
+    }
+
+    fn to_proto(&self) -> proto::Contract {
+        proto::Contract {
+            con_id: Some(self.con_id),
+            symbol: Some(self.symbol.clone()),
+            sec_type: Some(self.sec_type.clone()),
+            last_trade_date_or_contract_month: Some(self.last_trade_date.clone()),
+            multiplier: Some(self.multiplier),
+            exchange: Some(self.exchange.clone()),
+            currency: Some(self.currency.clone()),
+            local_symbol: Some(self.local_symbol.clone()),
+            trading_class: Some(self.trading_class.clone()),
+            last_trade_date: Some(self.last_trade_date.clone()),
+            ..Default::default()
+        }
+    }
+
+    /// Whether a request's contract (fields left empty match anything) names this one.
+    fn matches(&self, wanted: &proto::Contract) -> bool {
+        fn field(wanted: &Option<String>, have: &str) -> bool {
+            match wanted.as_deref().map(str::trim) {
+                None | Some("") => true,
+                Some(w) => w.eq_ignore_ascii_case(have),
+            }
+        }
+        if let Some(con_id) = wanted.con_id.filter(|id| *id > 0) {
+            return con_id == self.con_id;
+        }
+        let symbol_given = wanted
+            .symbol
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+            || wanted
+                .local_symbol
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty());
+        let exchange_ok = match wanted.exchange.as_deref() {
+            None | Some("") | Some("SMART") => true,
+            Some(e) => e.eq_ignore_ascii_case(&self.exchange),
+        };
+        let month_ok = match wanted.last_trade_date_or_contract_month.as_deref() {
+            None | Some("") => true,
+            Some(m) => self.last_trade_date.starts_with(m),
+        };
+        let multiplier_ok = match wanted.multiplier {
+            Some(m) if m > 0.0 => (m - self.multiplier).abs() < 1e-9,
+            _ => true,
+        };
+        symbol_given
+            && field(&wanted.symbol, &self.symbol)
+            && field(&wanted.local_symbol, &self.local_symbol)
+            && field(&wanted.sec_type, &self.sec_type)
+            && field(&wanted.currency, &self.currency)
+            && field(&wanted.trading_class, &self.trading_class)
+            && exchange_ok
+            && month_ok
+            && multiplier_ok
+    }
+}
+
+/// One account summary row (`NetLiquidation`, `TotalCashValue`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeAccountValue {
+    pub account: String,
+    pub tag: String,
+    pub value: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakePosition {
+    pub account: String,
+    pub contract: FakeContract,
+    pub position: f64,
+    pub avg_cost: f64,
+}
+
+/// What the fake server reports. Tests fill it; later the simulated market and broker will.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeIbState {
+    pub accounts: Vec<String>,
+    pub account_values: Vec<FakeAccountValue>,
+    pub positions: Vec<FakePosition>,
+    pub contracts: Vec<FakeContract>,
+    pub next_order_id: i32,
+}
+
+impl Default for FakeIbState {
+    fn default() -> Self {
+        Self {
+            accounts: vec!["DU1234567".to_string()],
+            account_values: Vec::new(),
+            positions: Vec::new(),
+            contracts: Vec::new(),
+            next_order_id: 1,
+        }
+    }
+}
+
+struct Shared {
+    state: Mutex<FakeIbState>,
+    client_ids: Mutex<HashSet<i32>>,
+    /// Bumped to make every open connection close.
+    drop_tx: watch::Sender<u64>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running fake TWS. Dropping it closes the listener and every connection.
+pub struct FakeIbServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: JoinHandle<()>,
+}
+
+impl FakeIbServer {
+    /// Listens on 127.0.0.1:`port` (0 for an ephemeral port).
+    pub async fn start(state: FakeIbState, port: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let (drop_tx, _) = watch::channel(0u64);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            client_ids: Mutex::new(HashSet::new()),
+            drop_tx,
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept = tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        tracing::debug!(%peer, "fake-ib: connection");
+                        let shared = Arc::clone(&accept_shared);
+                        tokio::spawn(serve_connection(stream, shared));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "fake-ib: accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            addr,
+            shared,
+            accept,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Changes what later requests see.
+    pub fn update_state(&self, change: impl FnOnce(&mut FakeIbState)) {
+        change(&mut lock(&self.shared.state));
+    }
+
+    /// Closes every open client connection (the listener stays up), as TWS does on a restart.
+    pub fn drop_connections(&self) {
+        self.shared
+            .drop_tx
+            .send_modify(|generation| *generation += 1);
+    }
+
+    /// Client ids of the connections that completed `startApi` and are still open.
+    pub fn connected_client_ids(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = lock(&self.shared.client_ids).iter().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Serves until the process ends (for the `systrade broker fake-ib` command).
+    pub async fn serve_forever(self) {
+        std::future::pending::<()>().await;
+    }
+}
+
+impl Drop for FakeIbServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.drop_connections();
+    }
+}
+
+/// Holds a client id for one connection; releases it when the connection ends.
+struct ClientIdLease {
+    shared: Arc<Shared>,
+    id: i32,
+}
+
+impl ClientIdLease {
+    fn acquire(shared: &Arc<Shared>, id: i32) -> Option<Self> {
+        lock(&shared.client_ids).insert(id).then(|| Self {
+            shared: Arc::clone(shared),
+            id,
+        })
+    }
+}
+
+impl Drop for ClientIdLease {
+    fn drop(&mut self) {
+        lock(&self.shared.client_ids).remove(&self.id);
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    let mut drop_rx = shared.drop_tx.subscribe();
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let outcome = tokio::select! {
+        outcome = session(&mut reader, &mut writer, &shared) => outcome,
+        _ = drop_rx.changed() => Ok(()),
+    };
+    match outcome {
+        Ok(()) | Err(WireError::Closed) => tracing::debug!("fake-ib: connection closed"),
+        Err(e) => tracing::info!(error = %e, "fake-ib: connection ended"),
+    }
+    let _ = writer.shutdown().await;
+}
+
+async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bodies: &[Vec<u8>]) -> Result<(), WireError> {
+    let mut bytes = Vec::new();
+    for body in bodies {
+        bytes.extend(wire::frame(body));
+    }
+    writer.write_all(&bytes).await?;
+    writer.flush().await?;
+    Ok(())
+}
+
+/// The server's half of the handshake: the version reply and the connection time.
+fn handshake_reply(client_min: i32, client_max: i32) -> Option<Vec<u8>> {
+    if client_max < MIN_SERVER_VERSION {
+        return None;
+    }
+    let version = SERVER_VERSION
+        .min(client_max)
+        .max(client_min.min(SERVER_VERSION));
+    let time = chrono::Utc::now().format("%Y%m%d %H:%M:%S UTC").to_string();
+    Some(wire::text_fields(&[version.to_string(), time]))
+}
+
+/// The client id from a `startApi` message in either encoding.
+fn start_api_client_id(message: &Message) -> Result<i32, WireError> {
+    match &message.payload {
+        Payload::Protobuf(_) => {
+            let request: proto::StartApiRequest = message.proto()?;
+            Ok(request.client_id.unwrap_or(0))
+        }
+        Payload::Text(fields) => {
+            fields
+                .get(1)
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| WireError::Text {
+                    id: message.id,
+                    reason: format!("startApi without a client id: {fields:?}"),
+                })
+        }
+    }
+}
+
+async fn session<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    shared: &Arc<Shared>,
+) -> Result<(), WireError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (min, max) = wire::read_client_hello(reader).await?;
+    let Some(reply) = handshake_reply(min, max) else {
+        tracing::info!(
+            min,
+            max,
+            "fake-ib: client versions below {MIN_SERVER_VERSION}; closing"
+        );
+        return Ok(());
+    };
+    send(writer, &[reply]).await?;
+
+    let start = wire::decode_body(&wire::read_frame(reader).await?)?;
+    if start.id != outgoing::START_API {
+        return Err(WireError::Text {
+            id: start.id,
+            reason: "expected startApi after the handshake".into(),
+        });
+    }
+    let client_id = start_api_client_id(&start)?;
+    let Some(_lease) = ClientIdLease::acquire(shared, client_id) else {
+        let message =
+            "Unable to connect as the client id is already in use. Retry with a unique client id.";
+        send(
+            writer,
+            &[error_body(
+                codes::NO_REQUEST,
+                codes::CLIENT_ID_IN_USE,
+                message,
+            )],
+        )
+        .await?;
+        return Ok(());
+    };
+    let greeting = {
+        let state = lock(&shared.state);
+        vec![next_valid_id_body(&state), managed_accounts_body(&state)]
+    };
+    send(writer, &greeting).await?;
+
+    loop {
+        let body = wire::read_frame(reader).await?;
+        let replies = match wire::decode_body(&body) {
+            Ok(message) => respond(&lock(&shared.state), &message),
+            Err(e) => vec![error_body(
+                codes::NO_REQUEST,
+                codes::REQUEST_VALIDATION,
+                &e.to_string(),
+            )],
+        };
+        if !replies.is_empty() {
+            send(writer, &replies).await?;
+        }
+    }
+}
+
+fn error_body(request_id: i32, code: i32, text: &str) -> Vec<u8> {
+    wire::proto_body(
+        incoming::ERR_MSG,
+        &proto::ErrorMessage {
+            id: Some(request_id),
+            error_time: Some(chrono::Utc::now().timestamp_millis()),
+            error_code: Some(code),
+            error_msg: Some(text.to_string()),
+            advanced_order_reject_json: None,
+        },
+    )
+}
+
+fn next_valid_id_body(state: &FakeIbState) -> Vec<u8> {
+    wire::proto_body(
+        incoming::NEXT_VALID_ID,
+        &proto::NextValidId {
+            order_id: Some(state.next_order_id),
+        },
+    )
+}
+
+fn managed_accounts_body(state: &FakeIbState) -> Vec<u8> {
+    wire::proto_body(
+        incoming::MANAGED_ACCTS,
+        &proto::ManagedAccounts {
+            accounts_list: Some(state.accounts.join(",")),
+        },
+    )
+}
+
+/// The replies to one request, as frame bodies. Pure: the state is read, not changed.
+pub fn respond(state: &FakeIbState, message: &Message) -> Vec<Vec<u8>> {
+    match respond_inner(state, message) {
+        Ok(replies) => replies,
+        Err(e) => vec![error_body(
+            codes::NO_REQUEST,
+            codes::REQUEST_VALIDATION,
+            &e.to_string(),
+        )],
+    }
+}
+
+fn respond_inner(state: &FakeIbState, message: &Message) -> Result<Vec<Vec<u8>>, WireError> {
+    Ok(match message.id {
+        outgoing::REQ_IDS => vec![next_valid_id_body(state)],
+        outgoing::REQ_MANAGED_ACCTS => vec![managed_accounts_body(state)],
+        outgoing::REQ_CURRENT_TIME => vec![wire::proto_body(
+            incoming::CURRENT_TIME,
+            &proto::CurrentTime {
+                current_time: Some(chrono::Utc::now().timestamp()),
+            },
+        )],
+        outgoing::REQ_ACCOUNT_SUMMARY => {
+            let request: proto::AccountSummaryRequest = message.proto()?;
+            account_summary(state, &request)
+        }
+        outgoing::REQ_POSITIONS => positions(state),
+        outgoing::REQ_CONTRACT_DATA => {
+            let request: proto::ContractDataRequest = message.proto()?;
+            contract_data(state, &request)
+        }
+        // Cancels and settings need no answer.
+        outgoing::CANCEL_ACCOUNT_SUMMARY
+        | outgoing::CANCEL_POSITIONS
+        | outgoing::CANCEL_CONTRACT_DATA
+        | outgoing::CANCEL_MKT_DATA
+        | outgoing::REQ_MARKET_DATA_TYPE => Vec::new(),
+        other => {
+            let request_id = request_id_of(message).unwrap_or(codes::NO_REQUEST);
+            vec![error_body(
+                request_id,
+                codes::REQUEST_VALIDATION,
+                &format!("fake-ib does not implement request message {other}"),
+            )]
+        }
+    })
+}
+
+/// Most requests carry their id in protobuf field 1 as an int32.
+fn request_id_of(message: &Message) -> Option<i32> {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct WithReqId {
+        #[prost(int32, optional, tag = "1")]
+        req_id: Option<i32>,
+    }
+    message.proto::<WithReqId>().ok().and_then(|m| m.req_id)
+}
+
+fn account_summary(state: &FakeIbState, request: &proto::AccountSummaryRequest) -> Vec<Vec<u8>> {
+    let req_id = request.req_id.unwrap_or(codes::NO_REQUEST);
+    let tags: HashSet<&str> = request
+        .tags
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut replies: Vec<Vec<u8>> = state
+        .account_values
+        .iter()
+        .filter(|v| tags.is_empty() || tags.contains(v.tag.as_str()))
+        .map(|v| {
+            wire::proto_body(
+                incoming::ACCOUNT_SUMMARY,
+                &proto::AccountSummary {
+                    req_id: Some(req_id),
+                    account: Some(v.account.clone()),
+                    tag: Some(v.tag.clone()),
+                    value: Some(v.value.clone()),
+                    currency: Some(v.currency.clone()),
+                },
+            )
+        })
+        .collect();
+    replies.push(wire::proto_body(
+        incoming::ACCOUNT_SUMMARY_END,
+        &proto::AccountSummaryEnd {
+            req_id: Some(req_id),
+        },
+    ));
+    replies
+}
+
+fn positions(state: &FakeIbState) -> Vec<Vec<u8>> {
+    let mut replies: Vec<Vec<u8>> = state
+        .positions
+        .iter()
+        .map(|p| {
+            wire::proto_body(
+                incoming::POSITION_DATA,
+                &proto::Position {
+                    account: Some(p.account.clone()),
+                    contract: Some(p.contract.to_proto()),
+                    position: Some(p.position.to_string()),
+                    avg_cost: Some(p.avg_cost),
+                },
+            )
+        })
+        .collect();
+    replies.push(wire::proto_body(
+        incoming::POSITION_END,
+        &proto::PositionEnd {},
+    ));
+    replies
+}
+
+fn contract_data(state: &FakeIbState, request: &proto::ContractDataRequest) -> Vec<Vec<u8>> {
+    let req_id = request.req_id.unwrap_or(codes::NO_REQUEST);
+    let wanted = request.contract.clone().unwrap_or_default();
+    let found: Vec<&FakeContract> = state
+        .contracts
+        .iter()
+        .filter(|c| c.matches(&wanted))
+        .collect();
+    if found.is_empty() {
+        return vec![error_body(
+            req_id,
+            codes::NO_SECURITY_DEFINITION,
+            "No security definition has been found for the request",
+        )];
+    }
+    let mut replies: Vec<Vec<u8>> = found
+        .iter()
+        .map(|c| {
+            wire::proto_body(
+                incoming::CONTRACT_DATA,
+                &proto::ContractData {
+                    req_id: Some(req_id),
+                    contract: Some(c.to_proto()),
+                    contract_details: Some(proto::ContractDetails {
+                        market_name: Some(c.trading_class.clone()),
+                        min_tick: Some(c.min_tick.to_string()),
+                        order_types: Some("LMT,MKT,STP".to_string()),
+                        valid_exchanges: Some(c.exchange.clone()),
+                        price_magnifier: Some(1),
+                        long_name: Some(c.long_name.clone()),
+                        contract_month: Some(c.last_trade_date.chars().take(6).collect()),
+                        time_zone_id: Some(c.time_zone_id.clone()),
+                        real_expiration_date: Some(c.last_trade_date.clone()),
+                        under_symbol: Some(c.symbol.clone()),
+                        ..Default::default()
+                    }),
+                },
+            )
+        })
+        .collect();
+    replies.push(wire::proto_body(
+        incoming::CONTRACT_DATA_END,
+        &proto::ContractDataEnd {
+            req_id: Some(req_id),
+        },
+    ));
+    replies
+}
+
+#[cfg(test)]
+#[path = "fake_server_tests.rs"]
+mod tests;

@@ -1,0 +1,317 @@
+//! The fake server against the real `ibapi` client crate, on an ephemeral port.
+
+use std::time::Duration;
+
+use ibapi::accounts::types::AccountGroup;
+use ibapi::accounts::{AccountSummaryResult, PositionUpdate};
+use ibapi::contracts::{Contract, Currency, Exchange, SecurityType, Symbol};
+use ibapi::prelude::{StreamExt, SubscriptionItemStreamExt};
+use ibapi::Client;
+
+use super::*;
+
+fn es_dec26() -> FakeContract {
+    FakeContract::future(495512563, "ES", "CME", "USD", 50.0, "20261218")
+}
+
+fn state() -> FakeIbState {
+    let value = |tag: &str, value: &str| FakeAccountValue {
+        account: "DU1234567".into(),
+        tag: tag.into(),
+        value: value.into(),
+        currency: "USD".into(),
+    };
+    FakeIbState {
+        accounts: vec!["DU1234567".into()],
+        account_values: vec![
+            value("NetLiquidation", "1000000.00"),
+            value("TotalCashValue", "950000.00"),
+        ],
+        positions: vec![FakePosition {
+            account: "DU1234567".into(),
+            contract: es_dec26(),
+            position: 3.0,
+            avg_cost: 301_250.0,
+        }],
+        contracts: vec![
+            es_dec26(),
+            FakeContract::future(1001, "GE", "CME", "USD", 2500.0, "20261214"),
+        ],
+        next_order_id: 42,
+    }
+}
+
+async fn start() -> FakeIbServer {
+    FakeIbServer::start(state(), 0)
+        .await
+        .expect("bind an ephemeral port")
+}
+
+async fn connect(server: &FakeIbServer, client_id: i32) -> Result<Client, ibapi::Error> {
+    let address = server.local_addr().to_string();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        Client::connect(&address, client_id),
+    )
+    .await
+    .expect("connect must not hang")
+}
+
+fn future(symbol: &str, exchange: &str, month: &str) -> Contract {
+    Contract {
+        symbol: Symbol::from(symbol),
+        security_type: SecurityType::Future,
+        exchange: Exchange::from(exchange),
+        currency: Currency::from("USD"),
+        last_trade_date_or_contract_month: month.into(),
+        ..Default::default()
+    }
+}
+
+async fn wait_for_client_ids(server: &FakeIbServer, expected: &[i32]) {
+    for _ in 0..200 {
+        if server.connected_client_ids() == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.connected_client_ids(), expected);
+}
+
+#[tokio::test]
+async fn handshake_completes_with_accounts_and_next_order_id() {
+    let server = start().await;
+    let client = connect(&server, 17).await.expect("handshake");
+    assert_eq!(client.server_version(), SERVER_VERSION);
+    assert_eq!(client.client_id(), 17);
+    assert_eq!(client.next_order_id(), 42);
+    wait_for_client_ids(&server, &[17]).await;
+}
+
+#[tokio::test]
+async fn account_summary_returns_the_requested_tags_then_end() {
+    let server = start().await;
+    let client = connect(&server, 1).await.expect("handshake");
+    let mut subscription = client
+        .account_summary(&AccountGroup("All".into()), &["NetLiquidation"])
+        .await
+        .expect("subscribe")
+        .filter_data();
+    let mut rows = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), subscription.next())
+            .await
+            .expect("row in time");
+        match next {
+            Some(Ok(AccountSummaryResult::Summary(row))) => {
+                rows.push((row.account, row.tag, row.value, row.currency))
+            }
+            Some(Ok(AccountSummaryResult::End)) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        rows,
+        vec![(
+            "DU1234567".into(),
+            "NetLiquidation".into(),
+            "1000000.00".into(),
+            "USD".into()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn positions_carry_contract_quantity_and_cost() {
+    let server = start().await;
+    let client = connect(&server, 2).await.expect("handshake");
+    let mut subscription = client.positions().await.expect("subscribe").filter_data();
+    let mut positions = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), subscription.next())
+            .await
+            .expect("row in time");
+        match next {
+            Some(Ok(PositionUpdate::Position(p))) => positions.push(p),
+            Some(Ok(PositionUpdate::PositionEnd)) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(positions.len(), 1);
+    let p = &positions[0];
+    assert_eq!(p.account, "DU1234567");
+    assert_eq!(p.position, 3.0);
+    assert_eq!(p.average_cost, 301_250.0);
+    assert_eq!(p.contract.contract_id, 495512563);
+    assert_eq!(p.contract.symbol, Symbol::from("ES"));
+    assert_eq!(p.contract.security_type, SecurityType::Future);
+    assert_eq!(p.contract.multiplier, "50");
+}
+
+#[tokio::test]
+async fn contract_details_match_symbol_exchange_and_month() {
+    let server = start().await;
+    let client = connect(&server, 3).await.expect("handshake");
+    let details = client
+        .contract_details(&future("ES", "CME", "202612"))
+        .await
+        .expect("details");
+    assert_eq!(details.len(), 1);
+    let d = &details[0];
+    assert_eq!(d.contract.contract_id, 495512563);
+    assert_eq!(d.contract.last_trade_date_or_contract_month, "20261218");
+    assert_eq!(d.contract.exchange, Exchange::from("CME"));
+    assert_eq!(d.contract.currency, Currency::from("USD"));
+    assert_eq!(d.min_tick, 0.25);
+    assert_eq!(d.contract_month, "202612");
+}
+
+#[tokio::test]
+async fn unknown_contract_is_error_200() {
+    let server = start().await;
+    let client = connect(&server, 4).await.expect("handshake");
+    let err = client
+        .contract_details(&future("ZZZ", "CME", "202612"))
+        .await
+        .expect_err("unknown contract");
+    match err {
+        ibapi::Error::Notice(notice) => {
+            assert_eq!(notice.code, codes::NO_SECURITY_DEFINITION, "{notice:?}")
+        }
+        other => panic!("expected error 200, got {other:?}"),
+    }
+    // A wrong month of a known symbol is unknown too, and the connection stays usable.
+    assert!(client
+        .contract_details(&future("ES", "CME", "202701"))
+        .await
+        .is_err());
+    assert_eq!(
+        client
+            .contract_details(&future("GE", "", ""))
+            .await
+            .expect("GE")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn second_connection_with_the_same_client_id_gets_326_and_the_id_is_freed_on_exit() {
+    let server = start().await;
+    let first = connect(&server, 9).await.expect("first connection");
+    match connect(&server, 9).await {
+        Err(ibapi::Error::ClientIdInUse { client_id }) => assert_eq!(client_id, 9),
+        Err(other) => panic!("expected ClientIdInUse, got {other:?}"),
+        Ok(_) => panic!("a second connection with client id 9 must be refused"),
+    }
+    // Another id is fine alongside.
+    let other = connect(&server, 10).await.expect("client id 10");
+    wait_for_client_ids(&server, &[9, 10]).await;
+    drop(first);
+    drop(other);
+    wait_for_client_ids(&server, &[]).await;
+    connect(&server, 9)
+        .await
+        .expect("client id 9 is free again");
+}
+
+#[tokio::test]
+async fn drop_connections_closes_every_client_and_frees_their_ids() {
+    let server = start().await;
+    let _client = connect(&server, 5).await.expect("handshake");
+    wait_for_client_ids(&server, &[5]).await;
+    server.drop_connections();
+    wait_for_client_ids(&server, &[]).await;
+}
+
+#[tokio::test]
+async fn state_changes_are_seen_by_later_requests() {
+    let server = start().await;
+    let client = connect(&server, 6).await.expect("handshake");
+    server.update_state(|s| {
+        s.contracts.push(FakeContract::future(
+            2002, "ZN", "CBOT", "USD", 1000.0, "20261221",
+        ))
+    });
+    let details = client
+        .contract_details(&future("ZN", "CBOT", "202612"))
+        .await
+        .expect("ZN now known");
+    assert_eq!(details[0].contract.contract_id, 2002);
+}
+
+#[tokio::test]
+async fn old_text_clients_below_the_minimum_version_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start().await;
+    let mut stream = TcpStream::connect(server.local_addr())
+        .await
+        .expect("connect");
+    let mut hello = wire::API_PREFIX.to_vec();
+    hello.extend(wire::frame(b"v100..187"));
+    stream.write_all(&hello).await.expect("write");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf))
+        .await
+        .expect("closed in time");
+    assert_eq!(read.expect("clean close"), 0);
+}
+
+#[tokio::test]
+async fn text_start_api_is_accepted() {
+    use tokio::io::AsyncWriteExt;
+    let server = start().await;
+    let mut stream = TcpStream::connect(server.local_addr())
+        .await
+        .expect("connect");
+    let mut hello = wire::API_PREFIX.to_vec();
+    hello.extend(wire::frame(b"v213..226"));
+    stream.write_all(&hello).await.expect("write");
+    let reply =
+        wire::split_text_fields(&wire::read_frame(&mut stream).await.expect("version reply"));
+    assert_eq!(reply[0], SERVER_VERSION.to_string());
+    assert!(reply[1].ends_with("UTC"), "{reply:?}");
+    stream
+        .write_all(&wire::frame(&wire::text_body(
+            outgoing::START_API,
+            &["2", "31", ""],
+        )))
+        .await
+        .expect("startApi");
+    let first = wire::decode_body(&wire::read_frame(&mut stream).await.expect("next valid id"))
+        .expect("decode");
+    assert_eq!(first.id, incoming::NEXT_VALID_ID);
+    assert_eq!(
+        first.proto::<proto::NextValidId>().expect("proto").order_id,
+        Some(42)
+    );
+    let second =
+        wire::decode_body(&wire::read_frame(&mut stream).await.expect("accounts")).expect("decode");
+    assert_eq!(
+        second
+            .proto::<proto::ManagedAccounts>()
+            .expect("proto")
+            .accounts_list
+            .as_deref(),
+        Some("DU1234567")
+    );
+    wait_for_client_ids(&server, &[31]).await;
+}
+
+#[test]
+fn unimplemented_requests_get_error_321_with_their_request_id() {
+    let body = wire::proto_body(
+        outgoing::REQ_HISTORICAL_DATA,
+        &proto::AccountSummaryEnd { req_id: Some(77) }, // any message with field 1 = req id
+    );
+    let message = wire::decode_body(&body).expect("decode");
+    let replies = respond(&state(), &message);
+    assert_eq!(replies.len(), 1);
+    let reply = wire::decode_body(&replies[0]).expect("decode");
+    assert_eq!(reply.id, incoming::ERR_MSG);
+    let error: proto::ErrorMessage = reply.proto().expect("proto");
+    assert_eq!(
+        (error.id, error.error_code),
+        (Some(77), Some(codes::REQUEST_VALIDATION))
+    );
+}
