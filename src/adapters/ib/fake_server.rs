@@ -1,13 +1,14 @@
 //! A fake TWS / IB Gateway on 127.0.0.1: enough of the socket protocol for an
-//! IB API client to connect and ask for accounts, account summary, positions
-//! and contract details, answered from a [`FakeIbState`] that the caller fills.
+//! IB API client to connect and ask for accounts, account summary, positions,
+//! contract details, historical bars and quotes (the last two in `fake_data`),
+//! answered from a [`FakeIbState`] that the caller fills.
 //!
 //! It speaks the protobuf encoding (server versions [`MIN_SERVER_VERSION`] to
 //! [`SERVER_VERSION`], what the `ibapi` crate requires); `startApi` is also
 //! accepted in the older text encoding. Requests it does not implement are
 //! answered with error 321 so a client fails fast instead of waiting.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -16,8 +17,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::proto;
+pub use super::fake_data::{FakeBar, FakeBarSeries, FakeQuote};
 use super::wire::{self, codes, incoming, outgoing, Message, Payload, WireError};
+use super::{fake_data, proto};
 
 /// The highest server version the fake claims (`CONDITIONS_INCLUDE_OVERNIGHT`).
 pub const SERVER_VERSION: i32 = 226;
@@ -153,6 +155,10 @@ pub struct FakeIbState {
     pub account_values: Vec<FakeAccountValue>,
     pub positions: Vec<FakePosition>,
     pub contracts: Vec<FakeContract>,
+    /// Historical bars by contract and bar size.
+    pub bar_series: Vec<FakeBarSeries>,
+    /// Quotes by contract id.
+    pub quotes: BTreeMap<i32, FakeQuote>,
     pub next_order_id: i32,
 }
 
@@ -163,6 +169,8 @@ impl Default for FakeIbState {
             account_values: Vec::new(),
             positions: Vec::new(),
             contracts: Vec::new(),
+            bar_series: Vec::new(),
+            quotes: BTreeMap::new(),
             next_order_id: 1,
         }
     }
@@ -399,7 +407,7 @@ where
     }
 }
 
-fn error_body(request_id: i32, code: i32, text: &str) -> Vec<u8> {
+pub(super) fn error_body(request_id: i32, code: i32, text: &str) -> Vec<u8> {
     wire::proto_body(
         incoming::ERR_MSG,
         &proto::ErrorMessage {
@@ -457,6 +465,14 @@ fn respond_inner(state: &FakeIbState, message: &Message) -> Result<Vec<Vec<u8>>,
             account_summary(state, &request)
         }
         outgoing::REQ_POSITIONS => positions(state),
+        outgoing::REQ_HISTORICAL_DATA => {
+            let request: proto::HistoricalDataRequest = message.proto()?;
+            fake_data::historical_data(state, &request, chrono::Utc::now())
+        }
+        outgoing::REQ_MKT_DATA => {
+            let request: proto::MarketDataRequest = message.proto()?;
+            fake_data::market_data(state, &request)
+        }
         outgoing::REQ_CONTRACT_DATA => {
             let request: proto::ContractDataRequest = message.proto()?;
             contract_data(state, &request)
@@ -466,6 +482,7 @@ fn respond_inner(state: &FakeIbState, message: &Message) -> Result<Vec<Vec<u8>>,
         | outgoing::CANCEL_POSITIONS
         | outgoing::CANCEL_CONTRACT_DATA
         | outgoing::CANCEL_MKT_DATA
+        | outgoing::CANCEL_HISTORICAL_DATA
         | outgoing::REQ_MARKET_DATA_TYPE => Vec::new(),
         other => {
             let request_id = request_id_of(message).unwrap_or(codes::NO_REQUEST);
@@ -545,6 +562,29 @@ fn positions(state: &FakeIbState) -> Vec<Vec<u8>> {
         &proto::PositionEnd {},
     ));
     replies
+}
+
+/// The one contract a request names, or the error reply TWS gives: 200 for none or several.
+pub(super) fn resolve_contract<'a>(
+    state: &'a FakeIbState,
+    req_id: i32,
+    wanted: Option<&proto::Contract>,
+) -> Result<&'a FakeContract, Vec<u8>> {
+    let wanted = wanted.cloned().unwrap_or_default();
+    let mut found = state.contracts.iter().filter(|c| c.matches(&wanted));
+    match (found.next(), found.next()) {
+        (Some(contract), None) => Ok(contract),
+        (None, _) => Err(error_body(
+            req_id,
+            codes::NO_SECURITY_DEFINITION,
+            "No security definition has been found for the request",
+        )),
+        (Some(_), Some(_)) => Err(error_body(
+            req_id,
+            codes::NO_SECURITY_DEFINITION,
+            "The contract description specified is ambiguous",
+        )),
+    }
 }
 
 fn contract_data(state: &FakeIbState, request: &proto::ContractDataRequest) -> Vec<Vec<u8>> {

@@ -10,8 +10,34 @@ use ibapi::Client;
 
 use super::*;
 
+const ES: i32 = 495512563;
+
 fn es_dec26() -> FakeContract {
-    FakeContract::future(495512563, "ES", "CME", "USD", 50.0, "20261218")
+    FakeContract::future(ES, "ES", "CME", "USD", 50.0, "20261218")
+}
+
+fn midnight_days_ago(days: i64) -> chrono::DateTime<chrono::Utc> {
+    let date = chrono::Utc::now().date_naive() - chrono::Duration::days(days);
+    date.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+fn hour_ago(hours: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now()
+        .duration_trunc(TimeDelta::hours(1))
+        .unwrap_or_else(|_| chrono::Utc::now());
+    now - chrono::Duration::hours(hours)
+}
+
+fn bar(time: chrono::DateTime<chrono::Utc>, close: f64) -> FakeBar {
+    FakeBar {
+        time,
+        open: close - 1.0,
+        high: close + 2.0,
+        low: close - 3.0,
+        close,
+        volume: 1000.0,
+    }
 }
 
 fn state() -> FakeIbState {
@@ -37,6 +63,34 @@ fn state() -> FakeIbState {
             es_dec26(),
             FakeContract::future(1001, "GE", "CME", "USD", 2500.0, "20261214"),
         ],
+        bar_series: vec![
+            FakeBarSeries {
+                con_id: ES,
+                bar_size: "1 day".into(),
+                bars: (1..=5)
+                    .map(|days_ago| bar(midnight_days_ago(days_ago), 6000.0 + days_ago as f64))
+                    .collect(),
+            },
+            FakeBarSeries {
+                con_id: ES,
+                bar_size: "1 hour".into(),
+                bars: (1..=3)
+                    .map(|hours_ago| bar(hour_ago(hours_ago), 6100.0 + hours_ago as f64))
+                    .collect(),
+            },
+        ],
+        quotes: [(
+            ES,
+            FakeQuote {
+                bid: Some(6000.25),
+                ask: Some(6000.5),
+                last: Some(6000.5),
+                bid_size: 12.0,
+                ask_size: 7.0,
+                last_size: 1.0,
+            },
+        )]
+        .into(),
         next_order_id: 42,
     }
 }
@@ -301,7 +355,7 @@ async fn text_start_api_is_accepted() {
 #[test]
 fn unimplemented_requests_get_error_321_with_their_request_id() {
     let body = wire::proto_body(
-        outgoing::REQ_HISTORICAL_DATA,
+        outgoing::PLACE_ORDER,
         &proto::AccountSummaryEnd { req_id: Some(77) }, // any message with field 1 = req id
     );
     let message = wire::decode_body(&body).expect("decode");
@@ -314,4 +368,136 @@ fn unimplemented_requests_get_error_321_with_their_request_id() {
         (error.id, error.error_code),
         (Some(77), Some(codes::REQUEST_VALIDATION))
     );
+}
+
+#[tokio::test]
+async fn daily_bars_come_with_dates_within_the_duration() {
+    use ibapi::market_data::historical::{BarSize, BarTimestamp, Duration as IbDuration};
+    let server = start().await;
+    let client = connect(&server, 11).await.expect("handshake");
+    let es = future("ES", "CME", "202612");
+    let data = client
+        .historical_data(&es, BarSize::Day)
+        .duration(IbDuration::days(10))
+        .fetch()
+        .await
+        .expect("bars");
+    let closes: Vec<f64> = data.bars.iter().map(|b| b.close).collect();
+    assert_eq!(closes, vec![6005.0, 6004.0, 6003.0, 6002.0, 6001.0]);
+    // Dates, oldest first, one day apart (checked without the clock, so midnight cannot flake it).
+    let dates: Vec<_> = data
+        .bars
+        .iter()
+        .map(|b| match b.date {
+            BarTimestamp::Date(d) => d,
+            other => panic!("daily bars carry dates, got {other:?}"),
+        })
+        .collect();
+    assert!(
+        dates.windows(2).all(|w| (w[1] - w[0]).whole_days() == 1),
+        "{dates:?}"
+    );
+    assert_eq!(
+        (data.bars[0].open, data.bars[0].high, data.bars[0].low),
+        (6004.0, 6007.0, 6002.0)
+    );
+    assert!(data.end > data.start);
+    let recent = client
+        .historical_data(&es, BarSize::Day)
+        .duration(IbDuration::days(3))
+        .fetch()
+        .await
+        .expect("bars");
+    assert_eq!(recent.bars.len(), 2);
+}
+
+#[tokio::test]
+async fn hourly_bars_carry_timestamps() {
+    use ibapi::market_data::historical::{BarSize, BarTimestamp, Duration as IbDuration};
+    let server = start().await;
+    let client = connect(&server, 12).await.expect("handshake");
+    let data = client
+        .historical_data(&future("ES", "CME", "202612"), BarSize::Hour)
+        .duration(IbDuration::days(1))
+        .fetch()
+        .await
+        .expect("bars");
+    assert_eq!(data.bars.len(), 3);
+    let times: Vec<i64> = data
+        .bars
+        .iter()
+        .map(|b| match b.date {
+            BarTimestamp::DateTime(t) => t.unix_timestamp(),
+            other => panic!("hourly bars carry timestamps, got {other:?}"),
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 3600), "{times:?}");
+    assert!(times.iter().all(|t| t % 3600 == 0), "{times:?}");
+}
+
+#[tokio::test]
+async fn historical_data_errors_name_their_codes() {
+    use ibapi::market_data::historical::{BarSize, Duration as IbDuration};
+    let server = start().await;
+    let client = connect(&server, 13).await.expect("handshake");
+    let no_bars = client
+        .historical_data(&future("GE", "CME", ""), BarSize::Day)
+        .duration(IbDuration::days(10))
+        .fetch()
+        .await;
+    assert!(
+        matches!(&no_bars, Err(ibapi::Error::Notice(n)) if n.code == codes::HISTORICAL_DATA_ERROR),
+        "{no_bars:?}"
+    );
+    let unknown = client
+        .historical_data(&future("ZZZ", "CME", ""), BarSize::Day)
+        .duration(IbDuration::days(10))
+        .fetch()
+        .await;
+    assert!(
+        matches!(&unknown, Err(ibapi::Error::Notice(n)) if n.code == codes::NO_SECURITY_DEFINITION),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test]
+async fn market_data_snapshot_gives_bid_ask_and_last() {
+    use ibapi::market_data::realtime::Quote;
+    let server = start().await;
+    let client = connect(&server, 14).await.expect("handshake");
+    let ticks = client
+        .market_data(&future("ES", "CME", "202612"))
+        .snapshot_once(Duration::from_secs(5))
+        .await
+        .expect("snapshot");
+    let quote = Quote::from_ticks(&ticks);
+    assert_eq!(
+        (quote.bid, quote.ask, quote.last),
+        (Some(6000.25), Some(6000.5), Some(6000.5))
+    );
+    assert_eq!((quote.bid_size, quote.ask_size), (Some(12.0), Some(7.0)));
+}
+
+#[tokio::test]
+async fn market_data_for_unknown_or_unquoted_contracts_is_an_error() {
+    let server = start().await;
+    let client = connect(&server, 15).await.expect("handshake");
+    for (symbol, code) in [
+        ("ZZZ", codes::NO_SECURITY_DEFINITION),
+        ("GE", codes::MARKET_DATA_NOT_SUBSCRIBED),
+    ] {
+        let mut subscription = client
+            .market_data(&future(symbol, "CME", ""))
+            .subscribe()
+            .await
+            .expect("subscribe");
+        let first = tokio::time::timeout(Duration::from_secs(5), subscription.next())
+            .await
+            .expect("reply in time");
+        match first {
+            Some(Err(ibapi::Error::Notice(n))) => assert_eq!(n.code, code),
+            Some(Ok(ibapi::subscriptions::SubscriptionItem::Notice(n))) => assert_eq!(n.code, code),
+            other => panic!("{symbol}: expected error {code}, got {other:?}"),
+        }
+    }
 }

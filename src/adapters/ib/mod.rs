@@ -1,6 +1,7 @@
 //! Interactive Brokers: the TWS socket protocol (`wire`, `proto`) and a fake
 //! TWS / IB Gateway (`fake_server`) that tests and `systrade broker fake-ib` run.
 
+pub mod fake_data;
 pub mod fake_server;
 pub mod proto;
 pub mod wire;

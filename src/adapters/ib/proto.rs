@@ -352,3 +352,123 @@ pub struct ContractDataRequest {
     #[prost(message, optional, tag = "2")]
     pub contract: Option<Contract>,
 }
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct TickSnapshotEnd {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct HistoricalDataEnd {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(string, optional, tag = "2")]
+    pub start_date_str: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub end_date_str: Option<String>,
+}
+
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct TickPrice {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(int32, optional, tag = "2")]
+    pub tick_type: Option<i32>,
+    #[prost(double, optional, tag = "3")]
+    pub price: Option<f64>,
+    #[prost(string, optional, tag = "4")]
+    pub size: Option<String>,
+    #[prost(int32, optional, tag = "5")]
+    pub attr_mask: Option<i32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CancelHistoricalData {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CancelMarketData {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct HistoricalDataBar {
+    #[prost(string, optional, tag = "1")]
+    pub date: Option<String>,
+    #[prost(double, optional, tag = "2")]
+    pub open: Option<f64>,
+    #[prost(double, optional, tag = "3")]
+    pub high: Option<f64>,
+    #[prost(double, optional, tag = "4")]
+    pub low: Option<f64>,
+    #[prost(double, optional, tag = "5")]
+    pub close: Option<f64>,
+    #[prost(string, optional, tag = "6")]
+    pub volume: Option<String>,
+    #[prost(string, optional, tag = "7")]
+    pub wap: Option<String>,
+    #[prost(int32, optional, tag = "8")]
+    pub bar_count: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct MarketDataRequest {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(message, optional, tag = "2")]
+    pub contract: Option<Contract>,
+    #[prost(string, optional, tag = "3")]
+    pub generic_tick_list: Option<String>,
+    #[prost(bool, optional, tag = "4")]
+    pub snapshot: Option<bool>,
+    #[prost(bool, optional, tag = "5")]
+    pub regulatory_snapshot: Option<bool>,
+    #[prost(map = "string, string", tag = "6")]
+    pub market_data_options: ::std::collections::HashMap<String, String>,
+}
+
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct HistoricalDataRequest {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(message, optional, tag = "2")]
+    pub contract: Option<Contract>,
+    #[prost(string, optional, tag = "3")]
+    pub end_date_time: Option<String>,
+    #[prost(string, optional, tag = "4")]
+    pub bar_size_setting: Option<String>,
+    #[prost(string, optional, tag = "5")]
+    pub duration: Option<String>,
+    #[prost(bool, optional, tag = "6")]
+    pub use_rth: Option<bool>,
+    #[prost(string, optional, tag = "7")]
+    pub what_to_show: Option<String>,
+    #[prost(int32, optional, tag = "8")]
+    pub format_date: Option<i32>,
+    #[prost(bool, optional, tag = "9")]
+    pub keep_up_to_date: Option<bool>,
+    #[prost(map = "string, string", tag = "10")]
+    pub chart_options: ::std::collections::HashMap<String, String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct TickSize {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(int32, optional, tag = "2")]
+    pub tick_type: Option<i32>,
+    #[prost(string, optional, tag = "3")]
+    pub size: Option<String>,
+}
+
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct HistoricalData {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(message, repeated, tag = "2")]
+    pub historical_data_bars: Vec<HistoricalDataBar>,
+}

@@ -31,6 +31,7 @@ pub mod outgoing {
     pub const REQ_CONTRACT_DATA: i32 = 9;
     pub const REQ_MANAGED_ACCTS: i32 = 17;
     pub const REQ_HISTORICAL_DATA: i32 = 20;
+    pub const CANCEL_HISTORICAL_DATA: i32 = 25;
     pub const REQ_CURRENT_TIME: i32 = 49;
     pub const REQ_MARKET_DATA_TYPE: i32 = 59;
     pub const REQ_POSITIONS: i32 = 61;
@@ -55,10 +56,12 @@ pub mod incoming {
     pub const HISTORICAL_DATA: i32 = 17;
     pub const CURRENT_TIME: i32 = 49;
     pub const CONTRACT_DATA_END: i32 = 52;
+    pub const TICK_SNAPSHOT_END: i32 = 57;
     pub const POSITION_DATA: i32 = 61;
     pub const POSITION_END: i32 = 62;
     pub const ACCOUNT_SUMMARY: i32 = 63;
     pub const ACCOUNT_SUMMARY_END: i32 = 64;
+    pub const HISTORICAL_DATA_END: i32 = 108;
 }
 
 /// TWS error codes the fake server reports.
@@ -67,6 +70,10 @@ pub mod codes {
     pub const NO_REQUEST: i32 = -1;
     /// "No security definition has been found for the request".
     pub const NO_SECURITY_DEFINITION: i32 = 200;
+    /// "Historical Market Data Service error message: HMDS query returned no data".
+    pub const HISTORICAL_DATA_ERROR: i32 = 162;
+    /// "Requested market data is not subscribed".
+    pub const MARKET_DATA_NOT_SUBSCRIBED: i32 = 354;
     /// "Error validating request" (used for requests the fake does not implement).
     pub const REQUEST_VALIDATION: i32 = 321;
     /// "Unable to connect as the client id is already in use".
