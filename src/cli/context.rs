@@ -116,6 +116,18 @@ impl Ctx {
         })
     }
 
+    /// The configured broker (`broker.kind`).
+    pub fn broker(&self) -> Arc<dyn crate::domain::broker::Broker> {
+        match self.config.broker.kind {
+            crate::config::BrokerKind::Sim => {
+                Arc::new(crate::adapters::sim_broker::SimBroker::new(
+                    self.config.broker.sim_account_value,
+                    self.config.capital.base_currency.clone(),
+                ))
+            }
+        }
+    }
+
     pub fn app(&self) -> Arc<App> {
         Arc::new(App {
             home: self.home.clone(),
@@ -125,6 +137,7 @@ impl Ctx {
             capital: self.store.clone(),
             optimal: self.store.clone(),
             controls: self.store.clone(),
+            broker: self.broker(),
         })
     }
 

@@ -1,10 +1,16 @@
 //! `SimBroker`: the simulated broker's account. Its value is the configured
 //! `broker.sim_account_value` in the base currency `capital.base_currency`; no currency
-//! conversion is offered (asking in another currency is an error naming it). No positions exist
-//! yet (order management is a later issue), so the margin used is 0 and there is no simulated
-//! trading P&L: the value moves only when the configuration does.
+//! conversion is offered (asking in another currency is an error naming it). No positions or
+//! orders exist yet, so the margin used is 0 and there is no simulated trading P&L.
 
-use crate::domain::broker::{BrokerAccount, BrokerError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::broker::*;
+use crate::domain::contract::ContractId;
+use crate::domain::instrument::InstrumentCode;
+use crate::domain::ports::Frequency;
+use crate::domain::series::ContractPrices;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimBroker {
@@ -12,6 +18,13 @@ pub struct SimBroker {
     pub account_value: f64,
     /// The account's currency (three letters, upper case).
     pub currency: String,
+}
+
+fn not_yet() -> BrokerError {
+    BrokerError::Other {
+        code: None,
+        detail: "the simulated broker does not trade yet".into(),
+    }
 }
 
 impl SimBroker {
@@ -34,16 +47,64 @@ impl SimBroker {
     }
 }
 
-impl BrokerAccount for SimBroker {
-    fn account_value(&self, currency: &str) -> Result<f64, BrokerError> {
-        self.check(currency)?;
-        Ok(self.account_value)
+#[async_trait]
+impl Broker for SimBroker {
+    fn kind(&self) -> &'static str {
+        "sim"
     }
-
-    /// Always 0: the simulated broker holds no positions yet.
-    fn margin_used(&self, currency: &str) -> Result<f64, BrokerError> {
+    async fn health(&self) -> ConnectionHealth {
+        ConnectionHealth {
+            connected: true,
+            last_ok: None,
+            down_since: None,
+            detail: "simulated".into(),
+        }
+    }
+    async fn account_value(&self, currency: &str) -> Result<AccountValue, BrokerError> {
         self.check(currency)?;
-        Ok(0.0)
+        Ok(AccountValue {
+            value: self.account_value,
+            margin_used: 0.0,
+        })
+    }
+    async fn positions(&self) -> Result<Vec<BrokerPosition>, BrokerError> {
+        Ok(Vec::new())
+    }
+    async fn contract_details(
+        &self,
+        _: &InstrumentCode,
+        _: ContractId,
+    ) -> Result<ContractDetails, BrokerError> {
+        Err(not_yet())
+    }
+    async fn historical_bars(
+        &self,
+        _: &InstrumentCode,
+        _: ContractId,
+        _: Frequency,
+    ) -> Result<ContractPrices, BrokerError> {
+        Err(not_yet())
+    }
+    async fn quote(&self, _: &InstrumentCode, _: ContractId) -> Result<Quote, BrokerError> {
+        Err(not_yet())
+    }
+    async fn place_order(&self, _: &OrderRequest) -> Result<OrderState, BrokerError> {
+        Err(not_yet())
+    }
+    async fn modify_order(&self, _: &str, _: f64) -> Result<OrderState, BrokerError> {
+        Err(not_yet())
+    }
+    async fn cancel_order(&self, _: &str) -> Result<OrderState, BrokerError> {
+        Err(not_yet())
+    }
+    async fn order_state(&self, _: &str) -> Result<OrderState, BrokerError> {
+        Err(not_yet())
+    }
+    async fn open_orders(&self) -> Result<Vec<OrderState>, BrokerError> {
+        Ok(Vec::new())
+    }
+    async fn executions(&self, _: Option<DateTime<Utc>>) -> Result<Vec<Execution>, BrokerError> {
+        Ok(Vec::new())
     }
 }
 
@@ -51,18 +112,18 @@ impl BrokerAccount for SimBroker {
 mod tests {
     use super::*;
 
-    #[test]
-    fn values_the_account_in_its_currency_only() {
+    #[tokio::test]
+    async fn values_the_account_in_its_currency_only() {
         let b = SimBroker::new(500_000.0, "USD");
-        assert_eq!(b.account_value("USD"), Ok(500_000.0));
-        assert_eq!(b.account_value("usd"), Ok(500_000.0));
-        assert_eq!(b.margin_used("USD"), Ok(0.0));
-        let e = b.account_value("EUR").unwrap_err();
+        let v = b.account_value("USD").await.unwrap();
+        assert_eq!(v.value, 500_000.0);
+        assert_eq!(v.margin_used, 0.0);
+        assert_eq!(b.account_value("usd").await.unwrap().value, 500_000.0);
+        let e = b.account_value("EUR").await.unwrap_err();
         assert!(
             e.to_string().contains("EUR") && e.to_string().contains("USD"),
             "{e}"
         );
         assert!(!e.is_retryable());
-        assert!(b.margin_used("GBP").is_err());
     }
 }
