@@ -108,6 +108,13 @@ pub struct BrokerConfig {
     pub kind: BrokerKind,
     /// The simulated broker's account value before trading P&L, base currency.
     pub sim_account_value: f64,
+    /// Injected faults of the simulated broker (see `adapters::sim_broker::SimFaults`).
+    pub sim_disconnect_at_call: u64,
+    pub sim_reject_orders: bool,
+    pub sim_partial_fill: f64,
+    pub sim_late_fill_calls: u64,
+    pub sim_duplicate_executions: bool,
+    pub sim_stale_prices: bool,
 }
 
 /// The strategies run_systems runs.
@@ -527,6 +534,28 @@ impl Config {
                 format!("must be a non-negative number, got {sim_account_value}"),
             );
         }
+        let b = |key: &str| {
+            entries
+                .get(key)
+                .and_then(|(v, _)| v.as_bool())
+                .unwrap_or_default()
+        };
+        let mut count = |key: &str| {
+            let n = i(key);
+            u64::try_from(n).unwrap_or_else(|_| {
+                bad(key, format!("must be 0 or more, got {n}"));
+                0
+            })
+        };
+        let sim_disconnect_at_call = count("broker.sim_disconnect_at_call");
+        let sim_late_fill_calls = count("broker.sim_late_fill_calls");
+        let sim_partial_fill = f("broker.sim_partial_fill");
+        if !(0.0..1.0).contains(&sim_partial_fill) {
+            bad(
+                "broker.sim_partial_fill",
+                format!("must be at least 0 and below 1, got {sim_partial_fill}"),
+            );
+        }
         let strategy_weights =
             match parse_strategy_weights(entries.get("strategies.weights").map(|(v, _)| v)) {
                 Ok(w) => w,
@@ -554,6 +583,12 @@ impl Config {
             broker: BrokerConfig {
                 kind: broker_kind,
                 sim_account_value,
+                sim_disconnect_at_call,
+                sim_reject_orders: b("broker.sim_reject_orders"),
+                sim_partial_fill,
+                sim_late_fill_calls,
+                sim_duplicate_executions: b("broker.sim_duplicate_executions"),
+                sim_stale_prices: b("broker.sim_stale_prices"),
             },
             strategies: StrategiesConfig {
                 weights: strategy_weights,
@@ -670,6 +705,9 @@ mod tests {
         assert_eq!(c.capital.max_change, 0.10);
         assert_eq!(c.capital.base_currency, "USD");
         assert_eq!(c.broker.kind, BrokerKind::Sim);
+        assert_eq!(c.broker.sim_disconnect_at_call, 0);
+        assert_eq!(c.broker.sim_partial_fill, 0.0);
+        assert!(!c.broker.sim_reject_orders && !c.broker.sim_stale_prices);
         assert_eq!(
             c.strategies.weights,
             vec![("chapter15_equal_weights".to_string(), 1.0)]
