@@ -200,9 +200,12 @@ impl SimBroker {
             return Ok(());
         };
         let mut changes = Changes::default();
-        for i in 0..state.orders.len() {
-            if !state.orders[i].state.status.is_final() {
-                self.try_fill(state, i, call, &mut changes)?;
+        let working: Vec<usize> = state.working.iter().copied().collect();
+        for i in working {
+            // A contract without a quote now keeps its orders working (try_fill changes
+            // nothing before its last fallible step).
+            if let Err(e) = self.try_fill(state, i, call, &mut changes) {
+                tracing::debug!("simulated broker: order {i} not checked: {e}");
             }
         }
         if changes.orders.is_empty() {
@@ -279,6 +282,7 @@ impl SimBroker {
             OrderStatus::PartiallyFilled
         };
         o.updated_at = now;
+        state.refresh_working(i);
         state.executions.push(exec);
         changes.executions.push(state.executions.len() - 1);
         changes.orders.push(i);
@@ -534,6 +538,7 @@ impl Broker for SimBroker {
         o.reason = Some("cancelled on request".into());
         o.updated_at = self.now();
         let out = o.clone();
+        state.refresh_working(i);
         let changes = Changes {
             orders: vec![i],
             ..Default::default()

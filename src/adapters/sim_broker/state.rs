@@ -3,7 +3,7 @@
 //! written in one transaction ([`State::commit`]); if that fails the caller drops the memory copy
 //! and reloads it from the database, so memory never runs ahead of what is durable.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
@@ -39,6 +39,8 @@ pub struct State {
     pub executions: Vec<Execution>,
     pub positions: BTreeMap<(InstrumentCode, ContractId), i64>,
     pub cash: BTreeMap<String, Cash>,
+    /// Indexes of the orders not yet final.
+    pub working: BTreeSet<usize>,
 }
 
 /// What a change touched, to be written.
@@ -194,7 +196,17 @@ impl State {
         self.by_id.insert(order.state.broker_id.clone(), i);
         self.refs.insert(order.state.request.order_ref.clone());
         self.orders.push(order);
+        self.refresh_working(i);
         i
+    }
+
+    /// Keeps `working` in step with order `i`'s status.
+    pub fn refresh_working(&mut self, i: usize) {
+        if self.orders[i].state.status.is_final() {
+            self.working.remove(&i);
+        } else {
+            self.working.insert(i);
+        }
     }
 
     /// The next order sequence number (ids are `sim-<seq>`).

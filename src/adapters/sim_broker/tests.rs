@@ -440,3 +440,22 @@ fn stored_quotes_put_the_half_spread_around_the_latest_close() {
     assert_eq!(q.usd_value("USD").unwrap(), Some(1.0));
     assert_eq!(q.usd_value("EUR").unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_working_order_without_a_quote_stays_working() {
+    let d = tempfile::tempdir().unwrap();
+    let s = sim(d.path()).await;
+    s.broker.set_faults(SimFaults {
+        late_fill_calls: 1,
+        ..Default::default()
+    });
+    let mut o = order("a", 1, OrderPricing::Market);
+    o.contract = ContractId::monthly(2027, 6);
+    // placing needs no quote when the fill is late; the sweep skips the unquoted contract
+    let placed = s.broker.place_order(&o).await.unwrap();
+    assert_eq!(placed.status, OrderStatus::Submitted);
+    assert_eq!(s.broker.open_orders().await.unwrap().len(), 1);
+    s.quotes
+        .set(&code(), ContractId::monthly(2027, 6), 99.0, 101.0, t0());
+    assert!(s.broker.open_orders().await.unwrap().is_empty());
+}
