@@ -58,6 +58,9 @@ pub struct SimBroker {
     stale: Mutex<std::collections::HashMap<(InstrumentCode, ContractId), Quote>>,
     /// Loaded on first use.
     state: tokio::sync::Mutex<Option<State>>,
+    /// The connection state changes are written on: one, kept, so a commit needs no pool
+    /// checkout (opened on the first write; dropped after a failed one).
+    conn: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
 }
 
 fn rejected(reason: impl Into<String>) -> BrokerError {
@@ -89,6 +92,7 @@ impl SimBroker {
             disconnected: AtomicBool::new(false),
             stale: Mutex::new(Default::default()),
             state: tokio::sync::Mutex::new(None),
+            conn: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -188,8 +192,18 @@ impl SimBroker {
         let Some(state) = slot.as_ref() else {
             return Ok(());
         };
-        if let Err(e) = state.commit(&self.pool, changes).await {
+        let mut conn = self.conn.lock().await;
+        if conn.is_none() {
+            let c = self.pool.acquire().await.map_err(state::db)?.detach();
+            *conn = Some(c);
+        }
+        let result = match conn.as_mut() {
+            Some(c) => state.commit(c, changes).await,
+            None => Ok(()),
+        };
+        if let Err(e) = result {
             *slot = None;
+            *conn = None;
             return Err(e);
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::adapters::store::sqlite::ts;
 use crate::domain::broker::*;
@@ -41,6 +41,13 @@ pub struct State {
     pub cash: BTreeMap<String, Cash>,
     /// Indexes of the orders not yet final.
     pub working: BTreeSet<usize>,
+}
+
+/// A bound value of [`State::commit`]'s query.
+enum Arg {
+    I(i64),
+    F(Option<f64>),
+    S(Option<String>),
 }
 
 /// What a change touched, to be written.
@@ -214,9 +221,16 @@ impl State {
         self.orders.last().map_or(1, |o| o.seq + 1)
     }
 
-    /// Writes the rows `changes` touched, in one transaction.
-    pub async fn commit(&self, pool: &SqlitePool, changes: &Changes) -> Result<(), BrokerError> {
-        let mut tx = pool.begin().await.map_err(db)?;
+    /// Writes the rows `changes` touched, in one transaction sent as one multi-statement query
+    /// (`BEGIN; …; COMMIT`): one trip to the connection's worker thread per change. If it fails
+    /// the caller drops the connection, which rolls back whatever the query had begun.
+    pub async fn commit(
+        &self,
+        conn: &mut SqliteConnection,
+        changes: &Changes,
+    ) -> Result<(), BrokerError> {
+        let mut sql = String::from("BEGIN;");
+        let mut args: Vec<Arg> = Vec::new();
         for &i in &changes.orders {
             let o = &self.orders[i];
             let s = &o.state;
@@ -224,74 +238,79 @@ impl State {
                 OrderPricing::Limit { price } => Some(price),
                 OrderPricing::Market => None,
             };
-            sqlx::query(
+            sql.push_str(
                 "INSERT OR REPLACE INTO sim_orders (seq, broker_id, order_ref, instrument, \
                  contract, quantity, limit_price, status, filled, avg_fill_price, reason, \
-                 updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(o.seq)
-            .bind(&s.broker_id)
-            .bind(&s.request.order_ref)
-            .bind(s.request.instrument.as_str())
-            .bind(s.request.contract.as_number() as i64)
-            .bind(s.request.quantity)
-            .bind(limit)
-            .bind(status_str(s.status))
-            .bind(s.filled)
-            .bind(s.avg_fill_price)
-            .bind(&s.reason)
-            .bind(ts(s.updated_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+                 updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);",
+            );
+            args.extend([
+                Arg::I(o.seq),
+                Arg::S(Some(s.broker_id.clone())),
+                Arg::S(Some(s.request.order_ref.clone())),
+                Arg::S(Some(s.request.instrument.as_str().to_string())),
+                Arg::I(s.request.contract.as_number() as i64),
+                Arg::I(s.request.quantity),
+                Arg::F(limit),
+                Arg::S(Some(status_str(s.status).to_string())),
+                Arg::I(s.filled),
+                Arg::F(s.avg_fill_price),
+                Arg::S(s.reason.clone()),
+                Arg::S(Some(ts(s.updated_at))),
+            ]);
         }
         for &i in &changes.executions {
             let e = &self.executions[i];
-            sqlx::query(
+            sql.push_str(
                 "INSERT INTO sim_executions (seq, exec_id, broker_id, order_ref, instrument, \
                  contract, quantity, price, ts, commission, commission_currency) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(i as i64 + 1)
-            .bind(&e.exec_id)
-            .bind(&e.broker_id)
-            .bind(&e.order_ref)
-            .bind(e.instrument.as_str())
-            .bind(e.contract.as_number() as i64)
-            .bind(e.quantity)
-            .bind(e.price)
-            .bind(ts(e.ts))
-            .bind(e.commission)
-            .bind(&e.commission_currency)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);",
+            );
+            args.extend([
+                Arg::I(i as i64 + 1),
+                Arg::S(Some(e.exec_id.clone())),
+                Arg::S(Some(e.broker_id.clone())),
+                Arg::S(Some(e.order_ref.clone())),
+                Arg::S(Some(e.instrument.as_str().to_string())),
+                Arg::I(e.contract.as_number() as i64),
+                Arg::I(e.quantity),
+                Arg::F(Some(e.price)),
+                Arg::S(Some(ts(e.ts))),
+                Arg::F(Some(e.commission)),
+                Arg::S(Some(e.commission_currency.clone())),
+            ]);
         }
         for key in &changes.positions {
-            let q = self.positions.get(key).copied().unwrap_or(0);
-            sqlx::query(
+            sql.push_str(
                 "INSERT OR REPLACE INTO sim_positions (instrument, contract, quantity) \
-                 VALUES (?, ?, ?)",
-            )
-            .bind(key.0.as_str())
-            .bind(key.1.as_number() as i64)
-            .bind(q)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+                 VALUES (?, ?, ?);",
+            );
+            args.extend([
+                Arg::S(Some(key.0.as_str().to_string())),
+                Arg::I(key.1.as_number() as i64),
+                Arg::I(self.positions.get(key).copied().unwrap_or(0)),
+            ]);
         }
         for c in &changes.cash {
             let v = self.cash.get(c).copied().unwrap_or_default();
-            sqlx::query(
-                "INSERT OR REPLACE INTO sim_cash (currency, cash, commissions) VALUES (?, ?, ?)",
-            )
-            .bind(c)
-            .bind(v.cash)
-            .bind(v.commissions)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            sql.push_str(
+                "INSERT OR REPLACE INTO sim_cash (currency, cash, commissions) VALUES (?, ?, ?);",
+            );
+            args.extend([
+                Arg::S(Some(c.clone())),
+                Arg::F(Some(v.cash)),
+                Arg::F(Some(v.commissions)),
+            ]);
         }
-        tx.commit().await.map_err(db)
+        sql.push_str("COMMIT;");
+        let mut q = sqlx::query(&sql);
+        for a in args {
+            q = match a {
+                Arg::I(v) => q.bind(v),
+                Arg::F(v) => q.bind(v),
+                Arg::S(v) => q.bind(v),
+            };
+        }
+        q.execute(&mut *conn).await.map_err(db)?;
+        Ok(())
     }
 }
