@@ -5,7 +5,7 @@
 
 CREATE TABLE sim_orders (
     seq            INTEGER PRIMARY KEY,
-    broker_id      TEXT    NOT NULL UNIQUE,
+    broker_id      TEXT    NOT NULL,
     order_ref      TEXT    NOT NULL UNIQUE,
     instrument     TEXT    NOT NULL,
     contract       INTEGER NOT NULL,
@@ -20,7 +20,7 @@ CREATE TABLE sim_orders (
 
 CREATE TABLE sim_executions (
     seq                 INTEGER PRIMARY KEY,
-    exec_id             TEXT    NOT NULL UNIQUE,
+    exec_id             TEXT    NOT NULL,
     broker_id           TEXT    NOT NULL,
     order_ref           TEXT    NOT NULL,
     instrument          TEXT    NOT NULL,

@@ -231,7 +231,10 @@ impl State {
     ) -> Result<(), BrokerError> {
         let mut sql = String::from("BEGIN;");
         let mut args: Vec<Arg> = Vec::new();
-        for &i in &changes.orders {
+        for (n, &i) in changes.orders.iter().enumerate() {
+            if changes.orders[..n].contains(&i) {
+                continue;
+            }
             let o = &self.orders[i];
             let s = &o.state;
             let limit = match s.request.pricing {
@@ -279,7 +282,10 @@ impl State {
                 Arg::S(Some(e.commission_currency.clone())),
             ]);
         }
-        for key in &changes.positions {
+        for (n, key) in changes.positions.iter().enumerate() {
+            if changes.positions[..n].contains(key) {
+                continue;
+            }
             sql.push_str(
                 "INSERT OR REPLACE INTO sim_positions (instrument, contract, quantity) \
                  VALUES (?, ?, ?);",
@@ -290,7 +296,10 @@ impl State {
                 Arg::I(self.positions.get(key).copied().unwrap_or(0)),
             ]);
         }
-        for c in &changes.cash {
+        for (n, c) in changes.cash.iter().enumerate() {
+            if changes.cash[..n].contains(c) {
+                continue;
+            }
             let v = self.cash.get(c).copied().unwrap_or_default();
             sql.push_str(
                 "INSERT OR REPLACE INTO sim_cash (currency, cash, commissions) VALUES (?, ?, ?);",
