@@ -688,6 +688,29 @@ mod tests {
     }
 
     #[test]
+    fn sim_broker_faults_are_read_and_checked() {
+        let c = load(
+            Some("[broker]\nsim_disconnect_at_call = 3\nsim_reject_orders = true\nsim_partial_fill = 0.5\nsim_late_fill_calls = 2\nsim_duplicate_executions = true\nsim_stale_prices = true\n"),
+            &[],
+        )
+        .unwrap();
+        let b = &c.broker;
+        assert_eq!((b.sim_disconnect_at_call, b.sim_late_fill_calls), (3, 2));
+        assert_eq!(b.sim_partial_fill, 0.5);
+        assert!(b.sim_reject_orders && b.sim_duplicate_executions && b.sim_stale_prices);
+        let e = load(
+            Some("[broker]\nsim_partial_fill = 1.5\nsim_late_fill_calls = -1\n"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("broker.sim_partial_fill") && e.contains("broker.sim_late_fill_calls"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn defaults_agree_with_documented_values() {
         let c = load(None, &[]).unwrap();
         assert_eq!(c.store.durability, Durability::Normal);

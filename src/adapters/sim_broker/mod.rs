@@ -452,6 +452,9 @@ impl Broker for SimBroker {
         if order.quantity == 0 {
             return Err(rejected("an order for 0 contracts"));
         }
+        if order.order_ref.trim().is_empty() {
+            return Err(rejected("an order without an order_ref"));
+        }
         if let OrderPricing::Limit { price } = order.pricing {
             if !price.is_finite() {
                 return Err(rejected(format!("limit price {price}")));

@@ -172,6 +172,11 @@ async fn rejects_duplicate_refs_bad_orders_and_unknown_contracts() {
         .place_order(&order("z", 0, OrderPricing::Market))
         .await
         .is_err());
+    assert!(s
+        .broker
+        .place_order(&order(" ", 1, OrderPricing::Market))
+        .await
+        .is_err());
     let mut o = order("u", 1, OrderPricing::Market);
     o.instrument = InstrumentCode::new("NOPE").unwrap();
     assert!(matches!(
