@@ -27,6 +27,8 @@ pub struct App {
     pub optimal: Arc<dyn crate::domain::optimal::OptimalPositionStore>,
     /// Overrides and position limits (the same SQLite file).
     pub controls: Arc<dyn crate::domain::controls::ControlStore>,
+    /// The configured broker (`broker.kind`); see [`App::broker`].
+    pub broker: Arc<dyn crate::domain::broker::Broker>,
 }
 
 impl App {
@@ -61,16 +63,9 @@ impl App {
         }
         Ok(LoadedStrategy { path, text, config })
     }
-    /// The configured broker's account (valuation and margin), in `capital.base_currency`.
-    pub fn broker_account(&self) -> Arc<dyn crate::domain::broker::BrokerAccount> {
-        match self.config.broker.kind {
-            crate::config::BrokerKind::Sim => {
-                Arc::new(crate::adapters::sim_broker::SimBroker::new(
-                    self.config.broker.sim_account_value,
-                    self.config.capital.base_currency.clone(),
-                ))
-            }
-        }
+    /// The configured broker (account, positions, orders, executions).
+    pub fn broker(&self) -> Arc<dyn crate::domain::broker::Broker> {
+        self.broker.clone()
     }
 
     /// The price store of this home (`<home>/data`).

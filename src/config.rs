@@ -108,6 +108,13 @@ pub struct BrokerConfig {
     pub kind: BrokerKind,
     /// The simulated broker's account value before trading P&L, base currency.
     pub sim_account_value: f64,
+    /// Injected faults of the simulated broker (see `adapters::sim_broker::SimFaults`).
+    pub sim_disconnect_at_call: u64,
+    pub sim_reject_orders: bool,
+    pub sim_partial_fill: f64,
+    pub sim_late_fill_calls: u64,
+    pub sim_duplicate_executions: bool,
+    pub sim_stale_prices: bool,
 }
 
 /// The strategies run_systems runs.
@@ -527,6 +534,28 @@ impl Config {
                 format!("must be a non-negative number, got {sim_account_value}"),
             );
         }
+        let b = |key: &str| {
+            entries
+                .get(key)
+                .and_then(|(v, _)| v.as_bool())
+                .unwrap_or_default()
+        };
+        let mut count = |key: &str| {
+            let n = i(key);
+            u64::try_from(n).unwrap_or_else(|_| {
+                bad(key, format!("must be 0 or more, got {n}"));
+                0
+            })
+        };
+        let sim_disconnect_at_call = count("broker.sim_disconnect_at_call");
+        let sim_late_fill_calls = count("broker.sim_late_fill_calls");
+        let sim_partial_fill = f("broker.sim_partial_fill");
+        if !(0.0..1.0).contains(&sim_partial_fill) {
+            bad(
+                "broker.sim_partial_fill",
+                format!("must be at least 0 and below 1, got {sim_partial_fill}"),
+            );
+        }
         let strategy_weights =
             match parse_strategy_weights(entries.get("strategies.weights").map(|(v, _)| v)) {
                 Ok(w) => w,
@@ -554,6 +583,12 @@ impl Config {
             broker: BrokerConfig {
                 kind: broker_kind,
                 sim_account_value,
+                sim_disconnect_at_call,
+                sim_reject_orders: b("broker.sim_reject_orders"),
+                sim_partial_fill,
+                sim_late_fill_calls,
+                sim_duplicate_executions: b("broker.sim_duplicate_executions"),
+                sim_stale_prices: b("broker.sim_stale_prices"),
             },
             strategies: StrategiesConfig {
                 weights: strategy_weights,
@@ -653,6 +688,29 @@ mod tests {
     }
 
     #[test]
+    fn sim_broker_faults_are_read_and_checked() {
+        let c = load(
+            Some("[broker]\nsim_disconnect_at_call = 3\nsim_reject_orders = true\nsim_partial_fill = 0.5\nsim_late_fill_calls = 2\nsim_duplicate_executions = true\nsim_stale_prices = true\n"),
+            &[],
+        )
+        .unwrap();
+        let b = &c.broker;
+        assert_eq!((b.sim_disconnect_at_call, b.sim_late_fill_calls), (3, 2));
+        assert_eq!(b.sim_partial_fill, 0.5);
+        assert!(b.sim_reject_orders && b.sim_duplicate_executions && b.sim_stale_prices);
+        let e = load(
+            Some("[broker]\nsim_partial_fill = 1.5\nsim_late_fill_calls = -1\n"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("broker.sim_partial_fill") && e.contains("broker.sim_late_fill_calls"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn defaults_agree_with_documented_values() {
         let c = load(None, &[]).unwrap();
         assert_eq!(c.store.durability, Durability::Normal);
@@ -670,6 +728,9 @@ mod tests {
         assert_eq!(c.capital.max_change, 0.10);
         assert_eq!(c.capital.base_currency, "USD");
         assert_eq!(c.broker.kind, BrokerKind::Sim);
+        assert_eq!(c.broker.sim_disconnect_at_call, 0);
+        assert_eq!(c.broker.sim_partial_fill, 0.0);
+        assert!(!c.broker.sim_reject_orders && !c.broker.sim_stale_prices);
         assert_eq!(
             c.strategies.weights,
             vec![("chapter15_equal_weights".to_string(), 1.0)]

@@ -34,6 +34,13 @@ pub struct BenchArgs {
     /// the backtest state), and report its time and peak memory.
     #[arg(long, requires = "prices")]
     pub backtest: bool,
+    /// Also measure the simulated broker: market order round trips (place → filled → execution
+    /// recorded, each durably committed) per second.
+    #[arg(long)]
+    pub broker: bool,
+    /// With --broker: orders per repetition.
+    #[arg(long, default_value_t = 10_000)]
+    pub orders: usize,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -134,6 +141,11 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
+    let broker = if a.broker {
+        Some(bench_broker(&ctx, a.orders.max(1), a.repeat.max(1)).await?)
+    } else {
+        None
+    };
     let release = !cfg!(debug_assertions);
     if a.json {
         print_json(&json!({
@@ -142,6 +154,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             "validation": validation,
             "prices": prices,
             "backtest": backtest,
+            "broker": broker,
         }))?;
     } else {
         if !release {
@@ -192,8 +205,82 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
                 b["compute_seconds"].as_f64().unwrap_or(f64::NAN)
             );
         }
+        if let Some(b) = &broker {
+            outln!(
+                "simulated broker, {} market orders (place, fill, execution; one durable commit each): {:.3}s ({:.0} round trips/s)",
+                b["orders"],
+                b["seconds"].as_f64().unwrap_or(f64::NAN),
+                b["round_trips_per_second"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
     }
     Ok(0)
+}
+
+/// Sim broker round trips: `orders` market orders (alternately buy and sell) against a fixed
+/// quote, on the bench home's run store; each is placed, must come back filled, and the
+/// executions must all be recorded. The best of `repeat` runs.
+async fn bench_broker(
+    ctx: &Ctx,
+    orders: usize,
+    repeat: usize,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::adapters::sim_broker::{ManualQuotes, SimBroker, SimFaults};
+    use crate::domain::broker::{Broker, OrderPricing, OrderRequest, OrderStatus};
+    let reference = Arc::new(crate::adapters::reference_files::load_reference_data(
+        &ctx.home.reference_dir(),
+    )?);
+    let code = reference
+        .instruments
+        .keys()
+        .next()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no instruments in the reference data"))?;
+    let contract = crate::domain::contract::ContractId::monthly(2030, 12);
+    let quotes = Arc::new(ManualQuotes::default());
+    quotes.set(&code, contract, 99.0, 101.0, ctx.clock.now());
+    let mut best = f64::MAX;
+    for run in 0..repeat {
+        let broker = SimBroker::new(
+            ctx.store.pool().clone(),
+            quotes.clone(),
+            reference.clone(),
+            ctx.clock.clone(),
+            1_000_000.0,
+            "USD",
+            SimFaults::default(),
+        );
+        let before = broker.executions(None).await?.len();
+        let t = Instant::now();
+        for i in 0..orders {
+            let state = broker
+                .place_order(&OrderRequest {
+                    order_ref: format!("bench-{run}-{i}"),
+                    instrument: code.clone(),
+                    contract,
+                    quantity: if i % 2 == 0 { 1 } else { -1 },
+                    pricing: OrderPricing::Market,
+                })
+                .await?;
+            anyhow::ensure!(
+                state.status == OrderStatus::Filled,
+                "order {i} came back {:?}",
+                state.status
+            );
+        }
+        let elapsed = t.elapsed().as_secs_f64();
+        let recorded = broker.executions(None).await?.len() - before;
+        anyhow::ensure!(
+            recorded == orders,
+            "expected {orders} executions, found {recorded}"
+        );
+        best = best.min(elapsed);
+    }
+    Ok(json!({
+        "orders": orders,
+        "seconds": best,
+        "round_trips_per_second": orders as f64 / best,
+    }))
 }
 
 /// pysystemtrade's compute for the 32-instrument golden strategy on this machine (the issue).

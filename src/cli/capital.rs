@@ -304,7 +304,7 @@ async fn init(ctx: &Ctx, a: &InitArgs) -> anyhow::Result<i32> {
 
 async fn run_update(ctx: &Ctx, allow_large: bool) -> Result<CapitalUpdate, CapitalError> {
     let cfg = &ctx.config.capital;
-    let broker = ctx.app().broker_account();
+    let broker = ctx.app().broker();
     update_total_capital(
         ctx.store.as_ref(),
         broker.as_ref(),

@@ -116,6 +116,43 @@ impl Ctx {
         })
     }
 
+    /// The configured broker (`broker.kind`).
+    pub fn broker(&self) -> Arc<dyn crate::domain::broker::Broker> {
+        match self.config.broker.kind {
+            crate::config::BrokerKind::Sim => {
+                use crate::adapters::sim_broker::{SimBroker, SimFaults, StoredQuotes};
+                let b = &self.config.broker;
+                // Reference data that does not load leaves the broker able to value the account
+                // but not to trade; the commands that trade report the reference data's errors.
+                let reference = Arc::new(
+                    crate::adapters::reference_files::load_reference_data(
+                        &self.home.reference_dir(),
+                    )
+                    .unwrap_or_default(),
+                );
+                let prices: Arc<dyn crate::domain::ports::PriceStore> = Arc::new(
+                    crate::adapters::parquet::ParquetPriceStore::new(self.home.data_dir()),
+                );
+                Arc::new(SimBroker::new(
+                    self.store.pool().clone(),
+                    Arc::new(StoredQuotes::new(prices, reference.clone())),
+                    reference,
+                    self.clock.clone(),
+                    self.config.broker.sim_account_value,
+                    self.config.capital.base_currency.clone(),
+                    SimFaults {
+                        disconnect_at_call: b.sim_disconnect_at_call,
+                        reject_orders: b.sim_reject_orders,
+                        partial_fill: b.sim_partial_fill,
+                        late_fill_calls: b.sim_late_fill_calls,
+                        duplicate_executions: b.sim_duplicate_executions,
+                        stale_prices: b.sim_stale_prices,
+                    },
+                ))
+            }
+        }
+    }
+
     pub fn app(&self) -> Arc<App> {
         Arc::new(App {
             home: self.home.clone(),
@@ -125,6 +162,7 @@ impl Ctx {
             capital: self.store.clone(),
             optimal: self.store.clone(),
             controls: self.store.clone(),
+            broker: self.broker(),
         })
     }
 

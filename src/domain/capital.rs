@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use serde::Serialize;
 
-use super::broker::{BrokerAccount, BrokerError};
+use super::broker::{Broker, BrokerError};
 
 /// How total capital follows the broker's account value (§B9, `production_capital_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -403,13 +403,14 @@ pub struct UpdateRules<'a> {
 /// nothing.
 pub async fn update_total_capital(
     store: &dyn CapitalStore,
-    broker: &dyn BrokerAccount,
+    broker: &dyn Broker,
     rules: UpdateRules<'_>,
     allow_large: bool,
     now: DateTime<Utc>,
 ) -> Result<CapitalUpdate, CapitalError> {
-    let value = broker.account_value(rules.base_currency)?;
-    let margin = non_negative("margin used", broker.margin_used(rules.base_currency)?)?;
+    let account = broker.account_value(rules.base_currency).await?;
+    let value = account.value;
+    let margin = non_negative("margin used", account.margin_used)?;
     let prev = store.latest_capital().await?;
     let entry = next_capital(
         prev.as_ref(),

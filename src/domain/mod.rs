@@ -6,7 +6,6 @@ pub mod adjustment;
 pub mod backtest;
 pub mod bootstrap;
 pub mod broker;
-pub mod broker_api;
 pub mod capital;
 pub mod contract;
 pub mod controls;

@@ -58,7 +58,7 @@ impl Task<App> for UpdateTask {
             max_change: cfg.max_change,
             base_currency: &cfg.base_currency,
         };
-        let broker = app.broker_account();
+        let broker = app.broker();
         match update_total_capital(
             app.capital.as_ref(),
             broker.as_ref(),

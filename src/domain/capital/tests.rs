@@ -317,12 +317,90 @@ impl CapitalStore for MemStore {
 
 struct Fixed(f64);
 
-impl BrokerAccount for Fixed {
-    fn account_value(&self, _: &str) -> Result<f64, BrokerError> {
-        Ok(self.0)
+fn not_here() -> BrokerError {
+    BrokerError::Other {
+        code: None,
+        detail: "not offered by the test broker".into(),
     }
-    fn margin_used(&self, _: &str) -> Result<f64, BrokerError> {
-        Ok(12.5)
+}
+
+#[async_trait]
+impl Broker for Fixed {
+    fn kind(&self) -> &'static str {
+        "fixed"
+    }
+    async fn health(&self) -> crate::domain::broker::ConnectionHealth {
+        crate::domain::broker::ConnectionHealth {
+            connected: true,
+            last_ok: None,
+            down_since: None,
+            detail: String::new(),
+        }
+    }
+    async fn account_value(
+        &self,
+        _: &str,
+    ) -> Result<crate::domain::broker::AccountValue, BrokerError> {
+        Ok(crate::domain::broker::AccountValue {
+            value: self.0,
+            margin_used: 12.5,
+        })
+    }
+    async fn positions(&self) -> Result<Vec<crate::domain::broker::BrokerPosition>, BrokerError> {
+        Err(not_here())
+    }
+    async fn contract_details(
+        &self,
+        _: &crate::domain::instrument::InstrumentCode,
+        _: crate::domain::contract::ContractId,
+    ) -> Result<crate::domain::broker::ContractDetails, BrokerError> {
+        Err(not_here())
+    }
+    async fn historical_bars(
+        &self,
+        _: &crate::domain::instrument::InstrumentCode,
+        _: crate::domain::contract::ContractId,
+        _: crate::domain::ports::Frequency,
+    ) -> Result<crate::domain::series::ContractPrices, BrokerError> {
+        Err(not_here())
+    }
+    async fn quote(
+        &self,
+        _: &crate::domain::instrument::InstrumentCode,
+        _: crate::domain::contract::ContractId,
+    ) -> Result<crate::domain::broker::Quote, BrokerError> {
+        Err(not_here())
+    }
+    async fn place_order(
+        &self,
+        _: &crate::domain::broker::OrderRequest,
+    ) -> Result<crate::domain::broker::OrderState, BrokerError> {
+        Err(not_here())
+    }
+    async fn modify_order(
+        &self,
+        _: &str,
+        _: f64,
+    ) -> Result<crate::domain::broker::OrderState, BrokerError> {
+        Err(not_here())
+    }
+    async fn cancel_order(
+        &self,
+        _: &str,
+    ) -> Result<crate::domain::broker::OrderState, BrokerError> {
+        Err(not_here())
+    }
+    async fn order_state(&self, _: &str) -> Result<crate::domain::broker::OrderState, BrokerError> {
+        Err(not_here())
+    }
+    async fn open_orders(&self) -> Result<Vec<crate::domain::broker::OrderState>, BrokerError> {
+        Err(not_here())
+    }
+    async fn executions(
+        &self,
+        _: Option<DateTime<Utc>>,
+    ) -> Result<Vec<crate::domain::broker::Execution>, BrokerError> {
+        Err(not_here())
     }
 }
 
