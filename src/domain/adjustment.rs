@@ -64,31 +64,14 @@ pub fn regenerate_many(
     threads: usize,
     on_done: &(dyn Fn(&InstrumentCode) + Sync),
 ) -> Vec<Result<Regenerated, AdjustmentError>> {
-    let threads = threads.clamp(1, codes.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Regenerated, AdjustmentError>>>> =
-        codes.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(code) = codes.get(i) else { break };
-                let r = regenerate_adjusted(store, code, forward_fill(code));
-                on_done(code);
-                if let Ok(mut slot) = results[i].lock() {
-                    *slot = Some(r);
-                }
-            });
-        }
+    let results = super::parallel::parallel_map(codes, threads, |code| {
+        let r = regenerate_adjusted(store, code, forward_fill(code));
+        on_done(code);
+        r
     });
     results
         .into_iter()
         .zip(codes)
-        .map(|(slot, code)| {
-            slot.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Err(AdjustmentError::WorkerStopped(code.clone())))
-        })
+        .map(|(r, code)| r.unwrap_or_else(|| Err(AdjustmentError::WorkerStopped(code.clone()))))
         .collect()
 }

@@ -15,6 +15,7 @@ pub mod metadata;
 pub mod optimal;
 pub mod overrides;
 pub mod panama;
+pub mod parallel;
 pub mod ports;
 pub mod position_limits;
 pub mod price_update;

@@ -9,9 +9,6 @@
 //! first to the last day of any instrument; a day in none of the instruments' grids ages the
 //! weights' EWMA as pysystemtrade's `resample("1B")` does.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use serde::Serialize;
 
 use super::config::StrategyConfig;
@@ -20,6 +17,7 @@ use super::position::{apply_portfolio, fx_on_days, size_positions, PositionStage
 use super::weights::fitted_weights;
 use super::{run_instrument, InstrumentStages};
 use crate::domain::instrument::{InstrumentCode, ReferenceData};
+use crate::domain::parallel::parallel_map;
 use crate::domain::ports::PriceStore;
 use crate::domain::series::{AdjustedPrices, FxPrices, MultiplePrices};
 
@@ -79,12 +77,12 @@ pub fn run_strategy<I: BacktestInputs + ?Sized>(
         .iter()
         .map(|(c, _)| c.as_str())
         .collect();
-    let results = parallel_map(&codes, threads.max(1), |code| {
+    let results = parallel_map(&codes, threads, |code| {
         run_one(strategy, reference, inputs, code)
     });
     let mut run = StrategyRun::default();
     for (code, r) in codes.iter().zip(results) {
-        match r {
+        match r.unwrap_or_else(|| Err("not run (a worker thread failed)".into())) {
             Ok(i) => run.instruments.push(i),
             Err(reason) => run.skipped.push(Skipped {
                 instrument: code.to_string(),
@@ -94,38 +92,6 @@ pub fn run_strategy<I: BacktestInputs + ?Sized>(
     }
     apply_instrument_weights(strategy, &mut run.instruments);
     run
-}
-
-/// `f` over `items` on `threads` scoped threads; results in `items`' order.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&T) -> Result<R, String> + Sync,
-) -> Vec<Result<R, String>> {
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<R, String>>>> =
-        items.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads.min(items.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                if let Ok(mut slot) = slots[i].lock() {
-                    *slot = Some(r);
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Err("not run (a worker thread failed)".into()))
-        })
-        .collect()
 }
 
 /// The stages and subsystem position of one instrument (portfolio stage with the configured
