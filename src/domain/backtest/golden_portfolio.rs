@@ -8,12 +8,13 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use super::config::{parse_strategy, StrategyConfig};
-use super::golden_tests::{read_golden, ABS_TOL, INSTRUMENTS, REL_TOL};
+use super::golden_tests::{check_golden_column, read_golden, ABS_TOL, REL_TOL};
 use super::portfolio::{run_strategy, BacktestInputs, StrategyRun};
 use crate::adapters::pysystemtrade_csv::{
     read_adjusted_prices, read_fx_prices, read_multiple_prices,
 };
 use crate::domain::instrument::{InstrumentCode, ReferenceData};
+use crate::domain::optimal::named_series;
 use crate::domain::series::{AdjustedPrices, FxPrices, MultiplePrices};
 use crate::test_support::{golden_backtest_dir, shared_data_dir};
 
@@ -126,53 +127,33 @@ fn golden_instrument_weights_of_all_32() {
 /// Every stage and position column of the ten golden instruments, through the portfolio run.
 #[test]
 fn golden_columns_through_the_portfolio_run() {
-    let (Some(run), Some(golden)) = (run(), golden_backtest_dir()) else {
-        return;
-    };
-    let mut worst = 0.0f64;
-    let mut failures = Vec::new();
-    for code in INSTRUMENTS {
-        let r = run.instruments.iter().find(|r| r.code == code).unwrap();
-        let g = read_golden(&golden.join(format!("timeseries/{code}.csv")));
-        let s = &r.stages;
-        let p = &r.positions;
-        let mut ours: Vec<(String, &[f64])> = vec![
-            ("price".into(), &s.price),
-            ("combined_forecast".into(), &s.combined_forecast),
-            ("fdm".into(), &s.fdm),
-            ("subsystem_position".into(), &p.subsystem_position),
-            ("instrument_weight".into(), &p.instrument_weight),
-            ("idm".into(), &p.idm),
-            ("notional_position".into(), &p.notional_position),
-            ("buffer".into(), &p.buffer),
-            ("top_pos".into(), &p.top_pos),
-            ("bot_pos".into(), &p.bot_pos),
-        ];
-        for f in &s.forecast_weights {
-            ours.push((format!("fw_{}", f.rule), &f.values));
-        }
-        for (name, values) in ours {
-            let want = &g.columns[&name];
-            for (k, day) in g.days.iter().enumerate() {
-                let i = s.days.binary_search(day).unwrap();
-                let (got, w) = (values[i], want[k]);
-                if got.is_nan() && w.is_nan() {
-                    continue;
-                }
-                if w.abs() >= ABS_TOL {
-                    worst = worst.max((got - w).abs() / w.abs());
-                }
-                if !close(got, w) {
-                    failures.push(format!("{code} {name} row {k}: got {got}, want {w}"));
-                }
-            }
-        }
-    }
-    eprintln!("portfolio run: worst relative error {worst:e}");
-    assert!(
-        failures.is_empty(),
-        "{} mismatches: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
+    let Some(run) = run() else { return };
+    let mut names: Vec<String> = [
+        "price",
+        "combined_forecast",
+        "fdm",
+        "subsystem_position",
+        "instrument_weight",
+        "idm",
+        "notional_position",
+        "buffer",
+        "top_pos",
+        "bot_pos",
+    ]
+    .map(String::from)
+    .to_vec();
+    names.extend(
+        ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"].map(|rule| format!("fw_{rule}")),
     );
+    for name in &names {
+        check_golden_column(name, &|_, code| {
+            let r = run.instruments.iter().find(|r| r.code == code).unwrap();
+            let values = named_series(r)
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.to_vec())
+                .unwrap();
+            (r.stages.days.clone(), values)
+        });
+    }
 }
