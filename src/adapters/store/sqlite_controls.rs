@@ -162,6 +162,52 @@ async fn record_change(conn: &mut SqliteConnection, c: Change<'_>) -> Result<(),
     Ok(())
 }
 
+/// Sets the `column` of the (strategy, instrument) row of `table` (one of the controls tables)
+/// to `value`, and records the change.
+async fn upsert_control<V>(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    column: &'static str,
+    value: V,
+    c: Change<'_>,
+) -> Result<(), ControlError>
+where
+    V: 'static + Send + for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    let sql = format!(
+        "INSERT INTO {table} (strategy, instrument, {column}, updated_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (strategy, instrument) DO UPDATE SET {column} = excluded.{column}, \
+         updated_at = excluded.updated_at"
+    );
+    sqlx::query(&sql)
+        .bind(c.strategy)
+        .bind(c.instrument)
+        .bind(value)
+        .bind(ts(c.at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    record_change(conn, c).await
+}
+
+/// Deletes the (strategy, instrument) row of `table` (one of the controls tables) and records
+/// the change.
+async fn delete_control(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    c: Change<'_>,
+) -> Result<(), ControlError> {
+    sqlx::query(&format!(
+        "DELETE FROM {table} WHERE strategy = ? AND instrument = ?"
+    ))
+    .bind(c.strategy)
+    .bind(c.instrument)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    record_change(conn, c).await
+}
+
 fn limit_column(limit: PositionLimit) -> Result<Option<i64>, ControlError> {
     limit
         .contracts()
@@ -204,20 +250,11 @@ impl ControlStore for SqliteRunStore {
             .map_err(db)?;
         let previous = override_in(&mut tx, scope).await?;
         let (s, i) = override_key(scope);
-        sqlx::query(
-            "INSERT INTO overrides (strategy, instrument, value, updated_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (strategy, instrument) DO UPDATE SET value = excluded.value, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(s)
-        .bind(i)
-        .bind(value.to_numeric())
-        .bind(ts(at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        record_change(
+        upsert_control(
             &mut tx,
+            "overrides",
+            "value",
+            value.to_numeric(),
             Change {
                 control: "override",
                 strategy: s,
@@ -245,14 +282,9 @@ impl ControlStore for SqliteRunStore {
         let previous = override_in(&mut tx, scope).await?;
         if let Some(p) = &previous {
             let (s, i) = override_key(scope);
-            sqlx::query("DELETE FROM overrides WHERE strategy = ? AND instrument = ?")
-                .bind(s)
-                .bind(i)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            record_change(
+            delete_control(
                 &mut tx,
+                "overrides",
                 Change {
                     control: "override",
                     strategy: s,
@@ -298,20 +330,11 @@ impl ControlStore for SqliteRunStore {
             .map_err(db)?;
         let previous = limit_in(&mut tx, scope).await?;
         let (s, i) = limit_key(scope);
-        sqlx::query(
-            "INSERT INTO position_limits (strategy, instrument, max_contracts, updated_at) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (strategy, instrument) DO UPDATE SET \
-             max_contracts = excluded.max_contracts, updated_at = excluded.updated_at",
-        )
-        .bind(s)
-        .bind(i)
-        .bind(column)
-        .bind(ts(at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        record_change(
+        upsert_control(
             &mut tx,
+            "position_limits",
+            "max_contracts",
+            column,
             Change {
                 control: "position_limit",
                 strategy: s,
@@ -339,14 +362,9 @@ impl ControlStore for SqliteRunStore {
         let previous = limit_in(&mut tx, scope).await?;
         if let Some(p) = &previous {
             let (s, i) = limit_key(scope);
-            sqlx::query("DELETE FROM position_limits WHERE strategy = ? AND instrument = ?")
-                .bind(s)
-                .bind(i)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            record_change(
+            delete_control(
                 &mut tx,
+                "position_limits",
                 Change {
                     control: "position_limit",
                     strategy: s,
