@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::config::StrategyConfig;
 use super::daily::{business_days, ffill, reindex};
-use super::position::{apply_portfolio, fx_on_days, size_positions, PositionStages};
+use super::position::{apply_portfolio, fx_on_days, size_subsystem, PositionStages};
 use super::weights::fitted_weights;
 use super::{run_instrument, InstrumentStages};
 use crate::domain::instrument::{InstrumentCode, ReferenceData};
@@ -94,8 +94,8 @@ pub fn run_strategy<I: BacktestInputs + ?Sized>(
     run
 }
 
-/// The stages and subsystem position of one instrument (portfolio stage with the configured
-/// weight; [`apply_instrument_weights`] replaces it).
+/// The stages and subsystem position of one instrument ([`apply_instrument_weights`] adds the
+/// portfolio stage).
 fn run_one<I: BacktestInputs + ?Sized>(
     strategy: &StrategyConfig,
     reference: &ReferenceData,
@@ -129,7 +129,7 @@ fn run_one<I: BacktestInputs + ?Sized>(
         &stages.days,
     )?;
     let positions =
-        size_positions(&stages, instrument.point_size, &fx, &cfg).map_err(|e| e.to_string())?;
+        size_subsystem(&stages, instrument.point_size, &fx, &cfg).map_err(|e| e.to_string())?;
     Ok(InstrumentRun {
         code: code.to_string(),
         reference_contract: multiple.price_contract.last().copied(),

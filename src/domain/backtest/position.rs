@@ -121,9 +121,29 @@ pub fn fx_on_days(ts: &[Micros], values: &[f64], days: &[i64]) -> Vec<f64> {
 
 /// Sizes the positions of one instrument from its stages, its point size (value of a full price
 /// move of one contract, instrument currency) and its FX rate on `stages.days`, with the
-/// config's fixed instrument weight and IDM on every day (the portfolio run,
-/// [`super::portfolio`], replaces them with the weights fitted across instruments).
+/// config's fixed instrument weight and IDM on every day. The portfolio run
+/// ([`super::portfolio`]) uses [`size_subsystem`] and weights fitted across instruments instead.
 pub fn size_positions(
+    stages: &InstrumentStages,
+    point_size: f64,
+    fx: &[f64],
+    cfg: &PositionConfig,
+) -> Result<PositionStages, PositionError> {
+    let mut p = size_subsystem(stages, point_size, fx, cfg)?;
+    let n = stages.days.len();
+    apply_portfolio(
+        &mut p,
+        &vec![cfg.instrument_weight; n],
+        &vec![cfg.idm; n],
+        cfg.buffer_size,
+    );
+    Ok(p)
+}
+
+/// The position sizing stages up to the subsystem position (FX, block value, currency and
+/// value vol, vol scalar, subsystem position); the portfolio stage ([`apply_portfolio`]) is
+/// left empty.
+pub fn size_subsystem(
     stages: &InstrumentStages,
     point_size: f64,
     fx: &[f64],
@@ -189,7 +209,7 @@ pub fn size_positions(
         *slot = vs * forecast / avg;
     }
 
-    let mut p = PositionStages {
+    Ok(PositionStages {
         fx_rate: fx.to_vec(),
         block_value,
         instr_ccy_vol,
@@ -197,14 +217,7 @@ pub fn size_positions(
         vol_scalar,
         subsystem_position,
         ..Default::default()
-    };
-    apply_portfolio(
-        &mut p,
-        &vec![cfg.instrument_weight; n],
-        &vec![cfg.idm; n],
-        cfg.buffer_size,
-    );
-    Ok(p)
+    })
 }
 
 /// The portfolio stage of one instrument: its notional position (subsystem position × daily
