@@ -8,18 +8,19 @@
 //! accepted in the older text encoding. Requests it does not implement are
 //! answered with error 321 so a client fails fast instead of waiting.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use super::fake_data::{FakeBar, FakeBarSeries, FakeQuote};
+pub use super::fake_orders::{FakeExecution, FakeFillMode, FakeOrder};
 use super::wire::{self, codes, incoming, outgoing, Message, Payload, WireError};
-use super::{fake_data, proto};
+use super::{fake_data, fake_orders, proto};
 
 /// The highest server version the fake claims (`CONDITIONS_INCLUDE_OVERNIGHT`).
 pub const SERVER_VERSION: i32 = 226;
@@ -72,7 +73,7 @@ impl FakeContract {
         }
     }
 
-    fn to_proto(&self) -> proto::Contract {
+    pub(super) fn to_proto(&self) -> proto::Contract {
         proto::Contract {
             con_id: Some(self.con_id),
             symbol: Some(self.symbol.clone()),
@@ -160,6 +161,17 @@ pub struct FakeIbState {
     /// Quotes by contract id.
     pub quotes: BTreeMap<i32, FakeQuote>,
     pub next_order_id: i32,
+    /// Orders placed, working and final.
+    pub orders: Vec<FakeOrder>,
+    pub executions: Vec<FakeExecution>,
+    pub fill_mode: FakeFillMode,
+    /// Commission per contract filled, in the contract's currency.
+    pub commission_per_contract: f64,
+    pub next_perm_id: i64,
+    pub next_exec_id: u64,
+    /// The next this many historical data requests are refused with a pacing violation
+    /// (error 162), as TWS does past 60 requests in 10 minutes.
+    pub pacing_violations: u32,
 }
 
 impl Default for FakeIbState {
@@ -172,15 +184,43 @@ impl Default for FakeIbState {
             bar_series: Vec::new(),
             quotes: BTreeMap::new(),
             next_order_id: 1,
+            orders: Vec::new(),
+            executions: Vec::new(),
+            fill_mode: FakeFillMode::default(),
+            commission_per_contract: 2.0,
+            next_perm_id: 1_000_000,
+            next_exec_id: 0,
+            pacing_violations: 0,
         }
     }
 }
 
+/// Where messages for one connected client go that it did not ask for (fills later on).
+type Outbox = mpsc::UnboundedSender<Vec<Vec<u8>>>;
+
 struct Shared {
     state: Mutex<FakeIbState>,
-    client_ids: Mutex<HashSet<i32>>,
+    /// The connected clients, by client id.
+    clients: Mutex<HashMap<i32, Outbox>>,
     /// Bumped to make every open connection close.
     drop_tx: watch::Sender<u64>,
+}
+
+impl Shared {
+    /// Sends each message to its client, if that client is connected (a client that is not
+    /// misses it, as with TWS; the state keeps the order and its executions).
+    fn push(&self, pushes: Vec<(i32, Vec<u8>)>) {
+        let mut by_client: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
+        for (client_id, body) in pushes {
+            by_client.entry(client_id).or_default().push(body);
+        }
+        let clients = lock(&self.clients);
+        for (client_id, bodies) in by_client {
+            if let Some(outbox) = clients.get(&client_id) {
+                let _ = outbox.send(bodies);
+            }
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -204,7 +244,7 @@ impl FakeIbServer {
         let (drop_tx, _) = watch::channel(0u64);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
-            client_ids: Mutex::new(HashSet::new()),
+            clients: Mutex::new(HashMap::new()),
             drop_tx,
         });
         let accept_shared = Arc::clone(&shared);
@@ -248,9 +288,29 @@ impl FakeIbServer {
 
     /// Client ids of the connections that completed `startApi` and are still open.
     pub fn connected_client_ids(&self) -> Vec<i32> {
-        let mut ids: Vec<i32> = lock(&self.shared.client_ids).iter().copied().collect();
+        let mut ids: Vec<i32> = lock(&self.shared.clients).keys().copied().collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// A copy of the state as it is now (to restart a server with it, as TWS keeps its
+    /// orders over a gateway restart).
+    pub fn state(&self) -> FakeIbState {
+        lock(&self.shared.state).clone()
+    }
+
+    /// Fills every working order the current quotes allow, telling each order's client.
+    pub fn fill_working_orders(&self) {
+        let pushes = fake_orders::fill_working_orders(&mut lock(&self.shared.state));
+        self.shared.push(pushes);
+    }
+
+    /// Stops listening and closes every connection; returns once the port is free again
+    /// (to start another server on it, as after a gateway restart).
+    pub async fn stop(mut self) {
+        self.accept.abort();
+        self.drop_connections();
+        let _ = (&mut self.accept).await;
     }
 
     /// Serves until the process ends (for the `systrade broker fake-ib` command).
@@ -273,8 +333,13 @@ struct ClientIdLease {
 }
 
 impl ClientIdLease {
-    fn acquire(shared: &Arc<Shared>, id: i32) -> Option<Self> {
-        lock(&shared.client_ids).insert(id).then(|| Self {
+    fn acquire(shared: &Arc<Shared>, id: i32, outbox: Outbox) -> Option<Self> {
+        let mut clients = lock(&shared.clients);
+        if clients.contains_key(&id) {
+            return None;
+        }
+        clients.insert(id, outbox);
+        Some(Self {
             shared: Arc::clone(shared),
             id,
         })
@@ -283,16 +348,25 @@ impl ClientIdLease {
 
 impl Drop for ClientIdLease {
     fn drop(&mut self) {
-        lock(&self.shared.client_ids).remove(&self.id);
+        lock(&self.shared.clients).remove(&self.id);
+    }
+}
+
+/// Aborts the connection's reader task when the session ends.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     let mut drop_rx = shared.drop_tx.subscribe();
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
     let outcome = tokio::select! {
-        outcome = session(&mut reader, &mut writer, &shared) => outcome,
+        outcome = session(reader, &mut writer, &shared) => outcome,
         _ = drop_rx.changed() => Ok(()),
     };
     match outcome {
@@ -343,16 +417,12 @@ fn start_api_client_id(message: &Message) -> Result<i32, WireError> {
     }
 }
 
-async fn session<R, W>(
-    reader: &mut R,
-    writer: &mut W,
-    shared: &Arc<Shared>,
-) -> Result<(), WireError>
+async fn session<R, W>(mut reader: R, writer: &mut W, shared: &Arc<Shared>) -> Result<(), WireError>
 where
-    R: AsyncRead + Unpin,
+    R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin,
 {
-    let (min, max) = wire::read_client_hello(reader).await?;
+    let (min, max) = wire::read_client_hello(&mut reader).await?;
     let Some(reply) = handshake_reply(min, max) else {
         tracing::info!(
             min,
@@ -363,7 +433,7 @@ where
     };
     send(writer, &[reply]).await?;
 
-    let start = wire::decode_body(&wire::read_frame(reader).await?)?;
+    let start = wire::decode_body(&wire::read_frame(&mut reader).await?)?;
     if start.id != outgoing::START_API {
         return Err(WireError::Text {
             id: start.id,
@@ -371,7 +441,8 @@ where
         });
     }
     let client_id = start_api_client_id(&start)?;
-    let Some(_lease) = ClientIdLease::acquire(shared, client_id) else {
+    let (outbox, mut pushed) = mpsc::unbounded_channel();
+    let Some(_lease) = ClientIdLease::acquire(shared, client_id, outbox) else {
         let message =
             "Unable to connect as the client id is already in use. Retry with a unique client id.";
         send(
@@ -391,18 +462,40 @@ where
     };
     send(writer, &greeting).await?;
 
+    // Frames are read on their own task so that waiting for the next request and for
+    // messages pushed to this client can be raced without losing half-read frames.
+    let (frame_tx, mut frames) = mpsc::channel::<Result<Vec<u8>, WireError>>(64);
+    let _reader = AbortOnDrop(tokio::spawn(async move {
+        loop {
+            let frame = wire::read_frame(&mut reader).await;
+            let failed = frame.is_err();
+            if frame_tx.send(frame).await.is_err() || failed {
+                break;
+            }
+        }
+    }));
     loop {
-        let body = wire::read_frame(reader).await?;
-        let replies = match wire::decode_body(&body) {
-            Ok(message) => respond(&lock(&shared.state), &message),
-            Err(e) => vec![error_body(
-                codes::NO_REQUEST,
-                codes::REQUEST_VALIDATION,
-                &e.to_string(),
-            )],
-        };
-        if !replies.is_empty() {
-            send(writer, &replies).await?;
+        tokio::select! {
+            frame = frames.recv() => {
+                let body = frame.unwrap_or(Err(WireError::Closed))?;
+                let replies = match wire::decode_body(&body) {
+                    Ok(message) if message.id == outgoing::REQ_GLOBAL_CANCEL => {
+                        let pushes = fake_orders::global_cancel(&mut lock(&shared.state));
+                        shared.push(pushes);
+                        Vec::new()
+                    }
+                    Ok(message) => respond(&mut lock(&shared.state), client_id, &message),
+                    Err(e) => vec![error_body(
+                        codes::NO_REQUEST,
+                        codes::REQUEST_VALIDATION,
+                        &e.to_string(),
+                    )],
+                };
+                if !replies.is_empty() {
+                    send(writer, &replies).await?;
+                }
+            }
+            Some(bodies) = pushed.recv() => send(writer, &bodies).await?,
         }
     }
 }
@@ -438,9 +531,9 @@ fn managed_accounts_body(state: &FakeIbState) -> Vec<u8> {
     )
 }
 
-/// The replies to one request, as frame bodies. Pure: the state is read, not changed.
-pub fn respond(state: &FakeIbState, message: &Message) -> Vec<Vec<u8>> {
-    match respond_inner(state, message) {
+/// The replies to one request from `client_id`, as frame bodies. Orders change the state.
+pub fn respond(state: &mut FakeIbState, client_id: i32, message: &Message) -> Vec<Vec<u8>> {
+    match respond_inner(state, client_id, message) {
         Ok(replies) => replies,
         Err(e) => vec![error_body(
             codes::NO_REQUEST,
@@ -450,8 +543,29 @@ pub fn respond(state: &FakeIbState, message: &Message) -> Vec<Vec<u8>> {
     }
 }
 
-fn respond_inner(state: &FakeIbState, message: &Message) -> Result<Vec<Vec<u8>>, WireError> {
+fn respond_inner(
+    state: &mut FakeIbState,
+    client_id: i32,
+    message: &Message,
+) -> Result<Vec<Vec<u8>>, WireError> {
     Ok(match message.id {
+        outgoing::PLACE_ORDER => fake_orders::place_order(state, client_id, message)?,
+        outgoing::CANCEL_ORDER => fake_orders::cancel_order(state, client_id, message)?,
+        outgoing::REQ_OPEN_ORDERS => fake_orders::open_orders(state, Some(client_id)),
+        outgoing::REQ_ALL_OPEN_ORDERS | outgoing::REQ_AUTO_OPEN_ORDERS => {
+            fake_orders::open_orders(state, None)
+        }
+        outgoing::REQ_COMPLETED_ORDERS => fake_orders::completed_orders(state),
+        outgoing::REQ_EXECUTIONS => fake_orders::executions(state, message)?,
+        outgoing::REQ_HISTORICAL_DATA if state.pacing_violations > 0 => {
+            state.pacing_violations -= 1;
+            let req_id = request_id_of(message).unwrap_or(codes::NO_REQUEST);
+            vec![error_body(
+                req_id,
+                codes::HISTORICAL_DATA_ERROR,
+                "Historical Market Data Service error message:Historical data request pacing violation",
+            )]
+        }
         outgoing::REQ_IDS => vec![next_valid_id_body(state)],
         outgoing::REQ_MANAGED_ACCTS => vec![managed_accounts_body(state)],
         outgoing::REQ_CURRENT_TIME => vec![wire::proto_body(
@@ -638,4 +752,4 @@ fn contract_data(state: &FakeIbState, request: &proto::ContractDataRequest) -> V
 
 #[cfg(test)]
 #[path = "fake_server_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -10,9 +10,9 @@ use ibapi::Client;
 
 use super::*;
 
-const ES: i32 = 495512563;
+pub(crate) const ES: i32 = 495512563;
 
-fn es_dec26() -> FakeContract {
+pub(crate) fn es_dec26() -> FakeContract {
     FakeContract::future(ES, "ES", "CME", "USD", 50.0, "20261218")
 }
 
@@ -40,7 +40,7 @@ fn bar(time: chrono::DateTime<chrono::Utc>, close: f64) -> FakeBar {
     }
 }
 
-fn state() -> FakeIbState {
+pub(crate) fn state() -> FakeIbState {
     let value = |tag: &str, value: &str| FakeAccountValue {
         account: "DU1234567".into(),
         tag: tag.into(),
@@ -92,16 +92,17 @@ fn state() -> FakeIbState {
         )]
         .into(),
         next_order_id: 42,
+        ..Default::default()
     }
 }
 
-async fn start() -> FakeIbServer {
+pub(crate) async fn start() -> FakeIbServer {
     FakeIbServer::start(state(), 0)
         .await
         .expect("bind an ephemeral port")
 }
 
-async fn connect(server: &FakeIbServer, client_id: i32) -> Result<Client, ibapi::Error> {
+pub(crate) async fn connect(server: &FakeIbServer, client_id: i32) -> Result<Client, ibapi::Error> {
     let address = server.local_addr().to_string();
     tokio::time::timeout(
         Duration::from_secs(10),
@@ -111,7 +112,7 @@ async fn connect(server: &FakeIbServer, client_id: i32) -> Result<Client, ibapi:
     .expect("connect must not hang")
 }
 
-fn future(symbol: &str, exchange: &str, month: &str) -> Contract {
+pub(crate) fn future(symbol: &str, exchange: &str, month: &str) -> Contract {
     Contract {
         symbol: Symbol::from(symbol),
         security_type: SecurityType::Future,
@@ -122,7 +123,7 @@ fn future(symbol: &str, exchange: &str, month: &str) -> Contract {
     }
 }
 
-async fn wait_for_client_ids(server: &FakeIbServer, expected: &[i32]) {
+pub(crate) async fn wait_for_client_ids(server: &FakeIbServer, expected: &[i32]) {
     for _ in 0..200 {
         if server.connected_client_ids() == expected {
             return;
@@ -355,11 +356,11 @@ async fn text_start_api_is_accepted() {
 #[test]
 fn unimplemented_requests_get_error_321_with_their_request_id() {
     let body = wire::proto_body(
-        outgoing::PLACE_ORDER,
+        10,                                             // reqMktDepth
         &proto::AccountSummaryEnd { req_id: Some(77) }, // any message with field 1 = req id
     );
     let message = wire::decode_body(&body).expect("decode");
-    let replies = respond(&state(), &message);
+    let replies = respond(&mut state(), 7, &message);
     assert_eq!(replies.len(), 1);
     let reply = wire::decode_body(&replies[0]).expect("decode");
     assert_eq!(reply.id, incoming::ERR_MSG);

@@ -2,6 +2,8 @@
 //! TWS / IB Gateway (`fake_server`) that tests and `systrade broker fake-ib` run.
 
 pub mod fake_data;
+pub mod fake_orders;
 pub mod fake_server;
 pub mod proto;
+pub mod proto_orders;
 pub mod wire;

@@ -27,18 +27,25 @@ pub mod outgoing {
     pub const REQ_MKT_DATA: i32 = 1;
     pub const CANCEL_MKT_DATA: i32 = 2;
     pub const PLACE_ORDER: i32 = 3;
+    pub const CANCEL_ORDER: i32 = 4;
+    pub const REQ_OPEN_ORDERS: i32 = 5;
+    pub const REQ_EXECUTIONS: i32 = 7;
     pub const REQ_IDS: i32 = 8;
+    pub const REQ_AUTO_OPEN_ORDERS: i32 = 15;
+    pub const REQ_ALL_OPEN_ORDERS: i32 = 16;
     pub const REQ_CONTRACT_DATA: i32 = 9;
     pub const REQ_MANAGED_ACCTS: i32 = 17;
     pub const REQ_HISTORICAL_DATA: i32 = 20;
     pub const CANCEL_HISTORICAL_DATA: i32 = 25;
     pub const REQ_CURRENT_TIME: i32 = 49;
+    pub const REQ_GLOBAL_CANCEL: i32 = 58;
     pub const REQ_MARKET_DATA_TYPE: i32 = 59;
     pub const REQ_POSITIONS: i32 = 61;
     pub const REQ_ACCOUNT_SUMMARY: i32 = 62;
     pub const CANCEL_ACCOUNT_SUMMARY: i32 = 63;
     pub const CANCEL_POSITIONS: i32 = 64;
     pub const START_API: i32 = 71;
+    pub const REQ_COMPLETED_ORDERS: i32 = 99;
     pub const CANCEL_CONTRACT_DATA: i32 = 106;
 }
 
@@ -56,11 +63,16 @@ pub mod incoming {
     pub const HISTORICAL_DATA: i32 = 17;
     pub const CURRENT_TIME: i32 = 49;
     pub const CONTRACT_DATA_END: i32 = 52;
+    pub const OPEN_ORDER_END: i32 = 53;
+    pub const EXECUTION_DATA_END: i32 = 55;
     pub const TICK_SNAPSHOT_END: i32 = 57;
+    pub const COMMISSION_REPORT: i32 = 59;
     pub const POSITION_DATA: i32 = 61;
     pub const POSITION_END: i32 = 62;
     pub const ACCOUNT_SUMMARY: i32 = 63;
     pub const ACCOUNT_SUMMARY_END: i32 = 64;
+    pub const COMPLETED_ORDER: i32 = 101;
+    pub const COMPLETED_ORDERS_END: i32 = 102;
     pub const HISTORICAL_DATA_END: i32 = 108;
 }
 
@@ -78,6 +90,8 @@ pub mod codes {
     pub const REQUEST_VALIDATION: i32 = 321;
     /// "Unable to connect as the client id is already in use".
     pub const CLIENT_ID_IN_USE: i32 = 326;
+    /// "Duplicate order id".
+    pub const DUPLICATE_ORDER_ID: i32 = 103;
     /// "Incorrect client version / unsupported version".
     pub const UNSUPPORTED_VERSION: i32 = 503;
 }
