@@ -270,3 +270,40 @@ pub trait Broker: Send + Sync {
     async fn executions(&self, since: Option<DateTime<Utc>>)
         -> Result<Vec<Execution>, BrokerError>;
 }
+
+/// A client id held by a process for its broker connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientIdLease {
+    pub client_id: i32,
+    pub pid: i64,
+    pub host: String,
+    /// What holds it ("run daily", "broker check", ...).
+    pub purpose: String,
+    pub acquired_at: DateTime<Utc>,
+    /// The holding process is certainly gone (its lease will be reclaimed).
+    pub dead: bool,
+}
+
+/// Client ids leased per process from the store, so that every process of one installation
+/// connects with its own id (pysystemtrade's `ib_idoffset` and "clear client ids").
+#[async_trait]
+pub trait ClientIdLeases: Send + Sync {
+    /// Leases the lowest id in `first..=last` that is free or held by a dead process, skipping
+    /// `skip` (ids the broker just refused as in use by someone else).
+    async fn acquire(
+        &self,
+        first: i32,
+        last: i32,
+        skip: &[i32],
+        purpose: &str,
+    ) -> Result<i32, BrokerError>;
+
+    /// Gives an id back (a no-op for an id this process does not hold).
+    async fn release(&self, client_id: i32) -> Result<(), BrokerError>;
+
+    /// Every lease, live or dead.
+    async fn leases(&self) -> Result<Vec<ClientIdLease>, BrokerError>;
+
+    /// Deletes the leases of dead processes; returns how many.
+    async fn clear_dead(&self) -> Result<usize, BrokerError>;
+}

@@ -172,6 +172,9 @@ pub struct FakeIbState {
     /// The next this many historical data requests are refused with a pacing violation
     /// (error 162), as TWS does past 60 requests in 10 minutes.
     pub pacing_violations: u32,
+    /// The next this many `placeOrder` requests are carried out, but the connection is then
+    /// dropped before any answer is sent (a gateway that dies mid-order).
+    pub drop_after_place: u32,
 }
 
 impl Default for FakeIbState {
@@ -191,6 +194,7 @@ impl Default for FakeIbState {
             next_perm_id: 1_000_000,
             next_exec_id: 0,
             pacing_violations: 0,
+            drop_after_place: 0,
         }
     }
 }
@@ -483,6 +487,16 @@ where
                         let pushes = fake_orders::global_cancel(&mut lock(&shared.state));
                         shared.push(pushes);
                         Vec::new()
+                    }
+                    Ok(message) if message.id == outgoing::PLACE_ORDER => {
+                        let mut state = lock(&shared.state);
+                        let replies = respond(&mut state, client_id, &message);
+                        if state.drop_after_place > 0 {
+                            state.drop_after_place -= 1;
+                            tracing::info!("fake-ib: dropping the connection after a placeOrder");
+                            return Ok(());
+                        }
+                        replies
                     }
                     Ok(message) => respond(&mut lock(&shared.state), client_id, &message),
                     Err(e) => vec![error_body(

@@ -2,6 +2,7 @@
 
 pub mod sqlite;
 pub mod sqlite_capital;
+pub mod sqlite_client_ids;
 pub mod sqlite_controls;
 pub mod sqlite_metadata;
 pub mod sqlite_optimal;
