@@ -101,6 +101,22 @@ pub struct CapitalConfig {
 pub enum BrokerKind {
     /// The built-in simulated broker.
     Sim,
+    /// Interactive Brokers through TWS / IB Gateway.
+    Ib,
+}
+
+/// Where and how to reach TWS / IB Gateway (`broker.ib_*`).
+#[derive(Debug, Clone)]
+pub struct IbConfig {
+    pub host: String,
+    pub port: u16,
+    /// `None`: the first account the login manages.
+    pub account: Option<String>,
+    pub client_id_first: i32,
+    pub client_id_last: i32,
+    pub call_timeout_seconds: f64,
+    pub connect_timeout_seconds: f64,
+    pub disconnect_alert_seconds: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +131,7 @@ pub struct BrokerConfig {
     pub sim_late_fill_calls: u64,
     pub sim_duplicate_executions: bool,
     pub sim_stale_prices: bool,
+    pub ib: IbConfig,
 }
 
 /// The strategies run_systems runs.
@@ -145,9 +162,17 @@ pub struct Config {
 /// Keys whose values are never shown.
 pub fn is_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "api_key", "pwd"]
-        .iter()
-        .any(|s| k.contains(s))
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "pwd",
+        "ib_account",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 fn type_name(v: &toml::Value) -> &'static str {
@@ -519,13 +544,54 @@ impl Config {
         }
         let broker_kind = match s("broker.kind").as_str() {
             "sim" => BrokerKind::Sim,
+            "ib" => BrokerKind::Ib,
             other => {
                 bad(
                     "broker.kind",
-                    format!("`{other}` is not a broker; use \"sim\""),
+                    format!("`{other}` is not a broker; use \"sim\" or \"ib\""),
                 );
                 BrokerKind::Sim
             }
+        };
+        let ib_port = i("broker.ib_port");
+        if !(1..=65_535).contains(&ib_port) {
+            bad(
+                "broker.ib_port",
+                format!("must be a TCP port (1 to 65535), got {ib_port}"),
+            );
+        }
+        let id_first = i("broker.ib_client_id_first");
+        let id_last = i("broker.ib_client_id_last");
+        if !(0..=i32::MAX as i64).contains(&id_first)
+            || id_last < id_first
+            || id_last > i32::MAX as i64
+        {
+            bad(
+                "broker.ib_client_id_last",
+                format!(
+                    "the client id range {id_first}..={id_last} must be non-negative and not empty"
+                ),
+            );
+        }
+        let mut seconds = |key: &str| {
+            let x = f(key);
+            if !(x > 0.0 && x.is_finite()) {
+                bad(
+                    key,
+                    format!("must be a positive number of seconds, got {x}"),
+                );
+            }
+            x
+        };
+        let ib = IbConfig {
+            host: s("broker.ib_host"),
+            port: u16::try_from(ib_port).unwrap_or(4002),
+            account: Some(s("broker.ib_account")).filter(|a| !a.trim().is_empty()),
+            client_id_first: i32::try_from(id_first).unwrap_or(1),
+            client_id_last: i32::try_from(id_last).unwrap_or(99),
+            call_timeout_seconds: seconds("broker.ib_call_timeout_seconds"),
+            connect_timeout_seconds: seconds("broker.ib_connect_timeout_seconds"),
+            disconnect_alert_seconds: seconds("broker.ib_disconnect_alert_seconds"),
         };
         let sim_account_value = f("broker.sim_account_value");
         if !(sim_account_value >= 0.0 && sim_account_value.is_finite()) {
@@ -589,6 +655,7 @@ impl Config {
                 sim_late_fill_calls,
                 sim_duplicate_executions: b("broker.sim_duplicate_executions"),
                 sim_stale_prices: b("broker.sim_stale_prices"),
+                ib,
             },
             strategies: StrategiesConfig {
                 weights: strategy_weights,

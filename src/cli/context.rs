@@ -40,6 +40,8 @@ pub struct Ctx {
     pub identity: ProcessIdentity,
     pub logs: LogBuffer,
     pub opts: GlobalOpts,
+    /// The IB contract mapping, loaded (and checked) at start when `broker.kind = "ib"`.
+    pub ib_contracts: Option<Arc<crate::adapters::ib::contracts::IbContractMap>>,
 }
 
 /// The home as the user named it, without creating anything.
@@ -105,7 +107,15 @@ impl Ctx {
             .with_context(|| format!("cannot open the run store {}", home.db_path().display()))?;
         let logs = LogBuffer::default();
         init_logging(opts, &config.logging.level, &logs);
+        let ib_contracts = match config.broker.kind {
+            crate::config::BrokerKind::Ib => Some(Arc::new(
+                crate::adapters::ib::contracts::IbContractMap::load(&home.reference_dir())
+                    .context("the IB contract config is not valid")?,
+            )),
+            crate::config::BrokerKind::Sim => None,
+        };
         Ok(Ctx {
+            ib_contracts,
             home,
             config,
             store: Arc::new(store),
@@ -119,6 +129,13 @@ impl Ctx {
     /// The configured broker (`broker.kind`).
     pub fn broker(&self) -> Arc<dyn crate::domain::broker::Broker> {
         match self.config.broker.kind {
+            crate::config::BrokerKind::Ib => Arc::new(self.ib_broker(
+                self.ib_contracts.clone().unwrap_or_default(),
+                &format!(
+                    "systrade {}",
+                    std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+                ),
+            )),
             crate::config::BrokerKind::Sim => {
                 use crate::adapters::sim_broker::{SimBroker, SimFaults, StoredQuotes};
                 let b = &self.config.broker;
@@ -151,6 +168,32 @@ impl Ctx {
                 ))
             }
         }
+    }
+
+    /// An IB broker with the configured connection settings.
+    pub fn ib_broker(
+        &self,
+        contracts: Arc<crate::adapters::ib::contracts::IbContractMap>,
+        purpose: &str,
+    ) -> crate::adapters::ib::broker::IbBroker {
+        use std::time::Duration;
+        let ib = &self.config.broker.ib;
+        crate::adapters::ib::broker::IbBroker::new(
+            crate::adapters::ib::broker::IbSettings {
+                host: ib.host.clone(),
+                port: ib.port,
+                account: ib.account.clone(),
+                client_id_first: ib.client_id_first,
+                client_id_last: ib.client_id_last,
+                call_timeout: Duration::from_secs_f64(ib.call_timeout_seconds),
+                connect_timeout: Duration::from_secs_f64(ib.connect_timeout_seconds),
+                disconnect_alert: Duration::from_secs_f64(ib.disconnect_alert_seconds),
+                messages_per_second: 45,
+                purpose: purpose.to_string(),
+            },
+            contracts,
+            self.store.clone(),
+        )
     }
 
     pub fn app(&self) -> Arc<App> {

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 mod output;
 mod backtest;
 mod bench;
+mod broker;
 mod capital;
 mod context;
 mod control;
@@ -100,6 +101,8 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Optimal positions stored by run_systems: latest, or the history of one instrument.
     Positions(positions::PositionsArgs),
+    /// The broker: check the connection, client ids, and a fake IB Gateway to try the IB path.
+    Broker(broker::BrokerArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
     /// Capital: history, initialise, update from the broker, confirm large changes, deposits and
@@ -375,6 +378,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Limits(a) => controls::limits(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Positions(a) => positions::positions(&opts, a).await,
+        Command::Broker(a) => broker::broker(&opts, a).await,
         Command::Guard { .. } => Ok(0),
     }
 }

@@ -269,6 +269,10 @@ pub trait Broker: Send + Sync {
     /// Executions since `since` (all the broker keeps when `None`), oldest first.
     async fn executions(&self, since: Option<DateTime<Utc>>)
         -> Result<Vec<Execution>, BrokerError>;
+
+    /// Closes the connection and gives back what it holds (an IB client id). Call before the
+    /// process exits; a process that dies without it has its client id reclaimed later.
+    async fn close(&self) {}
 }
 
 /// A client id held by a process for its broker connection.

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod backtest;
+mod broker_ib;
 mod capital;
 mod cli;
 mod controls;

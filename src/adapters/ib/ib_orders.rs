@@ -12,7 +12,7 @@ use ibapi::orders::{
     Action, CommissionReport, ExecutionData, ExecutionSide, OrderData, OrderStatusKind,
 };
 
-use super::broker::parse_ib_time;
+use super::calls::parse_ib_time;
 use super::contracts::IbInstrumentConfig;
 use crate::domain::broker::*;
 use crate::domain::contract::ContractId;
