@@ -2,7 +2,10 @@
 """Drives a TWS / IB Gateway (the fake one in the tests) with ib_async, an independent
 client library that speaks the classic text encoding of the TWS API.
 
-Usage: ib_async_client.py HOST PORT CLIENT_ID
+Usage: ib_async_client.py HOST PORT CLIENT_ID [MAX_VERSION]
+
+MAX_VERSION lowers the top of the server-version range ib_async offers (157..178), to
+exercise the fields that differ between versions.
 
 Connects (with ib_async's start-up sync: positions, open and completed orders, account
 updates, executions), then asks for managed accounts, the account summary, positions,
@@ -87,11 +90,13 @@ def trade_json(trade):
     }
 
 
-def run(host, port, client_id):
+def run(host, port, client_id, max_version):
     decoder_errors = ErrorLog()
     logging.getLogger("ib_async.Decoder").addHandler(decoder_errors)
     api_errors = []
     ib = IB()
+    if max_version is not None:
+        ib.client.MaxClientVersion = max_version
     ib.errorEvent += lambda req_id, code, text, contract: api_errors.append(
         {"req_id": req_id, "code": code, "text": text}
     )
@@ -219,12 +224,13 @@ def run(host, port, client_id):
 
 
 def main(argv):
-    if len(argv) != 4:
+    if len(argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
         return 2
     host, port, client_id = argv[1], int(argv[2]), int(argv[3])
+    max_version = int(argv[4]) if len(argv) == 5 else None
     try:
-        out = run(host, port, client_id)
+        out = run(host, port, client_id, max_version)
     except Exception as e:  # noqa: BLE001 - any failure is the script's failure
         print(f"ib_async client failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

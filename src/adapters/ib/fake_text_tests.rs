@@ -1,7 +1,7 @@
 //! The text encoding: raw requests over a socket, and the `ib_async` Python client (an
 //! independent implementation of the TWS API) run against the fake.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -11,7 +11,7 @@ use super::*;
 use crate::adapters::ib::fake_messages::Encoding;
 use crate::adapters::ib::fake_orders::FakeFillMode;
 use crate::adapters::ib::fake_server::tests::{start, state, ES};
-use crate::adapters::ib::fake_server::{FakeIbServer, TEXT_SERVER_VERSION};
+use crate::adapters::ib::fake_server::{FakeIbServer, FakeIbState, TEXT_SERVER_VERSION};
 
 /// A raw text-encoding client: hello, startApi, and the greeting read.
 async fn text_client(server: &FakeIbServer, client_id: i32) -> TcpStream {
@@ -206,8 +206,36 @@ fn rows<'a>(json: &'a serde_json::Value, key: &str) -> &'a Vec<serde_json::Value
         .unwrap_or_else(|| panic!("{key} is not a list: {json}"))
 }
 
-/// `tests/ib_async_client.py` (ib_async 2.1, Python, text encoding at server version 178)
-/// against the fake: every call it makes completes and gives the state's data.
+/// Runs `tests/ib_async_client.py` against a fresh fake with ib_async's version range
+/// topped at `max_version`; returns its JSON and the server.
+async fn run_ib_async(python: &Path, max_version: i32) -> (serde_json::Value, FakeIbServer) {
+    let server = start().await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ib_async_client.py");
+    let port = server.local_addr().port().to_string();
+    let run = tokio::process::Command::new(python)
+        .arg(&script)
+        .args(["127.0.0.1", &port, "11", &max_version.to_string()])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the ib_async client finishes in time")
+        .expect("run python");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "ib_async client (max version {max_version}) failed:\n{stderr}"
+    );
+    let json = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    (json, server)
+}
+
+/// `tests/ib_async_client.py` (ib_async 2.1, Python, text encoding) against the fake, at
+/// server version 178 and on either side of the versions where the text messages change
+/// (178: execution's price revision; 177: FA profile; 170, 162, 160, 159: order fields;
+/// 166: error JSON; 164 and 163: contract details; 157, the lowest): every call completes,
+/// ib_async decodes every message, and the results are the state's data.
 #[tokio::test]
 async fn ib_async_completes_every_call_against_the_fake() {
     let python = ib_async_python();
@@ -220,30 +248,20 @@ async fn ib_async_completes_every_call_against_the_fake() {
         eprintln!("skipping: {message}");
         return;
     }
-    let server = start().await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ib_async_client.py");
-    let port = server.local_addr().port().to_string();
-    let run = tokio::process::Command::new(&python)
-        .arg(&script)
-        .args(["127.0.0.1", &port, "11"])
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the ib_async client finishes in time")
-        .expect("run python");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "ib_async client failed:\n{stderr}");
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    for version in [178, 176, 169, 165, 163, 161, 159, 157] {
+        let (json, server) = run_ib_async(&python, version).await;
+        assert_eq!(json["server_version"], version);
+        check_ib_async_results(&json, &server.state());
+    }
+}
 
-    assert_eq!(json["server_version"], 178);
+fn check_ib_async_results(json: &serde_json::Value, state: &FakeIbState) {
     assert!(
         json["connect_seconds"].as_f64().unwrap_or(99.0) < 5.0,
         "connect waited for something unanswered: {json}"
     );
     assert_eq!(json["managed_accounts"], serde_json::json!(["DU1234567"]));
-    let summary = rows(&json, "account_summary");
+    let summary = rows(json, "account_summary");
     let net_liq = summary
         .iter()
         .find(|v| v["tag"] == "NetLiquidation")
@@ -253,24 +271,24 @@ async fn ib_async_completes_every_call_against_the_fake() {
         (&"DU1234567".into(), &"1000000.00".into(), &"USD".into())
     );
     assert!(summary.iter().any(|v| v["tag"] == "TotalCashValue"));
-    assert!(rows(&json, "account_values")
+    assert!(rows(json, "account_values")
         .iter()
         .any(|v| v["tag"] == "NetLiquidation" && v["value"] == "1000000.00"));
-    assert_eq!(rows(&json, "portfolio")[0]["con_id"], ES);
+    assert_eq!(rows(json, "portfolio")[0]["con_id"], ES);
 
-    let positions = rows(&json, "positions");
+    let positions = rows(json, "positions");
     assert_eq!(positions.len(), 1, "{positions:?}");
     assert_eq!(positions[0]["con_id"], ES);
     assert_eq!(positions[0]["position"], 3.0);
     assert_eq!(positions[0]["avg_cost"], 301_250.0);
 
-    let details = rows(&json, "contract_details");
+    let details = rows(json, "contract_details");
     assert_eq!(details[0]["con_id"], ES);
     assert_eq!(details[0]["last_trade"], "20261218");
     assert_eq!(details[0]["multiplier"], "50");
 
     let closes = |key: &str| -> Vec<f64> {
-        rows(&json, key)
+        rows(json, key)
             .iter()
             .filter_map(|b| b["close"].as_f64())
             .collect()
@@ -296,24 +314,23 @@ async fn ib_async_completes_every_call_against_the_fake() {
     assert_eq!(market["avg_fill_price"], 6000.5, "filled at the ask");
     assert_eq!(market["fills"][0]["price"], 6000.5);
     assert_eq!(market["fills"][0]["commission"], 2.0);
-    let executions = rows(&json, "executions");
+    let executions = rows(json, "executions");
     assert_eq!(executions.len(), 1, "{executions:?}");
     assert_eq!(executions[0]["order_ref"], "systrade-ib-async");
     assert_eq!(executions[0]["price"], 6000.5);
     assert_eq!(executions[0]["side"], "BOT");
 
     let limit_ref = serde_json::json!("systrade-ib-async-limit");
-    assert!(rows(&json, "open_trades")
+    assert!(rows(json, "open_trades")
         .iter()
         .any(|t| t["order_ref"] == limit_ref && t["status"] == "Submitted"));
-    assert!(rows(&json, "all_open_orders")
+    assert!(rows(json, "all_open_orders")
         .iter()
         .any(|t| t["order_ref"] == limit_ref));
     assert_eq!(json["limit_order"]["status"], "Cancelled");
-    assert!(rows(&json, "open_trades_after_cancel").is_empty());
-    assert_eq!(rows(&json, "completed_orders").len(), 2);
+    assert!(rows(json, "open_trades_after_cancel").is_empty());
+    assert_eq!(rows(json, "completed_orders").len(), 2);
 
-    let state = server.state();
     let statuses: Vec<(&str, &str)> = state
         .orders
         .iter()
