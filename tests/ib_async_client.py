@@ -9,9 +9,11 @@ exercise the fields that differ between versions.
 
 Connects (with ib_async's start-up sync: positions, open and completed orders, account
 updates, executions), then asks for managed accounts, the account summary, positions,
-contract details of the ES Dec-2026 future, daily and hourly bars, a quote snapshot; buys
-1 at market and waits for the fill, reads executions and fills; places a limit order far
-from the market, lists open trades, cancels it and waits for the cancel.
+contract details of the ES Dec-2026 future, daily and hourly bars, a quote snapshot and
+streamed quotes; buys 1 at market and waits for the fill and its commission, reads
+executions and fills; places a limit order far from the market, lists open trades and
+orders, cancels it and waits for the cancel, reads completed orders; places another limit
+order and cancels it with a global cancel.
 
 Prints one JSON object with what it got. Exits non-zero on any failure (a request that
 times out or fails, a message ib_async cannot decode, an order that does not fill or
@@ -188,6 +190,11 @@ def run(host, port, client_id, max_version):
         "last_size": number(ticker.lastSize),
     }
 
+    streaming = ib.reqMktData(contract, "", False, False)
+    wait_for(ib, "streamed ticks", lambda: number(streaming.ask) is not None)
+    out["streamed_quote"] = {"bid": number(streaming.bid), "ask": number(streaming.ask)}
+    ib.cancelMktData(contract)
+
     market = ib.placeOrder(contract, MarketOrder("BUY", 1, orderRef="systrade-ib-async"))
     wait_for(ib, "the market order to fill", lambda: market.orderStatus.status == "Filled")
     wait_for(
@@ -214,6 +221,15 @@ def run(host, port, client_id, max_version):
         {"perm_id": t.order.permId, "status": t.orderStatus.status}
         for t in ib.reqCompletedOrders(False)
     ]
+
+    far_ask = out["quote"]["ask"] + 100.0
+    working = ib.placeOrder(
+        contract, LimitOrder("SELL", 1, far_ask, orderRef="systrade-ib-async-gc")
+    )
+    wait_for(ib, "the sell limit to work", lambda: working.orderStatus.status == "Submitted")
+    ib.reqGlobalCancel()
+    wait_for(ib, "the global cancel", lambda: working.orderStatus.status == "Cancelled")
+    out["global_cancel"] = trade_json(working)
 
     ib.disconnect()
     out["api_errors"] = api_errors

@@ -309,6 +309,7 @@ fn check_ib_async_results(json: &serde_json::Value, state: &FakeIbState) {
         (&6000.5.into(), &12.0.into())
     );
 
+    assert_eq!(json["streamed_quote"]["ask"], 6000.5);
     let market = &json["market_order"];
     assert_eq!(market["status"], "Filled");
     assert_eq!(market["avg_fill_price"], 6000.5, "filled at the ask");
@@ -336,11 +337,13 @@ fn check_ib_async_results(json: &serde_json::Value, state: &FakeIbState) {
         .iter()
         .map(|o| (o.order_ref.as_str(), o.status.as_str()))
         .collect();
+    assert_eq!(json["global_cancel"]["status"], "Cancelled");
     assert_eq!(
         statuses,
         [
             ("systrade-ib-async", "Filled"),
-            ("systrade-ib-async-limit", "Cancelled")
+            ("systrade-ib-async-limit", "Cancelled"),
+            ("systrade-ib-async-gc", "Cancelled")
         ]
     );
     assert_eq!(state.orders[0].client_id, 11);
