@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
-use super::fake_server::{error_body, resolve_contract, FakeIbState};
-use super::proto;
-use super::wire::{self, codes, incoming};
+use super::fake_messages::{resolve_contract, BarsRequest, QuoteRequest, Reply};
+use super::fake_server::FakeIbState;
+use super::wire::codes;
 
 /// TWS tick type ids for the quote ticks the fake sends.
 pub mod tick_types {
@@ -97,30 +97,26 @@ pub fn parse_end(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 pub(super) fn historical_data(
     state: &FakeIbState,
-    request: &proto::HistoricalDataRequest,
+    request: &BarsRequest,
     now: DateTime<Utc>,
-) -> Vec<Vec<u8>> {
-    let req_id = request.req_id.unwrap_or(codes::NO_REQUEST);
-    let contract = match resolve_contract(state, req_id, request.contract.as_ref()) {
+) -> Vec<Reply> {
+    let req_id = request.req_id;
+    let contract = match resolve_contract(state, req_id, &request.contract) {
         Ok(contract) => contract,
-        Err(reply) => return vec![reply],
+        Err(reply) => return vec![*reply],
     };
-    let bar_size = request
-        .bar_size_setting
-        .as_deref()
-        .unwrap_or_default()
-        .trim();
+    let bar_size = request.bar_size.trim();
     let invalid = |what: &str| {
-        vec![error_body(
+        vec![Reply::error(
             req_id,
             codes::REQUEST_VALIDATION,
-            &format!("Error validating request: {what}"),
+            format!("Error validating request: {what}"),
         )]
     };
-    let Some(end) = parse_end(request.end_date_time.as_deref().unwrap_or_default(), now) else {
+    let Some(end) = parse_end(&request.end, now) else {
         return invalid("end date/time");
     };
-    let Some(span) = request.duration.as_deref().and_then(parse_duration) else {
+    let Some(span) = parse_duration(&request.duration) else {
         return invalid("duration");
     };
     let start = end - span;
@@ -139,63 +135,52 @@ pub(super) fn historical_data(
     // TWS sends bars oldest first, whatever order the state holds them in.
     bars.sort_by_key(|b| b.time);
     if bars.is_empty() {
-        let what = request.what_to_show.as_deref().unwrap_or("TRADES");
+        let what = if request.what_to_show.trim().is_empty() {
+            "TRADES"
+        } else {
+            request.what_to_show.trim()
+        };
         let text = format!(
             "Historical Market Data Service error message:HMDS query returned no data: {}@{} {what}",
             contract.local_symbol, contract.exchange
         );
-        return vec![error_body(req_id, codes::HISTORICAL_DATA_ERROR, &text)];
+        return vec![Reply::error(req_id, codes::HISTORICAL_DATA_ERROR, text)];
     }
     let daily = is_daily(bar_size);
-    let bars = bars
-        .iter()
-        .map(|b| proto::HistoricalDataBar {
-            date: Some(if daily {
-                b.time.format("%Y%m%d").to_string()
-            } else {
-                b.time.timestamp().to_string()
-            }),
-            open: Some(b.open),
-            high: Some(b.high),
-            low: Some(b.low),
-            close: Some(b.close),
-            volume: Some(b.volume.to_string()),
-            wap: Some(b.close.to_string()),
-            bar_count: Some(1),
-        })
-        .collect();
+    let date = |time: DateTime<Utc>| {
+        if daily {
+            time.format("%Y%m%d").to_string()
+        } else if request.epoch_dates {
+            time.timestamp().to_string()
+        } else {
+            time.format("%Y%m%d %H:%M:%S UTC").to_string()
+        }
+    };
     let window = |t: DateTime<Utc>| t.format("%Y%m%d-%H:%M:%S").to_string();
-    vec![
-        wire::proto_body(
-            incoming::HISTORICAL_DATA,
-            &proto::HistoricalData {
-                req_id: Some(req_id),
-                historical_data_bars: bars,
-            },
-        ),
-        wire::proto_body(
-            incoming::HISTORICAL_DATA_END,
-            &proto::HistoricalDataEnd {
-                req_id: Some(req_id),
-                start_date_str: Some(window(start)),
-                end_date_str: Some(window(end)),
-            },
-        ),
-    ]
+    vec![Reply::HistoricalData {
+        req_id,
+        bars: bars.iter().map(|b| (date(b.time), (*b).clone())).collect(),
+        start: window(start),
+        end: window(end),
+    }]
 }
 
-pub(super) fn market_data(state: &FakeIbState, request: &proto::MarketDataRequest) -> Vec<Vec<u8>> {
-    let req_id = request.req_id.unwrap_or(codes::NO_REQUEST);
-    let contract = match resolve_contract(state, req_id, request.contract.as_ref()) {
+pub(super) fn market_data(state: &FakeIbState, request: &QuoteRequest) -> Vec<Reply> {
+    let req_id = request.req_id;
+    let contract = match resolve_contract(state, req_id, &request.contract) {
         Ok(contract) => contract,
-        Err(reply) => return vec![reply],
+        Err(reply) => return vec![*reply],
     };
     let Some(quote) = state.quotes.get(&contract.con_id) else {
         let text = format!(
             "Requested market data is not subscribed. {} {}",
             contract.local_symbol, contract.exchange
         );
-        return vec![error_body(req_id, codes::MARKET_DATA_NOT_SUBSCRIBED, &text)];
+        return vec![Reply::error(
+            req_id,
+            codes::MARKET_DATA_NOT_SUBSCRIBED,
+            text,
+        )];
     };
     let mut replies = Vec::new();
     let sides = [
@@ -220,32 +205,20 @@ pub(super) fn market_data(state: &FakeIbState, request: &proto::MarketDataReques
     ];
     for (price_type, size_type, price, size) in sides {
         let Some(price) = price else { continue };
-        replies.push(wire::proto_body(
-            incoming::TICK_PRICE,
-            &proto::TickPrice {
-                req_id: Some(req_id),
-                tick_type: Some(price_type),
-                price: Some(price),
-                size: Some(size.to_string()),
-                attr_mask: Some(0),
-            },
-        ));
-        replies.push(wire::proto_body(
-            incoming::TICK_SIZE,
-            &proto::TickSize {
-                req_id: Some(req_id),
-                tick_type: Some(size_type),
-                size: Some(size.to_string()),
-            },
-        ));
+        replies.push(Reply::TickPrice {
+            req_id,
+            tick_type: price_type,
+            price,
+            size,
+        });
+        replies.push(Reply::TickSize {
+            req_id,
+            tick_type: size_type,
+            size,
+        });
     }
-    if request.snapshot.unwrap_or(false) || request.regulatory_snapshot.unwrap_or(false) {
-        replies.push(wire::proto_body(
-            incoming::TICK_SNAPSHOT_END,
-            &proto::TickSnapshotEnd {
-                req_id: Some(req_id),
-            },
-        ));
+    if request.snapshot {
+        replies.push(Reply::TickSnapshotEnd(req_id));
     }
     replies
 }

@@ -9,9 +9,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::fake_server::{error_body, resolve_contract, FakeContract, FakeIbState, FakePosition};
-use super::proto_orders as po;
-use super::wire::{self, codes, incoming, Message, WireError};
+use super::fake_messages::{resolve_contract, ExecutionQuery, OrderTicket, Reply};
+use super::fake_server::{FakeContract, FakeIbState, FakePosition};
+use super::wire::codes;
 
 /// How the fake treats new orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,102 +101,11 @@ pub mod order_codes {
     pub const TIF_SET_BY_PRESET: i32 = 10349;
 }
 
-fn quantity_text(quantity: f64) -> String {
-    format!("{quantity}")
-}
-
-fn execution_time(time: DateTime<Utc>) -> String {
-    time.format("%Y%m%d %H:%M:%S UTC").to_string()
-}
-
-fn proto_order(order: &FakeOrder) -> po::Order {
-    po::Order {
-        client_id: Some(order.client_id),
-        order_id: Some(order.order_id),
-        perm_id: Some(order.perm_id),
-        parent_id: Some(0),
-        action: Some(order.action.clone()),
-        total_quantity: Some(quantity_text(order.quantity)),
-        order_type: Some(order.order_type.clone()),
-        lmt_price: order.limit_price,
-        aux_price: None,
-        tif: Some("DAY".into()),
-        account: Some(order.account.clone()),
-        order_ref: Some(order.order_ref.clone()),
-        transmit: Some(true),
-        filled_quantity: Some(quantity_text(order.filled)),
+fn order_status(order: &FakeOrder, last_fill_price: f64) -> Reply {
+    Reply::OrderStatus {
+        order: order.clone(),
+        last_fill_price,
     }
-}
-
-fn order_state(order: &FakeOrder) -> po::OrderState {
-    po::OrderState {
-        status: Some(order.status.clone()),
-        ..Default::default()
-    }
-}
-
-fn open_order_body(order: &FakeOrder) -> Vec<u8> {
-    wire::proto_body(
-        incoming::OPEN_ORDER,
-        &po::OpenOrder {
-            order_id: Some(order.order_id),
-            contract: Some(order.contract.to_proto()),
-            order: Some(proto_order(order)),
-            order_state: Some(order_state(order)),
-        },
-    )
-}
-
-fn order_status_body(order: &FakeOrder, last_fill_price: f64) -> Vec<u8> {
-    wire::proto_body(
-        incoming::ORDER_STATUS,
-        &po::OrderStatus {
-            order_id: Some(order.order_id),
-            status: Some(order.status.clone()),
-            filled: Some(quantity_text(order.filled)),
-            remaining: Some(quantity_text(order.remaining())),
-            avg_fill_price: Some(order.avg_fill_price),
-            perm_id: Some(order.perm_id),
-            parent_id: Some(0),
-            last_fill_price: Some(last_fill_price),
-            client_id: Some(order.client_id),
-        },
-    )
-}
-
-fn execution_bodies(execution: &FakeExecution, req_id: i32) -> Vec<Vec<u8>> {
-    vec![
-        wire::proto_body(
-            incoming::EXECUTION_DATA,
-            &po::ExecutionDetails {
-                req_id: Some(req_id),
-                contract: Some(execution.contract.to_proto()),
-                execution: Some(po::Execution {
-                    order_id: Some(execution.order_id),
-                    exec_id: Some(execution.exec_id.clone()),
-                    time: Some(execution_time(execution.time)),
-                    acct_number: Some(execution.account.clone()),
-                    exchange: Some(execution.contract.exchange.clone()),
-                    side: Some(execution.side.clone()),
-                    shares: Some(quantity_text(execution.shares)),
-                    price: Some(execution.price),
-                    perm_id: Some(execution.perm_id),
-                    client_id: Some(execution.client_id),
-                    cum_qty: Some(quantity_text(execution.cum_qty)),
-                    avg_price: Some(execution.avg_price),
-                    order_ref: Some(execution.order_ref.clone()),
-                }),
-            },
-        ),
-        wire::proto_body(
-            incoming::COMMISSION_REPORT,
-            &po::CommissionAndFeesReport {
-                exec_id: Some(execution.exec_id.clone()),
-                commission_and_fees: Some(execution.commission),
-                currency: Some(execution.contract.currency.clone()),
-            },
-        ),
-    ]
 }
 
 /// The price a working order fills at now, if it does: the touch on its side.
@@ -217,7 +126,7 @@ fn fill_price(state: &FakeIbState, order: &FakeOrder) -> Option<f64> {
 
 /// Fills the whole remainder of `state.orders[index]` at `price`; returns the messages TWS
 /// sends for it (execution, commission, open order, status).
-fn fill(state: &mut FakeIbState, index: usize, price: f64) -> Vec<Vec<u8>> {
+fn fill(state: &mut FakeIbState, index: usize, price: f64) -> Vec<Reply> {
     let now = Utc::now();
     state.next_exec_id += 1;
     let exec_number = state.next_exec_id;
@@ -251,10 +160,16 @@ fn fill(state: &mut FakeIbState, index: usize, price: f64) -> Vec<Vec<u8>> {
         commission: commission_per_contract * shares,
     };
     apply_to_positions(state, &order, shares * order.sign(), price);
-    let mut replies = execution_bodies(&execution, codes::NO_REQUEST);
+    let replies = vec![
+        Reply::Execution {
+            req_id: codes::NO_REQUEST,
+            execution: execution.clone(),
+        },
+        Reply::Commission(execution.clone()),
+        Reply::OpenOrder(order.clone()),
+        order_status(&order, price),
+    ];
     state.executions.push(execution);
-    replies.push(open_order_body(&order));
-    replies.push(order_status_body(&order, price));
     replies
 }
 
@@ -277,33 +192,15 @@ fn apply_to_positions(state: &mut FakeIbState, order: &FakeOrder, signed: f64, p
 }
 
 /// `placeOrder`: a new order, or a change to a working one sent again with its id.
-pub fn place_order(
-    state: &mut FakeIbState,
-    client_id: i32,
-    message: &Message,
-) -> Result<Vec<Vec<u8>>, WireError> {
-    let request: po::PlaceOrderRequest = message.proto()?;
-    let order_id = request.order_id.unwrap_or(0);
-    let wanted = request.order.unwrap_or_default();
-    let contract = match resolve_contract(state, order_id, request.contract.as_ref()) {
+pub fn place_order(state: &mut FakeIbState, client_id: i32, wanted: &OrderTicket) -> Vec<Reply> {
+    let order_id = wanted.order_id;
+    let contract = match resolve_contract(state, order_id, &wanted.contract) {
         Ok(contract) => contract.clone(),
-        Err(reply) => return Ok(vec![reply]),
+        Err(reply) => return vec![*reply],
     };
-    let quantity: f64 = wanted
-        .total_quantity
-        .as_deref()
-        .and_then(|q| q.trim().parse().ok())
-        .unwrap_or(0.0);
-    let action = wanted
-        .action
-        .clone()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    let order_type = wanted
-        .order_type
-        .clone()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
+    let quantity = wanted.quantity;
+    let action = wanted.action.trim().to_ascii_uppercase();
+    let order_type = wanted.order_type.trim().to_ascii_uppercase();
     let invalid = if quantity <= 0.0 {
         Some("the order quantity must be positive".to_string())
     } else if action != "BUY" && action != "SELL" {
@@ -312,17 +209,17 @@ pub fn place_order(
         Some(format!(
             "fake-ib takes MKT and LMT orders, not {order_type:?}"
         ))
-    } else if order_type == "LMT" && wanted.lmt_price.is_none_or(|p| !p.is_finite()) {
+    } else if order_type == "LMT" && wanted.limit_price.is_none_or(|p| !p.is_finite()) {
         Some("a limit order needs a limit price".to_string())
     } else {
         None
     };
     if let Some(reason) = invalid {
-        return Ok(vec![error_body(
+        return vec![Reply::error(
             order_id,
             order_codes::ORDER_REJECTED,
-            &format!("Order rejected - reason:{reason}"),
-        )]);
+            format!("Order rejected - reason:{reason}"),
+        )];
     }
 
     // The same id again from the same client changes a working order.
@@ -332,29 +229,30 @@ pub fn place_order(
         .position(|o| o.order_id == order_id && o.client_id == client_id)
     {
         if !state.orders[index].is_working() {
-            return Ok(vec![error_body(
+            return vec![Reply::error(
                 order_id,
                 codes::DUPLICATE_ORDER_ID,
                 "Duplicate order id",
-            )]);
+            )];
         }
         let order = &mut state.orders[index];
-        order.limit_price = wanted.lmt_price;
+        order.limit_price = wanted.limit_price;
         order.order_type = order_type;
         order.quantity = quantity.max(order.filled);
         let order = order.clone();
-        let mut replies = vec![open_order_body(&order), order_status_body(&order, 0.0)];
+        let mut replies = vec![Reply::OpenOrder(order.clone()), order_status(&order, 0.0)];
         if state.fill_mode != FakeFillMode::Hold {
             if let Some(price) = fill_price(state, &order) {
                 replies.extend(fill(state, index, price));
             }
         }
-        return Ok(replies);
+        return replies;
     }
 
     state.next_perm_id += 1;
     let account = wanted
         .account
+        .clone()
         .filter(|a| !a.trim().is_empty())
         .or_else(|| state.accounts.first().cloned())
         .unwrap_or_default();
@@ -367,8 +265,8 @@ pub fn place_order(
         action,
         quantity,
         order_type,
-        limit_price: wanted.lmt_price,
-        order_ref: wanted.order_ref.unwrap_or_default(),
+        limit_price: wanted.limit_price,
+        order_ref: wanted.order_ref.clone(),
         status: "Submitted".into(),
         filled: 0.0,
         avg_fill_price: 0.0,
@@ -377,17 +275,17 @@ pub fn place_order(
     if state.fill_mode == FakeFillMode::Reject {
         order.status = "Inactive".into();
         let replies = vec![
-            error_body(
+            Reply::error(
                 order_id,
                 order_codes::ORDER_REJECTED,
                 "Order rejected - reason:fake-ib rejects every order (fill mode Reject)",
             ),
-            order_status_body(&order, 0.0),
+            order_status(&order, 0.0),
         ];
         state.orders.push(order);
-        return Ok(replies);
+        return replies;
     }
-    let mut replies = vec![open_order_body(&order), order_status_body(&order, 0.0)];
+    let mut replies = vec![Reply::OpenOrder(order.clone()), order_status(&order, 0.0)];
     state.orders.push(order.clone());
     let index = state.orders.len() - 1;
     match state.fill_mode {
@@ -399,8 +297,8 @@ pub fn place_order(
         FakeFillMode::CancelledThenFilled => {
             let mut cancelled = order.clone();
             cancelled.status = "Cancelled".into();
-            replies.push(order_status_body(&cancelled, 0.0));
-            replies.push(error_body(
+            replies.push(order_status(&cancelled, 0.0));
+            replies.push(Reply::error(
                 order_id,
                 order_codes::TIF_SET_BY_PRESET,
                 "Order TIF was set to DAY based on order preset.",
@@ -413,115 +311,88 @@ pub fn place_order(
         }
         FakeFillMode::Hold | FakeFillMode::Reject => {}
     }
-    Ok(replies)
+    replies
 }
 
 /// `cancelOrder`.
-pub fn cancel_order(
-    state: &mut FakeIbState,
-    client_id: i32,
-    message: &Message,
-) -> Result<Vec<Vec<u8>>, WireError> {
-    let request: po::CancelOrderRequest = message.proto()?;
-    let order_id = request.order_id.unwrap_or(0);
+pub fn cancel_order(state: &mut FakeIbState, client_id: i32, order_id: i32) -> Vec<Reply> {
     let Some(order) = state
         .orders
         .iter_mut()
         .find(|o| o.order_id == order_id && o.client_id == client_id)
     else {
-        return Ok(vec![error_body(
+        return vec![Reply::error(
             order_id,
             order_codes::CANCEL_NOT_FOUND,
-            &format!("OrderId {order_id} that needs to be cancelled is not found."),
-        )]);
+            format!("OrderId {order_id} that needs to be cancelled is not found."),
+        )];
     };
     if !order.is_working() {
-        return Ok(vec![error_body(
+        return vec![Reply::error(
             order_id,
             order_codes::CANCEL_NOT_POSSIBLE,
-            &format!(
+            format!(
                 "OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {}.",
                 order.status
             ),
-        )]);
+        )];
     }
     order.status = "Cancelled".into();
     let order = order.clone();
-    Ok(vec![
-        order_status_body(&order, 0.0),
-        error_body(
+    vec![
+        order_status(&order, 0.0),
+        Reply::error(
             order_id,
             order_codes::ORDER_CANCELLED,
             "Order Canceled - reason:",
         ),
-    ])
+    ]
 }
 
 /// `reqGlobalCancel`: every working order is cancelled; each owner hears of it in turn.
-pub fn global_cancel(state: &mut FakeIbState) -> Vec<(i32, Vec<u8>)> {
+pub fn global_cancel(state: &mut FakeIbState) -> Vec<(i32, Reply)> {
     state
         .orders
         .iter_mut()
         .filter(|o| o.is_working())
         .map(|order| {
             order.status = "Cancelled".into();
-            (order.client_id, order_status_body(order, 0.0))
+            (order.client_id, order_status(order, 0.0))
         })
         .collect()
 }
 
 /// `reqOpenOrders` (this client's) or `reqAllOpenOrders` (every client's).
-pub fn open_orders(state: &FakeIbState, client_id: Option<i32>) -> Vec<Vec<u8>> {
+pub fn open_orders(state: &FakeIbState, client_id: Option<i32>) -> Vec<Reply> {
     let mut replies = Vec::new();
     for order in state
         .orders
         .iter()
         .filter(|o| o.is_working() && client_id.is_none_or(|id| id == o.client_id))
     {
-        replies.push(open_order_body(order));
-        replies.push(order_status_body(order, 0.0));
+        replies.push(Reply::OpenOrder(order.clone()));
+        replies.push(order_status(order, 0.0));
     }
-    replies.push(wire::proto_body(
-        incoming::OPEN_ORDER_END,
-        &po::OpenOrdersEnd {},
-    ));
+    replies.push(Reply::OpenOrderEnd);
     replies
 }
 
 /// `reqCompletedOrders`: orders that are final (filled, cancelled, rejected).
-pub fn completed_orders(state: &FakeIbState) -> Vec<Vec<u8>> {
-    let mut replies: Vec<Vec<u8>> = state
+pub fn completed_orders(state: &FakeIbState) -> Vec<Reply> {
+    let mut replies: Vec<Reply> = state
         .orders
         .iter()
         .filter(|o| !o.is_working())
-        .map(|order| {
-            wire::proto_body(
-                incoming::COMPLETED_ORDER,
-                &po::CompletedOrder {
-                    contract: Some(order.contract.to_proto()),
-                    order: Some(proto_order(order)),
-                    order_state: Some(po::OrderState {
-                        status: Some(order.status.clone()),
-                        completed_status: Some(order.status.clone()),
-                        ..Default::default()
-                    }),
-                },
-            )
-        })
+        .cloned()
+        .map(Reply::CompletedOrder)
         .collect();
-    replies.push(wire::proto_body(
-        incoming::COMPLETED_ORDERS_END,
-        &po::CompletedOrdersEnd {},
-    ));
+    replies.push(Reply::CompletedOrdersEnd);
     replies
 }
 
 /// `reqExecutions`: the fills matching the filter (a client id of 0 means every client),
 /// each with its commission report, then the end marker.
-pub fn executions(state: &FakeIbState, message: &Message) -> Result<Vec<Vec<u8>>, WireError> {
-    let request: po::ExecutionRequest = message.proto()?;
-    let req_id = request.req_id.unwrap_or(codes::NO_REQUEST);
-    let filter = request.execution_filter.unwrap_or_default();
+pub fn executions(state: &FakeIbState, req_id: i32, filter: &ExecutionQuery) -> Vec<Reply> {
     let since = filter
         .time
         .as_deref()
@@ -534,7 +405,7 @@ pub fn executions(state: &FakeIbState, message: &Message) -> Result<Vec<Vec<u8>>
             .client_id
             .is_none_or(|id| id == 0 || id == e.client_id)
             && filter
-                .acct_code
+                .account
                 .as_deref()
                 .is_none_or(|a| a.is_empty() || a == e.account)
             && filter
@@ -543,15 +414,14 @@ pub fn executions(state: &FakeIbState, message: &Message) -> Result<Vec<Vec<u8>>
                 .is_none_or(|s| s.is_empty() || s.eq_ignore_ascii_case(&e.contract.symbol))
             && since.is_none_or(|t| e.time >= t)
     }) {
-        replies.extend(execution_bodies(execution, req_id));
+        replies.push(Reply::Execution {
+            req_id,
+            execution: execution.clone(),
+        });
+        replies.push(Reply::Commission(execution.clone()));
     }
-    replies.push(wire::proto_body(
-        incoming::EXECUTION_DATA_END,
-        &po::ExecutionDetailsEnd {
-            req_id: Some(req_id),
-        },
-    ));
-    Ok(replies)
+    replies.push(Reply::ExecutionEnd(req_id));
+    replies
 }
 
 /// The filter's `yyyymmdd hh:mm:ss` (optionally followed by a zone, read as UTC) or
@@ -566,7 +436,7 @@ fn parse_filter_time(text: &str) -> Option<DateTime<Utc>> {
 
 /// Fills every working order the touch now allows (whatever the fill mode): what the fake
 /// sends, by the client id that placed each order.
-pub fn fill_working_orders(state: &mut FakeIbState) -> Vec<(i32, Vec<u8>)> {
+pub fn fill_working_orders(state: &mut FakeIbState) -> Vec<(i32, Reply)> {
     let mut pushes = Vec::new();
     for index in 0..state.orders.len() {
         let order = state.orders[index].clone();
@@ -574,8 +444,8 @@ pub fn fill_working_orders(state: &mut FakeIbState) -> Vec<(i32, Vec<u8>)> {
             continue;
         }
         if let Some(price) = fill_price(state, &order) {
-            for body in fill(state, index, price) {
-                pushes.push((order.client_id, body));
+            for reply in fill(state, index, price) {
+                pushes.push((order.client_id, reply));
             }
         }
     }

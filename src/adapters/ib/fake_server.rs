@@ -3,12 +3,19 @@
 //! contract details, historical bars and quotes (the last two in `fake_data`),
 //! answered from a [`FakeIbState`] that the caller fills.
 //!
-//! It speaks the protobuf encoding (server versions [`MIN_SERVER_VERSION`] to
-//! [`SERVER_VERSION`], what the `ibapi` crate requires); `startApi` is also
-//! accepted in the older text encoding. Requests it does not implement are
-//! answered with error 321 so a client fails fast instead of waiting.
+//! Two encodings, chosen by the client's version range at the handshake:
+//! - protobuf (server versions [`MIN_SERVER_VERSION`] to [`SERVER_VERSION`], what the
+//!   `ibapi` crate requires; `startApi` is also accepted as text fields there);
+//! - the older text encoding, for clients whose range tops out below
+//!   [`MIN_SERVER_VERSION`]: the fake answers `min(client max, `[`TEXT_SERVER_VERSION`]`)`,
+//!   down to [`MIN_TEXT_SERVER_VERSION`] (what `ib_async` 2.1, Python, negotiates).
+//!
+//! Requests are decoded into [`Request`]s, answered from the state as [`Reply`]s
+//! (`fake_messages`), and encoded for the connection (`fake_proto`, `fake_text`).
+//! Requests it does not implement are answered with error 321 so a client fails fast
+//! instead of waiting.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -18,15 +25,23 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use super::fake_data::{FakeBar, FakeBarSeries, FakeQuote};
+use super::fake_messages::handle;
+pub use super::fake_messages::{ContractQuery, Encoding, Reply, Request};
 pub use super::fake_orders::{FakeExecution, FakeFillMode, FakeOrder};
-use super::wire::{self, codes, incoming, outgoing, Message, Payload, WireError};
-use super::{fake_data, fake_orders, proto};
+use super::wire::{self, codes, outgoing, Message, Payload, WireError};
+use super::{fake_orders, fake_proto, proto};
 
 /// The highest server version the fake claims (`CONDITIONS_INCLUDE_OVERNIGHT`).
 pub const SERVER_VERSION: i32 = 226;
 /// The lowest it accepts: the first version with protobuf for every request
 /// family it answers (`PROTOBUF_REST_MESSAGES_3`).
 pub const MIN_SERVER_VERSION: i32 = 213;
+/// The highest version spoken in the text encoding: 178 (`PENDING_PRICE_REVISION` in IB's
+/// numbering), the top of `ib_async` 2.1's range. Versions 179..212 add fields and (from 201)
+/// binary message ids that the fake does not write, so a text client is held at 178.
+pub const TEXT_SERVER_VERSION: i32 = 178;
+/// The lowest text version the fake accepts (`ib_async` 2.1's minimum).
+pub const MIN_TEXT_SERVER_VERSION: i32 = 157;
 
 /// A contract the fake knows, as IB describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +105,7 @@ impl FakeContract {
     }
 
     /// Whether a request's contract (fields left empty match anything) names this one.
-    fn matches(&self, wanted: &proto::Contract) -> bool {
+    pub(super) fn matches(&self, wanted: &ContractQuery) -> bool {
         fn field(wanted: &Option<String>, have: &str) -> bool {
             match wanted.as_deref().map(str::trim) {
                 None | Some("") => true,
@@ -112,7 +127,7 @@ impl FakeContract {
             None | Some("") | Some("SMART") => true,
             Some(e) => e.eq_ignore_ascii_case(&self.exchange),
         };
-        let month_ok = match wanted.last_trade_date_or_contract_month.as_deref() {
+        let month_ok = match wanted.month.as_deref() {
             None | Some("") => true,
             Some(m) => self.last_trade_date.starts_with(m),
         };
@@ -199,8 +214,9 @@ impl Default for FakeIbState {
     }
 }
 
-/// Where messages for one connected client go that it did not ask for (fills later on).
-type Outbox = mpsc::UnboundedSender<Vec<Vec<u8>>>;
+/// Where messages for one connected client go that it did not ask for (fills later on),
+/// encoded by that client's connection.
+type Outbox = mpsc::UnboundedSender<Vec<Reply>>;
 
 struct Shared {
     state: Mutex<FakeIbState>,
@@ -213,15 +229,15 @@ struct Shared {
 impl Shared {
     /// Sends each message to its client, if that client is connected (a client that is not
     /// misses it, as with TWS; the state keeps the order and its executions).
-    fn push(&self, pushes: Vec<(i32, Vec<u8>)>) {
-        let mut by_client: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
-        for (client_id, body) in pushes {
-            by_client.entry(client_id).or_default().push(body);
+    fn push(&self, pushes: Vec<(i32, Reply)>) {
+        let mut by_client: BTreeMap<i32, Vec<Reply>> = BTreeMap::new();
+        for (client_id, reply) in pushes {
+            by_client.entry(client_id).or_default().push(reply);
         }
         let clients = lock(&self.clients);
-        for (client_id, bodies) in by_client {
+        for (client_id, replies) in by_client {
             if let Some(outbox) = clients.get(&client_id) {
-                let _ = outbox.send(bodies);
+                let _ = outbox.send(replies);
             }
         }
     }
@@ -390,16 +406,22 @@ async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bodies: &[Vec<u8>]) -> Resu
     Ok(())
 }
 
-/// The server's half of the handshake: the version reply and the connection time.
-fn handshake_reply(client_min: i32, client_max: i32) -> Option<Vec<u8>> {
-    if client_max < MIN_SERVER_VERSION {
+/// The server's half of the handshake: the version reply (server version and connection
+/// time) and the encoding of the connection, or `None` for a range the fake cannot serve.
+fn handshake_reply(client_min: i32, client_max: i32) -> Option<(Vec<u8>, Encoding)> {
+    let (version, encoding) = if client_max >= MIN_SERVER_VERSION {
+        let version = SERVER_VERSION
+            .min(client_max)
+            .max(client_min.min(SERVER_VERSION));
+        (version, Encoding::Protobuf)
+    } else if client_max >= MIN_TEXT_SERVER_VERSION && client_min <= TEXT_SERVER_VERSION {
+        let version = client_max.min(TEXT_SERVER_VERSION);
+        (version, Encoding::Text { version })
+    } else {
         return None;
-    }
-    let version = SERVER_VERSION
-        .min(client_max)
-        .max(client_min.min(SERVER_VERSION));
+    };
     let time = chrono::Utc::now().format("%Y%m%d %H:%M:%S UTC").to_string();
-    Some(wire::text_fields(&[version.to_string(), time]))
+    Some((wire::text_fields(&[version.to_string(), time]), encoding))
 }
 
 /// The client id from a `startApi` message in either encoding.
@@ -427,17 +449,22 @@ where
     W: AsyncWrite + Unpin,
 {
     let (min, max) = wire::read_client_hello(&mut reader).await?;
-    let Some(reply) = handshake_reply(min, max) else {
+    let Some((reply, encoding)) = handshake_reply(min, max) else {
         tracing::info!(
             min,
             max,
-            "fake-ib: client versions below {MIN_SERVER_VERSION}; closing"
+            "fake-ib: client versions outside {MIN_TEXT_SERVER_VERSION}..={TEXT_SERVER_VERSION} \
+             (text) and {MIN_SERVER_VERSION}.. (protobuf); closing"
         );
         return Ok(());
     };
     send(writer, &[reply]).await?;
 
-    let start = wire::decode_body(&wire::read_frame(&mut reader).await?)?;
+    let start_body = wire::read_frame(&mut reader).await?;
+    let start = match encoding {
+        Encoding::Protobuf => wire::decode_body(&start_body)?,
+        Encoding::Text { .. } => wire::decode_text_body(&start_body)?,
+    };
     if start.id != outgoing::START_API {
         return Err(WireError::Text {
             id: start.id,
@@ -449,22 +476,18 @@ where
     let Some(_lease) = ClientIdLease::acquire(shared, client_id, outbox) else {
         let message =
             "Unable to connect as the client id is already in use. Retry with a unique client id.";
-        send(
-            writer,
-            &[error_body(
-                codes::NO_REQUEST,
-                codes::CLIENT_ID_IN_USE,
-                message,
-            )],
-        )
-        .await?;
+        let refusal = Reply::error(codes::NO_REQUEST, codes::CLIENT_ID_IN_USE, message);
+        send(writer, &encoding.encode(&[refusal])).await?;
         return Ok(());
     };
     let greeting = {
         let state = lock(&shared.state);
-        vec![next_valid_id_body(&state), managed_accounts_body(&state)]
+        vec![
+            Reply::NextValidId(state.next_order_id),
+            Reply::ManagedAccounts(state.accounts.clone()),
+        ]
     };
-    send(writer, &greeting).await?;
+    send(writer, &encoding.encode(&greeting)).await?;
 
     // Frames are read on their own task so that waiting for the next request and for
     // messages pushed to this client can be raced without losing half-read frames.
@@ -482,15 +505,15 @@ where
         tokio::select! {
             frame = frames.recv() => {
                 let body = frame.unwrap_or(Err(WireError::Closed))?;
-                let replies = match wire::decode_body(&body) {
-                    Ok(message) if message.id == outgoing::REQ_GLOBAL_CANCEL => {
+                let replies = match encoding.decode(&body) {
+                    Ok(Request::GlobalCancel) => {
                         let pushes = fake_orders::global_cancel(&mut lock(&shared.state));
                         shared.push(pushes);
                         Vec::new()
                     }
-                    Ok(message) if message.id == outgoing::PLACE_ORDER => {
+                    Ok(request @ Request::PlaceOrder(_)) => {
                         let mut state = lock(&shared.state);
-                        let replies = respond(&mut state, client_id, &message);
+                        let replies = handle(&mut state, client_id, &request, chrono::Utc::now());
                         if state.drop_after_place > 0 {
                             state.drop_after_place -= 1;
                             tracing::info!("fake-ib: dropping the connection after a placeOrder");
@@ -498,270 +521,39 @@ where
                         }
                         replies
                     }
-                    Ok(message) => respond(&mut lock(&shared.state), client_id, &message),
-                    Err(e) => vec![error_body(
+                    Ok(request) => handle(
+                        &mut lock(&shared.state),
+                        client_id,
+                        &request,
+                        chrono::Utc::now(),
+                    ),
+                    Err(e) => vec![Reply::error(
                         codes::NO_REQUEST,
                         codes::REQUEST_VALIDATION,
-                        &e.to_string(),
+                        e.to_string(),
                     )],
                 };
                 if !replies.is_empty() {
-                    send(writer, &replies).await?;
+                    send(writer, &encoding.encode(&replies)).await?;
                 }
             }
-            Some(bodies) = pushed.recv() => send(writer, &bodies).await?,
+            Some(replies) = pushed.recv() => send(writer, &encoding.encode(&replies)).await?,
         }
     }
 }
 
-pub(super) fn error_body(request_id: i32, code: i32, text: &str) -> Vec<u8> {
-    wire::proto_body(
-        incoming::ERR_MSG,
-        &proto::ErrorMessage {
-            id: Some(request_id),
-            error_time: Some(chrono::Utc::now().timestamp_millis()),
-            error_code: Some(code),
-            error_msg: Some(text.to_string()),
-            advanced_order_reject_json: None,
-        },
-    )
-}
-
-fn next_valid_id_body(state: &FakeIbState) -> Vec<u8> {
-    wire::proto_body(
-        incoming::NEXT_VALID_ID,
-        &proto::NextValidId {
-            order_id: Some(state.next_order_id),
-        },
-    )
-}
-
-fn managed_accounts_body(state: &FakeIbState) -> Vec<u8> {
-    wire::proto_body(
-        incoming::MANAGED_ACCTS,
-        &proto::ManagedAccounts {
-            accounts_list: Some(state.accounts.join(",")),
-        },
-    )
-}
-
-/// The replies to one request from `client_id`, as frame bodies. Orders change the state.
+/// The replies to one protobuf request from `client_id`, as frame bodies. Orders change
+/// the state.
 pub fn respond(state: &mut FakeIbState, client_id: i32, message: &Message) -> Vec<Vec<u8>> {
-    match respond_inner(state, client_id, message) {
-        Ok(replies) => replies,
-        Err(e) => vec![error_body(
+    let replies = match fake_proto::decode(message) {
+        Ok(request) => handle(state, client_id, &request, chrono::Utc::now()),
+        Err(e) => vec![Reply::error(
             codes::NO_REQUEST,
             codes::REQUEST_VALIDATION,
-            &e.to_string(),
+            e.to_string(),
         )],
-    }
-}
-
-fn respond_inner(
-    state: &mut FakeIbState,
-    client_id: i32,
-    message: &Message,
-) -> Result<Vec<Vec<u8>>, WireError> {
-    Ok(match message.id {
-        outgoing::PLACE_ORDER => fake_orders::place_order(state, client_id, message)?,
-        outgoing::CANCEL_ORDER => fake_orders::cancel_order(state, client_id, message)?,
-        outgoing::REQ_OPEN_ORDERS => fake_orders::open_orders(state, Some(client_id)),
-        outgoing::REQ_ALL_OPEN_ORDERS | outgoing::REQ_AUTO_OPEN_ORDERS => {
-            fake_orders::open_orders(state, None)
-        }
-        outgoing::REQ_COMPLETED_ORDERS => fake_orders::completed_orders(state),
-        outgoing::REQ_EXECUTIONS => fake_orders::executions(state, message)?,
-        outgoing::REQ_HISTORICAL_DATA if state.pacing_violations > 0 => {
-            state.pacing_violations -= 1;
-            let req_id = request_id_of(message).unwrap_or(codes::NO_REQUEST);
-            vec![error_body(
-                req_id,
-                codes::HISTORICAL_DATA_ERROR,
-                "Historical Market Data Service error message:Historical data request pacing violation",
-            )]
-        }
-        outgoing::REQ_IDS => vec![next_valid_id_body(state)],
-        outgoing::REQ_MANAGED_ACCTS => vec![managed_accounts_body(state)],
-        outgoing::REQ_CURRENT_TIME => vec![wire::proto_body(
-            incoming::CURRENT_TIME,
-            &proto::CurrentTime {
-                current_time: Some(chrono::Utc::now().timestamp()),
-            },
-        )],
-        outgoing::REQ_ACCOUNT_SUMMARY => {
-            let request: proto::AccountSummaryRequest = message.proto()?;
-            account_summary(state, &request)
-        }
-        outgoing::REQ_POSITIONS => positions(state),
-        outgoing::REQ_HISTORICAL_DATA => {
-            let request: proto::HistoricalDataRequest = message.proto()?;
-            fake_data::historical_data(state, &request, chrono::Utc::now())
-        }
-        outgoing::REQ_MKT_DATA => {
-            let request: proto::MarketDataRequest = message.proto()?;
-            fake_data::market_data(state, &request)
-        }
-        outgoing::REQ_CONTRACT_DATA => {
-            let request: proto::ContractDataRequest = message.proto()?;
-            contract_data(state, &request)
-        }
-        // Cancels and settings need no answer.
-        outgoing::CANCEL_ACCOUNT_SUMMARY
-        | outgoing::CANCEL_POSITIONS
-        | outgoing::CANCEL_CONTRACT_DATA
-        | outgoing::CANCEL_MKT_DATA
-        | outgoing::CANCEL_HISTORICAL_DATA
-        | outgoing::REQ_MARKET_DATA_TYPE => Vec::new(),
-        other => {
-            let request_id = request_id_of(message).unwrap_or(codes::NO_REQUEST);
-            vec![error_body(
-                request_id,
-                codes::REQUEST_VALIDATION,
-                &format!("fake-ib does not implement request message {other}"),
-            )]
-        }
-    })
-}
-
-/// Most requests carry their id in protobuf field 1 as an int32.
-fn request_id_of(message: &Message) -> Option<i32> {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct WithReqId {
-        #[prost(int32, optional, tag = "1")]
-        req_id: Option<i32>,
-    }
-    message.proto::<WithReqId>().ok().and_then(|m| m.req_id)
-}
-
-fn account_summary(state: &FakeIbState, request: &proto::AccountSummaryRequest) -> Vec<Vec<u8>> {
-    let req_id = request.req_id.unwrap_or(codes::NO_REQUEST);
-    let tags: HashSet<&str> = request
-        .tags
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
-    let mut replies: Vec<Vec<u8>> = state
-        .account_values
-        .iter()
-        .filter(|v| tags.is_empty() || tags.contains(v.tag.as_str()))
-        .map(|v| {
-            wire::proto_body(
-                incoming::ACCOUNT_SUMMARY,
-                &proto::AccountSummary {
-                    req_id: Some(req_id),
-                    account: Some(v.account.clone()),
-                    tag: Some(v.tag.clone()),
-                    value: Some(v.value.clone()),
-                    currency: Some(v.currency.clone()),
-                },
-            )
-        })
-        .collect();
-    replies.push(wire::proto_body(
-        incoming::ACCOUNT_SUMMARY_END,
-        &proto::AccountSummaryEnd {
-            req_id: Some(req_id),
-        },
-    ));
-    replies
-}
-
-fn positions(state: &FakeIbState) -> Vec<Vec<u8>> {
-    let mut replies: Vec<Vec<u8>> = state
-        .positions
-        .iter()
-        .map(|p| {
-            wire::proto_body(
-                incoming::POSITION_DATA,
-                &proto::Position {
-                    account: Some(p.account.clone()),
-                    contract: Some(p.contract.to_proto()),
-                    position: Some(p.position.to_string()),
-                    avg_cost: Some(p.avg_cost),
-                },
-            )
-        })
-        .collect();
-    replies.push(wire::proto_body(
-        incoming::POSITION_END,
-        &proto::PositionEnd {},
-    ));
-    replies
-}
-
-/// The one contract a request names, or the error reply TWS gives: 200 for none or several.
-pub(super) fn resolve_contract<'a>(
-    state: &'a FakeIbState,
-    req_id: i32,
-    wanted: Option<&proto::Contract>,
-) -> Result<&'a FakeContract, Vec<u8>> {
-    let wanted = wanted.cloned().unwrap_or_default();
-    let mut found = state.contracts.iter().filter(|c| c.matches(&wanted));
-    match (found.next(), found.next()) {
-        (Some(contract), None) => Ok(contract),
-        (None, _) => Err(error_body(
-            req_id,
-            codes::NO_SECURITY_DEFINITION,
-            "No security definition has been found for the request",
-        )),
-        (Some(_), Some(_)) => Err(error_body(
-            req_id,
-            codes::NO_SECURITY_DEFINITION,
-            "The contract description specified is ambiguous",
-        )),
-    }
-}
-
-fn contract_data(state: &FakeIbState, request: &proto::ContractDataRequest) -> Vec<Vec<u8>> {
-    let req_id = request.req_id.unwrap_or(codes::NO_REQUEST);
-    let wanted = request.contract.clone().unwrap_or_default();
-    let found: Vec<&FakeContract> = state
-        .contracts
-        .iter()
-        .filter(|c| c.matches(&wanted))
-        .collect();
-    if found.is_empty() {
-        return vec![error_body(
-            req_id,
-            codes::NO_SECURITY_DEFINITION,
-            "No security definition has been found for the request",
-        )];
-    }
-    let mut replies: Vec<Vec<u8>> = found
-        .iter()
-        .map(|c| {
-            wire::proto_body(
-                incoming::CONTRACT_DATA,
-                &proto::ContractData {
-                    req_id: Some(req_id),
-                    contract: Some(c.to_proto()),
-                    contract_details: Some(proto::ContractDetails {
-                        market_name: Some(c.trading_class.clone()),
-                        min_tick: Some(c.min_tick.to_string()),
-                        order_types: Some("LMT,MKT,STP".to_string()),
-                        valid_exchanges: Some(c.exchange.clone()),
-                        price_magnifier: Some(1),
-                        long_name: Some(c.long_name.clone()),
-                        contract_month: Some(c.last_trade_date.chars().take(6).collect()),
-                        time_zone_id: Some(c.time_zone_id.clone()),
-                        real_expiration_date: Some(c.last_trade_date.clone()),
-                        under_symbol: Some(c.symbol.clone()),
-                        ..Default::default()
-                    }),
-                },
-            )
-        })
-        .collect();
-    replies.push(wire::proto_body(
-        incoming::CONTRACT_DATA_END,
-        &proto::ContractDataEnd {
-            req_id: Some(req_id),
-        },
-    ));
-    replies
+    };
+    Encoding::Protobuf.encode(&replies)
 }
 
 #[cfg(test)]

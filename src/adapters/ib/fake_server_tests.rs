@@ -9,6 +9,7 @@ use ibapi::prelude::{StreamExt, SubscriptionItemStreamExt};
 use ibapi::Client;
 
 use super::*;
+use crate::adapters::ib::wire::incoming;
 
 pub(crate) const ES: i32 = 495512563;
 
@@ -295,21 +296,55 @@ async fn state_changes_are_seen_by_later_requests() {
     assert_eq!(details[0].contract.contract_id, 2002);
 }
 
-#[tokio::test]
-async fn old_text_clients_below_the_minimum_version_are_closed() {
+/// Sends `API\0` and the version range; returns the server's reply fields, or `None` when
+/// the server closes the connection instead.
+async fn hello(server: &FakeIbServer, range: &str) -> (TcpStream, Option<Vec<String>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = start().await;
     let mut stream = TcpStream::connect(server.local_addr())
         .await
         .expect("connect");
-    let mut hello = wire::API_PREFIX.to_vec();
-    hello.extend(wire::frame(b"v100..187"));
-    stream.write_all(&hello).await.expect("write");
-    let mut buf = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf))
+    let mut bytes = wire::API_PREFIX.to_vec();
+    bytes.extend(wire::frame(range.as_bytes()));
+    stream.write_all(&bytes).await.expect("write");
+    match tokio::time::timeout(Duration::from_secs(5), wire::read_frame(&mut stream))
         .await
-        .expect("closed in time");
-    assert_eq!(read.expect("clean close"), 0);
+        .expect("answered in time")
+    {
+        Ok(body) => (stream, Some(wire::split_text_fields(&body))),
+        Err(_) => {
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+            (stream, None)
+        }
+    }
+}
+
+#[tokio::test]
+async fn clients_outside_both_version_ranges_are_closed() {
+    let server = start().await;
+    for range in ["v100..156", "v190..212"] {
+        let (_, reply) = hello(&server, range).await;
+        assert_eq!(reply, None, "{range}");
+    }
+}
+
+#[tokio::test]
+async fn pre_protobuf_clients_get_the_text_encoding_at_178_or_their_maximum() {
+    let server = start().await;
+    for (range, version) in [("v100..187", 178), ("v157..178", 178), ("v100..160", 160)] {
+        let (_, reply) = hello(&server, range).await;
+        let reply = reply.expect("version reply");
+        assert_eq!(reply[0], version.to_string(), "{range}");
+        assert!(reply[1].ends_with("UTC"), "{reply:?}");
+    }
+    assert_eq!(
+        handshake_reply(157, 178).map(|(_, encoding)| encoding),
+        Some(Encoding::Text { version: 178 })
+    );
+    assert_eq!(
+        handshake_reply(100, 226).map(|(_, encoding)| encoding),
+        Some(Encoding::Protobuf)
+    );
 }
 
 #[tokio::test]

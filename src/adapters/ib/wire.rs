@@ -7,8 +7,11 @@
 //!    `{server_version}\0{connection_time}\0` (no message id).
 //! 3. From then on every frame body opens with a 4-byte big-endian message id.
 //!    An id above [`PROTOBUF_OFFSET`] means "id + 200, protobuf payload";
-//!    otherwise the payload is NUL-terminated text fields (the pre-protobuf
-//!    encoding, still used by older clients).
+//!    otherwise the payload is NUL-terminated text fields.
+//!
+//!    Below server version 201 (the text encoding that older clients such as
+//!    `ib_async` speak) the body is NUL-terminated text fields only, the message id
+//!    the first of them, in decimal ([`decode_text_body`], [`text_message`]).
 //!
 //! Every frame is a 4-byte big-endian length followed by that many bytes.
 
@@ -29,6 +32,7 @@ pub mod outgoing {
     pub const PLACE_ORDER: i32 = 3;
     pub const CANCEL_ORDER: i32 = 4;
     pub const REQ_OPEN_ORDERS: i32 = 5;
+    pub const REQ_ACCOUNT_UPDATES: i32 = 6;
     pub const REQ_EXECUTIONS: i32 = 7;
     pub const REQ_IDS: i32 = 8;
     pub const REQ_AUTO_OPEN_ORDERS: i32 = 15;
@@ -45,6 +49,8 @@ pub mod outgoing {
     pub const CANCEL_ACCOUNT_SUMMARY: i32 = 63;
     pub const CANCEL_POSITIONS: i32 = 64;
     pub const START_API: i32 = 71;
+    pub const REQ_ACCOUNT_UPDATES_MULTI: i32 = 76;
+    pub const CANCEL_ACCOUNT_UPDATES_MULTI: i32 = 77;
     pub const REQ_COMPLETED_ORDERS: i32 = 99;
     pub const CANCEL_CONTRACT_DATA: i32 = 106;
 }
@@ -56,6 +62,9 @@ pub mod incoming {
     pub const ORDER_STATUS: i32 = 3;
     pub const ERR_MSG: i32 = 4;
     pub const OPEN_ORDER: i32 = 5;
+    pub const ACCT_VALUE: i32 = 6;
+    pub const PORTFOLIO_VALUE: i32 = 7;
+    pub const ACCT_UPDATE_TIME: i32 = 8;
     pub const NEXT_VALID_ID: i32 = 9;
     pub const CONTRACT_DATA: i32 = 10;
     pub const EXECUTION_DATA: i32 = 11;
@@ -64,6 +73,7 @@ pub mod incoming {
     pub const CURRENT_TIME: i32 = 49;
     pub const CONTRACT_DATA_END: i32 = 52;
     pub const OPEN_ORDER_END: i32 = 53;
+    pub const ACCT_DOWNLOAD_END: i32 = 54;
     pub const EXECUTION_DATA_END: i32 = 55;
     pub const TICK_SNAPSHOT_END: i32 = 57;
     pub const COMMISSION_REPORT: i32 = 59;
@@ -71,6 +81,8 @@ pub mod incoming {
     pub const POSITION_END: i32 = 62;
     pub const ACCOUNT_SUMMARY: i32 = 63;
     pub const ACCOUNT_SUMMARY_END: i32 = 64;
+    pub const ACCOUNT_UPDATE_MULTI: i32 = 73;
+    pub const ACCOUNT_UPDATE_MULTI_END: i32 = 74;
     pub const COMPLETED_ORDER: i32 = 101;
     pub const COMPLETED_ORDERS_END: i32 = 102;
     pub const HISTORICAL_DATA_END: i32 = 108;
@@ -248,6 +260,31 @@ pub fn decode_body(body: &[u8]) -> Result<Message, WireError> {
     }
 }
 
+/// Splits a text-encoding frame body (`id\0field\0...`, the id in decimal) into its
+/// message id and the fields after it.
+pub fn decode_text_body(body: &[u8]) -> Result<Message, WireError> {
+    let mut fields = split_text_fields(body);
+    if fields.is_empty() {
+        return Err(WireError::ShortBody(body.len()));
+    }
+    let head = fields.remove(0);
+    let id = head.trim().parse().map_err(|_| WireError::Text {
+        id: -1,
+        reason: format!("message id {head:?} is not a number"),
+    })?;
+    Ok(Message {
+        id,
+        payload: Payload::Text(fields),
+    })
+}
+
+/// A text-encoding frame body: the id in decimal, then the fields, each NUL-terminated.
+pub fn text_message<S: AsRef<str>>(id: i32, fields: &[S]) -> Vec<u8> {
+    let mut out = text_fields(&[id.to_string()]);
+    out.extend_from_slice(&text_fields(fields));
+    out
+}
+
 /// A protobuf frame body: `(id + 200)` big-endian, then the encoded message.
 pub fn proto_body<T: prost::Message>(id: i32, message: &T) -> Vec<u8> {
     let mut out = (id + PROTOBUF_OFFSET).to_be_bytes().to_vec();
@@ -368,6 +405,26 @@ mod tests {
             Payload::Text(vec!["2".into(), "12".into(), "".into()])
         );
         assert!(message.proto::<proto::NextValidId>().is_err());
+    }
+
+    #[test]
+    fn text_encoding_bodies_lead_with_a_decimal_id() {
+        let body = text_message(outgoing::START_API, &["2", "31", ""]);
+        assert_eq!(body, b"71\x002\x0031\x00\x00");
+        let message = decode_text_body(&body).unwrap();
+        assert_eq!(message.id, outgoing::START_API);
+        assert_eq!(
+            message.payload,
+            Payload::Text(vec!["2".into(), "31".into(), "".into()])
+        );
+        assert!(matches!(
+            decode_text_body(b""),
+            Err(WireError::ShortBody(0))
+        ));
+        assert!(matches!(
+            decode_text_body(b"x1\x002\x00"),
+            Err(WireError::Text { .. })
+        ));
     }
 
     #[test]
