@@ -200,12 +200,16 @@ async fn state_survives_a_restart() {
         .await
         .unwrap();
     let before = s.broker.account_value("USD").await.unwrap();
+    let executions = s.broker.executions(None).await.unwrap();
+    let filled = s.broker.order_state("sim-1").await.unwrap();
     let quotes = s.quotes.clone();
     s.store.close().await;
     drop(s);
     let s = open(d.path(), quotes).await;
     assert_eq!(s.broker.positions().await.unwrap()[0].quantity, 3);
-    assert_eq!(s.broker.executions(None).await.unwrap().len(), 1);
+    assert_eq!(s.broker.executions(None).await.unwrap(), executions);
+    assert_eq!(executions.len(), 1);
+    assert_eq!(s.broker.order_state("sim-1").await.unwrap(), filled);
     assert_eq!(s.broker.account_value("USD").await.unwrap(), before);
     let open_orders = s.broker.open_orders().await.unwrap();
     assert_eq!(open_orders, vec![resting.clone()]);
@@ -225,6 +229,46 @@ async fn state_survives_a_restart() {
         s.broker.executions(None).await.unwrap()[1].exec_id,
         "sim-exec-2"
     );
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_nothing_of_the_change() {
+    let d = tempfile::tempdir().unwrap();
+    let s = sim(d.path()).await;
+    s.broker
+        .place_order(&order("a", 1, OrderPricing::Market))
+        .await
+        .unwrap();
+    // another writer takes the next execution's row: the next fill's write fails
+    sqlx::query(
+        "INSERT INTO sim_executions VALUES (2, 'x', 'x', 'x', 'SOFR', 20270300, 1, 1.0, \
+         '2026-11-20T23:00:00.000000Z', 0.0, 'USD')",
+    )
+    .execute(s.store.pool())
+    .await
+    .unwrap();
+    let e = s
+        .broker
+        .place_order(&order("b", 2, OrderPricing::Market))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("UNIQUE"), "{e}");
+    let pool = s.store.pool().clone();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT count(*) FROM sim_orders").await, 1);
+    assert_eq!(count("SELECT sum(quantity) FROM sim_positions").await, 1);
+    assert_eq!(count("SELECT count(*) FROM sim_cash").await, 1);
+    // the memory copy was dropped: the broker reads the stored state again
+    assert_eq!(s.broker.positions().await.unwrap()[0].quantity, 1);
+    assert!(s.broker.order_state("sim-2").await.is_err());
 }
 
 #[tokio::test]
