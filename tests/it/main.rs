@@ -3,6 +3,7 @@
 
 mod architecture;
 mod backtest;
+mod broker_faults;
 mod capital;
 mod cli;
 mod controls;
