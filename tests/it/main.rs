@@ -3,6 +3,7 @@
 
 mod architecture;
 mod backtest;
+mod broker_faults;
 mod broker_ib;
 mod capital;
 mod cli;

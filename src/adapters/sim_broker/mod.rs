@@ -14,7 +14,10 @@
 //!   stored FX (a currency without FX is an error). Margin used is [`MARGIN_FRACTION`] of the
 //!   absolute notional at mid.
 //! - State (orders, executions, positions, cash, commissions) is in the run store's SQLite file,
-//!   one transaction per change ([`state`]): an order placed and filled is one commit.
+//!   one transaction per change ([`state`]): an order placed and filled is one commit, one SQL
+//!   statement, written before the call returns. The file is in WAL mode with
+//!   `synchronous=NORMAL`, so a returned commit survives a crash of any process (a power loss
+//!   needs `store.durability = "full"`).
 //! - Faults are injected per [`SimFaults`].
 
 mod faults;
@@ -59,7 +62,8 @@ pub struct SimBroker {
     /// Loaded on first use.
     state: tokio::sync::Mutex<Option<State>>,
     /// The connection state changes are written on: one, kept, so a commit needs no pool
-    /// checkout (opened on the first write; dropped after a failed one).
+    /// checkout, prepared with [`state::prepare`] (opened on the first write; dropped after a
+    /// failed one).
     conn: tokio::sync::Mutex<Option<sqlx::SqliteConnection>>,
 }
 
@@ -194,7 +198,8 @@ impl SimBroker {
         };
         let mut conn = self.conn.lock().await;
         if conn.is_none() {
-            let c = self.pool.acquire().await.map_err(state::db)?.detach();
+            let mut c = self.pool.acquire().await.map_err(state::db)?.detach();
+            state::prepare(&mut c).await?;
             *conn = Some(c);
         }
         let result = match conn.as_mut() {

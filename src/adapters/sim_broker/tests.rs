@@ -1,5 +1,3 @@
-use std::path::Path;
-
 use chrono::TimeZone;
 use proptest::prelude::*;
 
@@ -33,40 +31,95 @@ fn reference() -> Arc<ReferenceData> {
     Arc::new(r)
 }
 
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 23, 0, 0).unwrap()
+}
+
+/// A simulated broker on a fresh run store in its own temporary directory, quoting
+/// [`code`]/[`contract`] at 99 / 101.
 struct Sim {
+    dir: tempfile::TempDir,
     store: SqliteRunStore,
     quotes: Arc<ManualQuotes>,
     broker: SimBroker,
 }
 
-async fn open(dir: &Path, quotes: Arc<ManualQuotes>) -> Sim {
-    let store = SqliteRunStore::open(&dir.join("s.db"), Durability::Normal)
-        .await
-        .unwrap();
-    let broker = SimBroker::new(
-        store.pool().clone(),
-        quotes.clone(),
-        reference(),
-        Arc::new(SystemClock),
-        1_000_000.0,
-        "USD",
-        SimFaults::default(),
-    );
-    Sim {
-        store,
-        quotes,
-        broker,
+impl Sim {
+    async fn new() -> Sim {
+        let quotes = Arc::new(ManualQuotes::default());
+        quotes.set(&code(), contract(), 99.0, 101.0, t0());
+        Sim::open(tempfile::tempdir().unwrap(), quotes).await
     }
-}
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 20, 23, 0, 0).unwrap()
-}
+    /// A new one with `faults` injected.
+    async fn with_faults(faults: SimFaults) -> Sim {
+        let s = Sim::new().await;
+        s.broker.set_faults(faults);
+        s
+    }
 
-async fn sim(dir: &Path) -> Sim {
-    let quotes = Arc::new(ManualQuotes::default());
-    quotes.set(&code(), contract(), 99.0, 101.0, t0());
-    open(dir, quotes).await
+    /// A broker on the run store in `dir` (created if new).
+    async fn open(dir: tempfile::TempDir, quotes: Arc<ManualQuotes>) -> Sim {
+        let store = SqliteRunStore::open(&dir.path().join("s.db"), Durability::Normal)
+            .await
+            .unwrap();
+        let broker = SimBroker::new(
+            store.pool().clone(),
+            quotes.clone(),
+            reference(),
+            Arc::new(SystemClock),
+            1_000_000.0,
+            "USD",
+            SimFaults::default(),
+        );
+        Sim {
+            dir,
+            store,
+            quotes,
+            broker,
+        }
+    }
+
+    /// Closes the store and starts a new broker on the same file and quotes.
+    async fn restart(self) -> Sim {
+        self.store.close().await;
+        Sim::open(self.dir, self.quotes).await
+    }
+
+    async fn place(&self, r: &str, qty: i64, pricing: OrderPricing) -> OrderState {
+        self.broker
+            .place_order(&order(r, qty, pricing))
+            .await
+            .unwrap()
+    }
+
+    async fn market(&self, r: &str, qty: i64) -> OrderState {
+        self.place(r, qty, OrderPricing::Market).await
+    }
+
+    async fn limit(&self, r: &str, qty: i64, price: f64) -> OrderState {
+        self.place(r, qty, OrderPricing::Limit { price }).await
+    }
+
+    /// The error placing `o` fails with (panics if it is accepted).
+    async fn refused(&self, o: OrderRequest) -> BrokerError {
+        self.broker.place_order(&o).await.unwrap_err()
+    }
+
+    async fn status(&self, broker_id: &str) -> OrderStatus {
+        self.broker.order_state(broker_id).await.unwrap().status
+    }
+
+    /// The position in the one quoted contract.
+    async fn position(&self) -> i64 {
+        let p = self.broker.positions().await.unwrap();
+        assert!(p.iter().all(|p| p.contract == contract()), "{p:?}");
+        p.iter().map(|p| p.quantity).sum()
+    }
+
+    async fn executions(&self) -> Vec<Execution> {
+        self.broker.executions(None).await.unwrap()
+    }
 }
 
 fn order(r: &str, qty: i64, pricing: OrderPricing) -> OrderRequest {
@@ -81,25 +134,16 @@ fn order(r: &str, qty: i64, pricing: OrderPricing) -> OrderRequest {
 
 #[tokio::test]
 async fn market_orders_fill_at_the_touch_with_commission() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    let o = s
-        .broker
-        .place_order(&order("a", 3, OrderPricing::Market))
-        .await
-        .unwrap();
+    let s = Sim::new().await;
+    let o = s.market("a", 3).await;
     assert_eq!(o.status, OrderStatus::Filled);
     assert_eq!(o.avg_fill_price, Some(101.0));
-    let o = s
-        .broker
-        .place_order(&order("b", -1, OrderPricing::Market))
-        .await
-        .unwrap();
+    let o = s.market("b", -1).await;
     assert_eq!(o.avg_fill_price, Some(99.0));
     let p = s.broker.positions().await.unwrap();
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].quantity, 2);
-    let e = s.broker.executions(None).await.unwrap();
+    let e = s.executions().await;
     assert_eq!(e.len(), 2);
     assert_eq!(e[0].commission, 6.0);
     // value: 1e6 − 3×101×2500 + 99×2500 − 8 commission + 2 × 100 × 2500 (mid)
@@ -115,13 +159,8 @@ async fn market_orders_fill_at_the_touch_with_commission() {
 
 #[tokio::test]
 async fn limit_orders_rest_until_the_touch_crosses() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    let o = s
-        .broker
-        .place_order(&order("a", 2, OrderPricing::Limit { price: 100.0 }))
-        .await
-        .unwrap();
+    let s = Sim::new().await;
+    let o = s.limit("a", 2, 100.0).await;
     assert_eq!(o.status, OrderStatus::Submitted);
     assert_eq!(s.broker.open_orders().await.unwrap().len(), 1);
     s.quotes.set(&code(), contract(), 98.5, 99.5, t0());
@@ -129,21 +168,13 @@ async fn limit_orders_rest_until_the_touch_crosses() {
     assert_eq!(o.status, OrderStatus::Filled);
     assert_eq!(o.avg_fill_price, Some(99.5));
     // a sell limit above the market rests; modify brings it into the market
-    let o = s
-        .broker
-        .place_order(&order("b", -2, OrderPricing::Limit { price: 105.0 }))
-        .await
-        .unwrap();
+    let o = s.limit("b", -2, 105.0).await;
     assert_eq!(o.status, OrderStatus::Submitted);
     let o = s.broker.modify_order(&o.broker_id, 98.0).await.unwrap();
     assert_eq!(o.status, OrderStatus::Filled);
     assert_eq!(o.avg_fill_price, Some(98.5));
     // cancel of a resting order
-    let o = s
-        .broker
-        .place_order(&order("c", 1, OrderPricing::Limit { price: 50.0 }))
-        .await
-        .unwrap();
+    let o = s.limit("c", 1, 50.0).await;
     let o = s.broker.cancel_order(&o.broker_id).await.unwrap();
     assert_eq!(o.status, OrderStatus::Cancelled);
     assert!(s.broker.open_orders().await.unwrap().is_empty());
@@ -155,86 +186,87 @@ async fn limit_orders_rest_until_the_touch_crosses() {
 
 #[tokio::test]
 async fn rejects_duplicate_refs_bad_orders_and_unknown_contracts() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker
-        .place_order(&order("a", 1, OrderPricing::Market))
-        .await
-        .unwrap();
-    let e = s
-        .broker
-        .place_order(&order("a", 1, OrderPricing::Market))
-        .await
-        .unwrap_err();
+    let s = Sim::new().await;
+    s.market("a", 1).await;
+    let e = s.refused(order("a", 1, OrderPricing::Market)).await;
     assert!(matches!(e, BrokerError::Rejected { .. }) && !e.is_retryable());
-    assert!(s
-        .broker
-        .place_order(&order("z", 0, OrderPricing::Market))
-        .await
-        .is_err());
-    assert!(s
-        .broker
-        .place_order(&order(" ", 1, OrderPricing::Market))
-        .await
-        .is_err());
+    s.refused(order("z", 0, OrderPricing::Market)).await;
+    s.refused(order(" ", 1, OrderPricing::Market)).await;
     let mut o = order("u", 1, OrderPricing::Market);
     o.instrument = InstrumentCode::new("NOPE").unwrap();
     assert!(matches!(
-        s.broker.place_order(&o).await,
-        Err(BrokerError::UnknownContract { .. })
+        s.refused(o).await,
+        BrokerError::UnknownContract { .. }
     ));
-    assert_eq!(s.broker.executions(None).await.unwrap().len(), 1);
+    assert_eq!(s.executions().await.len(), 1);
 }
 
 #[tokio::test]
 async fn state_survives_a_restart() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker
-        .place_order(&order("a", 3, OrderPricing::Market))
-        .await
-        .unwrap();
-    let resting = s
-        .broker
-        .place_order(&order("b", 1, OrderPricing::Limit { price: 90.0 }))
-        .await
-        .unwrap();
+    let s = Sim::new().await;
+    s.market("a", 3).await;
+    let resting = s.limit("b", 1, 90.0).await;
     let before = s.broker.account_value("USD").await.unwrap();
-    let quotes = s.quotes.clone();
-    s.store.close().await;
-    drop(s);
-    let s = open(d.path(), quotes).await;
-    assert_eq!(s.broker.positions().await.unwrap()[0].quantity, 3);
-    assert_eq!(s.broker.executions(None).await.unwrap().len(), 1);
+    let executions = s.executions().await;
+    let filled = s.broker.order_state("sim-1").await.unwrap();
+    let s = s.restart().await;
+    assert_eq!(s.position().await, 3);
+    assert_eq!(s.executions().await, executions);
+    assert_eq!(executions.len(), 1);
+    assert_eq!(s.broker.order_state("sim-1").await.unwrap(), filled);
     assert_eq!(s.broker.account_value("USD").await.unwrap(), before);
     let open_orders = s.broker.open_orders().await.unwrap();
     assert_eq!(open_orders, vec![resting.clone()]);
     // ids continue; the old ref is still known
-    assert!(s
-        .broker
-        .place_order(&order("a", 1, OrderPricing::Market))
-        .await
-        .is_err());
-    let o = s
-        .broker
-        .place_order(&order("c", 1, OrderPricing::Market))
-        .await
-        .unwrap();
+    s.refused(order("a", 1, OrderPricing::Market)).await;
+    let o = s.market("c", 1).await;
     assert_eq!(o.broker_id, "sim-3");
-    assert_eq!(
-        s.broker.executions(None).await.unwrap()[1].exec_id,
-        "sim-exec-2"
-    );
+    assert_eq!(s.executions().await[1].exec_id, "sim-exec-2");
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_nothing_of_the_change() {
+    let s = Sim::new().await;
+    s.market("a", 1).await;
+    // another writer takes the next execution's row: the next fill's write fails
+    let pool = s.store.pool().clone();
+    sqlx::query(
+        "INSERT INTO sim_executions VALUES (2, 'x', 'x', 'x', 'SOFR', 20270300, 1, 1.0, \
+         '2026-11-20T23:00:00.000000Z', 0.0, 'USD')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let e = s
+        .broker
+        .place_order(&order("b", 2, OrderPricing::Market))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("UNIQUE"), "{e}");
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT count(*) FROM sim_orders").await, 1);
+    assert_eq!(count("SELECT sum(quantity) FROM sim_positions").await, 1);
+    assert_eq!(count("SELECT count(*) FROM sim_cash").await, 1);
+    // the memory copy was dropped: the broker reads the stored state again
+    assert_eq!(s.position().await, 1);
+    assert!(s.broker.order_state("sim-2").await.is_err());
 }
 
 #[tokio::test]
 async fn fault_disconnect_at_the_nth_call_until_reconnect() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker.set_faults(SimFaults {
+    let s = Sim::with_faults(SimFaults {
         disconnect_at_call: 2,
         ..Default::default()
-    });
+    })
+    .await;
     assert!(s.broker.positions().await.is_ok());
     let e = s.broker.positions().await.unwrap_err();
     assert!(matches!(e, BrokerError::Disconnected { .. }) && e.is_retryable());
@@ -248,39 +280,26 @@ async fn fault_disconnect_at_the_nth_call_until_reconnect() {
 
 #[tokio::test]
 async fn fault_reject_orders() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker.set_faults(SimFaults {
+    let s = Sim::with_faults(SimFaults {
         reject_orders: true,
         ..Default::default()
-    });
-    let o = s
-        .broker
-        .place_order(&order("a", 1, OrderPricing::Market))
-        .await
-        .unwrap();
+    })
+    .await;
+    let o = s.market("a", 1).await;
     assert_eq!(o.status, OrderStatus::Rejected);
     assert!(o.reason.unwrap().contains("injected"));
     assert!(s.broker.positions().await.unwrap().is_empty());
-    assert_eq!(
-        s.broker.order_state("sim-1").await.unwrap().status,
-        OrderStatus::Rejected
-    );
+    assert_eq!(s.status("sim-1").await, OrderStatus::Rejected);
 }
 
 #[tokio::test]
 async fn fault_partial_fill_fills_the_rest_on_later_calls() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker.set_faults(SimFaults {
+    let s = Sim::with_faults(SimFaults {
         partial_fill: 0.5,
         ..Default::default()
-    });
-    let o = s
-        .broker
-        .place_order(&order("a", 10, OrderPricing::Market))
-        .await
-        .unwrap();
+    })
+    .await;
+    let o = s.market("a", 10).await;
     assert_eq!(o.status, OrderStatus::PartiallyFilled);
     assert_eq!(o.filled, 5);
     let o = s.broker.order_state(&o.broker_id).await.unwrap();
@@ -288,61 +307,46 @@ async fn fault_partial_fill_fills_the_rest_on_later_calls() {
     // a cancel keeps what filled
     let o = s.broker.cancel_order(&o.broker_id).await.unwrap();
     assert_eq!((o.status, o.filled), (OrderStatus::Cancelled, 8));
-    assert_eq!(s.broker.positions().await.unwrap()[0].quantity, 8);
-    assert_eq!(s.broker.executions(None).await.unwrap().len(), 3);
+    assert_eq!(s.position().await, 8);
+    assert_eq!(s.executions().await.len(), 3);
 }
 
 #[tokio::test]
 async fn fault_late_fill_waits_for_later_calls() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker.set_faults(SimFaults {
+    let s = Sim::with_faults(SimFaults {
         late_fill_calls: 2,
         ..Default::default()
-    });
-    let o = s
-        .broker
-        .place_order(&order("a", 1, OrderPricing::Market))
-        .await
-        .unwrap();
+    })
+    .await;
+    let o = s.market("a", 1).await;
     assert_eq!(o.status, OrderStatus::Submitted);
-    assert_eq!(
-        s.broker.order_state(&o.broker_id).await.unwrap().status,
-        OrderStatus::Submitted
-    );
-    assert_eq!(
-        s.broker.order_state(&o.broker_id).await.unwrap().status,
-        OrderStatus::Filled
-    );
+    assert_eq!(s.status(&o.broker_id).await, OrderStatus::Submitted);
+    assert_eq!(s.status(&o.broker_id).await, OrderStatus::Filled);
 }
 
 #[tokio::test]
 async fn fault_duplicate_execution_reports() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker
-        .place_order(&order("a", 1, OrderPricing::Market))
-        .await
-        .unwrap();
+    let s = Sim::new().await;
+    s.market("a", 1).await;
     s.broker.set_faults(SimFaults {
         duplicate_executions: true,
         ..Default::default()
     });
-    let e = s.broker.executions(None).await.unwrap();
+    let e = s.executions().await;
     assert_eq!(e.len(), 2);
     assert_eq!(e[0], e[1]);
-    assert_eq!(s.broker.positions().await.unwrap()[0].quantity, 1);
+    assert_eq!(s.position().await, 1);
 }
 
 #[tokio::test]
 async fn fault_stale_prices_freeze_quotes() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker.set_faults(SimFaults {
+    let s = Sim::with_faults(SimFaults {
         stale_prices: true,
         ..Default::default()
-    });
-    let q0 = s.broker.quote(&code(), contract()).await.unwrap();
+    })
+    .await;
+    let quote = || async { s.broker.quote(&code(), contract()).await.unwrap() };
+    let q0 = quote().await;
     s.quotes.set(
         &code(),
         contract(),
@@ -350,24 +354,16 @@ async fn fault_stale_prices_freeze_quotes() {
         121.0,
         t0() + chrono::Duration::hours(1),
     );
-    assert_eq!(s.broker.quote(&code(), contract()).await.unwrap(), q0);
-    let o = s
-        .broker
-        .place_order(&order("a", 1, OrderPricing::Market))
-        .await
-        .unwrap();
+    assert_eq!(quote().await, q0);
+    let o = s.market("a", 1).await;
     assert_eq!(o.avg_fill_price, Some(101.0));
     s.broker.set_faults(SimFaults::default());
-    assert_eq!(
-        s.broker.quote(&code(), contract()).await.unwrap().bid,
-        120.0
-    );
+    assert_eq!(quote().await.bid, 120.0);
 }
 
 #[tokio::test]
 async fn contract_details_and_bars() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
+    let s = Sim::new().await;
     let c = s
         .broker
         .contract_details(&code(), contract())
@@ -391,8 +387,7 @@ proptest! {
     ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let d = tempfile::tempdir().unwrap();
-            let s = sim(d.path()).await;
+            let s = Sim::new().await;
             for (n, (qty, mid, partial)) in trades.iter().enumerate() {
                 s.quotes.set(&code(), contract(), mid - 0.5, mid + 0.5, t0());
                 s.broker.set_faults(SimFaults { partial_fill: *partial, ..Default::default() });
@@ -400,8 +395,8 @@ proptest! {
             }
             s.broker.set_faults(SimFaults::default());
             s.quotes.set(&code(), contract(), 99.5, 100.5, t0());
-            let execs = s.broker.executions(None).await.unwrap();
-            let pos: i64 = s.broker.positions().await.unwrap().iter().map(|p| p.quantity).sum();
+            let execs = s.executions().await;
+            let pos = s.position().await;
             prop_assert_eq!(pos, execs.iter().map(|e| e.quantity).sum::<i64>());
             let cash: f64 = -execs.iter().map(|e| e.quantity as f64 * e.price * 2500.0 + e.commission).sum::<f64>();
             let v = s.broker.account_value("USD").await.unwrap().value;
@@ -448,12 +443,11 @@ fn stored_quotes_put_the_half_spread_around_the_latest_close() {
 
 #[tokio::test]
 async fn a_working_order_without_a_quote_stays_working() {
-    let d = tempfile::tempdir().unwrap();
-    let s = sim(d.path()).await;
-    s.broker.set_faults(SimFaults {
+    let s = Sim::with_faults(SimFaults {
         late_fill_calls: 1,
         ..Default::default()
-    });
+    })
+    .await;
     let mut o = order("a", 1, OrderPricing::Market);
     o.contract = ContractId::monthly(2027, 6);
     // placing needs no quote when the fill is late; the sweep skips the unquoted contract
