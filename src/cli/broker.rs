@@ -237,19 +237,7 @@ async fn fake_ib(ctx: &Ctx, a: FakeIbArgs) -> anyhow::Result<i32> {
             .map_err(|d| anyhow::anyhow!("reference data: {d}"))?;
     let prices = crate::adapters::parquet::ParquetPriceStore::new(ctx.home.data_dir());
     // The account and positions come from the simulated broker whatever broker.kind says.
-    let mut sim_ctx_config = ctx.config.clone();
-    sim_ctx_config.broker.kind = crate::config::BrokerKind::Sim;
-    let sim = Ctx {
-        home: ctx.home.clone(),
-        config: sim_ctx_config,
-        store: ctx.store.clone(),
-        clock: ctx.clock.clone(),
-        identity: ctx.identity.clone(),
-        logs: ctx.logs.clone(),
-        opts: ctx.opts.clone(),
-        ib_contracts: None,
-    }
-    .broker();
+    let sim = ctx.sim_broker();
     let state = fake_state_from_home(
         &prices,
         &reference,

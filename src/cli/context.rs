@@ -136,38 +136,40 @@ impl Ctx {
                     std::env::args().skip(1).collect::<Vec<_>>().join(" ")
                 ),
             )),
-            crate::config::BrokerKind::Sim => {
-                use crate::adapters::sim_broker::{SimBroker, SimFaults, StoredQuotes};
-                let b = &self.config.broker;
-                // Reference data that does not load leaves the broker able to value the account
-                // but not to trade; the commands that trade report the reference data's errors.
-                let reference = Arc::new(
-                    crate::adapters::reference_files::load_reference_data(
-                        &self.home.reference_dir(),
-                    )
-                    .unwrap_or_default(),
-                );
-                let prices: Arc<dyn crate::domain::ports::PriceStore> = Arc::new(
-                    crate::adapters::parquet::ParquetPriceStore::new(self.home.data_dir()),
-                );
-                Arc::new(SimBroker::new(
-                    self.store.pool().clone(),
-                    Arc::new(StoredQuotes::new(prices, reference.clone())),
-                    reference,
-                    self.clock.clone(),
-                    self.config.broker.sim_account_value,
-                    self.config.capital.base_currency.clone(),
-                    SimFaults {
-                        disconnect_at_call: b.sim_disconnect_at_call,
-                        reject_orders: b.sim_reject_orders,
-                        partial_fill: b.sim_partial_fill,
-                        late_fill_calls: b.sim_late_fill_calls,
-                        duplicate_executions: b.sim_duplicate_executions,
-                        stale_prices: b.sim_stale_prices,
-                    },
-                ))
-            }
+            crate::config::BrokerKind::Sim => self.sim_broker(),
         }
+    }
+
+    /// The simulated broker, with the configured account value and faults (whatever
+    /// `broker.kind` says: `broker fake-ib` serves its account).
+    pub fn sim_broker(&self) -> Arc<dyn crate::domain::broker::Broker> {
+        use crate::adapters::sim_broker::{SimBroker, SimFaults, StoredQuotes};
+        let b = &self.config.broker;
+        // Reference data that does not load leaves the broker able to value the account
+        // but not to trade; the commands that trade report the reference data's errors.
+        let reference = Arc::new(
+            crate::adapters::reference_files::load_reference_data(&self.home.reference_dir())
+                .unwrap_or_default(),
+        );
+        let prices: Arc<dyn crate::domain::ports::PriceStore> = Arc::new(
+            crate::adapters::parquet::ParquetPriceStore::new(self.home.data_dir()),
+        );
+        Arc::new(SimBroker::new(
+            self.store.pool().clone(),
+            Arc::new(StoredQuotes::new(prices, reference.clone())),
+            reference,
+            self.clock.clone(),
+            self.config.broker.sim_account_value,
+            self.config.capital.base_currency.clone(),
+            SimFaults {
+                disconnect_at_call: b.sim_disconnect_at_call,
+                reject_orders: b.sim_reject_orders,
+                partial_fill: b.sim_partial_fill,
+                late_fill_calls: b.sim_late_fill_calls,
+                duplicate_executions: b.sim_duplicate_executions,
+                stale_prices: b.sim_stale_prices,
+            },
+        ))
     }
 
     /// An IB broker with the configured connection settings.

@@ -417,13 +417,38 @@ impl IbBroker {
             .unwrap_or(1.0)
     }
 
+    /// The order with this broker id as IB lists it now.
+    async fn order_by_id(
+        &self,
+        client: &Client,
+        broker_id: &str,
+    ) -> Result<OrderState, BrokerError> {
+        self.broker_orders(client)
+            .await?
+            .by_broker_id(broker_id, |i| self.magnifier_of(i))
+            .ok_or_else(|| BrokerError::UnknownOrder {
+                order: broker_id.to_string(),
+            })
+    }
+
+    /// The order with this reference as IB lists it now, if IB has it.
+    async fn order_by_ref(
+        &self,
+        client: &Client,
+        order_ref: &str,
+    ) -> Result<Option<OrderState>, BrokerError> {
+        Ok(self
+            .broker_orders(client)
+            .await?
+            .by_ref(order_ref, |i| self.magnifier_of(i)))
+    }
+
     /// The state of the order with this `order_ref`, if the broker has it (open, completed or
     /// with executions).
     pub async fn find_order(&self, order_ref: &str) -> Result<Option<OrderState>, BrokerError> {
         let order_ref = order_ref.to_string();
         self.call("find_order", |client| async move {
-            let orders = self.broker_orders(&client).await?;
-            Ok(orders.by_ref(&order_ref, |i| self.magnifier_of(i)))
+            self.order_by_ref(&client, &order_ref).await
         })
         .await
     }
@@ -459,8 +484,7 @@ impl IbBroker {
         let ib_order = ib_orders::ib_order(order, &config, self.settings.account.as_deref())?;
         let contract = config.ib_contract(order.contract);
         self.call("place_order", |client| async move {
-            let existing = self.broker_orders(&client).await?;
-            if let Some(state) = existing.by_ref(&order.order_ref, |i| self.magnifier_of(i)) {
+            if let Some(state) = self.order_by_ref(&client, &order.order_ref).await? {
                 return Err(BrokerError::Rejected {
                     reason: format!(
                         "order_ref {} was already sent (broker id {}, {:?}); not sending it twice",
@@ -475,8 +499,8 @@ impl IbBroker {
                 .map_err(|e| map_error(e, Some(&order.instrument), &order.contract.to_string()))?;
             self.await_order_answer(stream, &order.instrument, &order.contract.to_string())
                 .await?;
-            let now = self.broker_orders(&client).await?;
-            now.by_ref(&order.order_ref, |i| self.magnifier_of(i))
+            self.order_by_ref(&client, &order.order_ref)
+                .await?
                 .ok_or_else(|| BrokerError::Other {
                     code: None,
                     detail: format!(
@@ -880,10 +904,7 @@ impl Broker for IbBroker {
                 .map_err(|e| map_error(e, Some(&instrument), &contract.to_string()))?;
             self.await_order_answer(stream, &instrument, &contract.to_string())
                 .await?;
-            self.broker_orders(&client)
-                .await?
-                .by_broker_id(&broker_id, |i| self.magnifier_of(i))
-                .ok_or_else(|| BrokerError::UnknownOrder { order: broker_id.clone() })
+            self.order_by_id(&client, &broker_id).await
         })
         .await
     }
@@ -895,25 +916,14 @@ impl Broker for IbBroker {
                 Ok(found) => found,
                 Err(BrokerError::UnknownOrder { .. }) => {
                     // Already final: say how it ended.
-                    return self
-                        .broker_orders(&client)
-                        .await?
-                        .by_broker_id(&broker_id, |i| self.magnifier_of(i))
-                        .ok_or_else(|| BrokerError::UnknownOrder {
-                            order: broker_id.clone(),
-                        });
+                    return self.order_by_id(&client, &broker_id).await;
                 }
                 Err(e) => return Err(e),
             };
             let map = |e| map_error(e, None, "");
             let stream = client.cancel_order(data.order_id, "").await.map_err(map)?;
             let _ = collect(stream, Some(ORDER_QUIET)).await;
-            self.broker_orders(&client)
-                .await?
-                .by_broker_id(&broker_id, |i| self.magnifier_of(i))
-                .ok_or_else(|| BrokerError::UnknownOrder {
-                    order: broker_id.clone(),
-                })
+            self.order_by_id(&client, &broker_id).await
         })
         .await
     }
@@ -921,12 +931,7 @@ impl Broker for IbBroker {
     async fn order_state(&self, broker_id: &str) -> Result<OrderState, BrokerError> {
         let broker_id = broker_id.to_string();
         self.call("order_state", |client| async move {
-            self.broker_orders(&client)
-                .await?
-                .by_broker_id(&broker_id, |i| self.magnifier_of(i))
-                .ok_or_else(|| BrokerError::UnknownOrder {
-                    order: broker_id.clone(),
-                })
+            self.order_by_id(&client, &broker_id).await
         })
         .await
     }

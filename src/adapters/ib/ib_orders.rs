@@ -148,11 +148,7 @@ impl BrokerOrders {
         {
             return self.state(known, &magnifier);
         }
-        let fills: Vec<Execution> = self
-            .executions(&magnifier)
-            .into_iter()
-            .filter(|e| e.order_ref == order_ref)
-            .collect();
+        let fills = self.fills_where(|x| x.order_reference == order_ref, &magnifier);
         let first = fills.first()?;
         let filled: i64 = fills.iter().map(|e| e.quantity).sum();
         Some(OrderState {
@@ -182,8 +178,19 @@ impl BrokerOrders {
 
     /// Every execution whose contract is in the IB config, once per exec id.
     pub fn executions(&self, magnifier: impl Fn(&InstrumentCode) -> f64) -> Vec<Execution> {
+        self.fills_where(|_| true, &magnifier)
+    }
+
+    /// The executions IB reports that `wanted` accepts (tested on IB's own report, before
+    /// anything is converted), as ours.
+    fn fills_where(
+        &self,
+        wanted: impl Fn(&ibapi::orders::Execution) -> bool,
+        magnifier: &impl Fn(&InstrumentCode) -> f64,
+    ) -> Vec<Execution> {
         self.executions
             .values()
+            .filter(|(e, _)| wanted(&e.execution))
             .filter_map(|(e, ours)| {
                 let (instrument, contract) = ours.clone()?;
                 let x = &e.execution;
@@ -218,11 +225,7 @@ impl BrokerOrders {
         let order = &known.data.order;
         let m = magnifier(&instrument);
         let quantity = signed(&order.action, order.total_quantity).round() as i64;
-        let fills: Vec<Execution> = self
-            .executions(magnifier)
-            .into_iter()
-            .filter(|e| e.broker_id == order.perm_id.to_string())
-            .collect();
+        let fills = self.fills_where(|x| x.perm_id == order.perm_id, magnifier);
         let mut filled: i64 = fills.iter().map(|e| e.quantity).sum();
         let reported = &known.data.order_state.status;
         let status = if quantity != 0 && filled.abs() >= quantity.abs() {
