@@ -93,7 +93,8 @@ impl App {
         crate::adapters::reference_files::load_reference_data(&self.home.reference_dir())
     }
 
-    /// The configured market data source, serving nothing after the clock's "now".
+    /// The configured market data source (`market.source`), serving nothing after the clock's
+    /// "now". The broker source answers on the current tokio runtime: call this from within it.
     pub fn market(
         &self,
         reference: &crate::domain::instrument::ReferenceData,
@@ -109,6 +110,13 @@ impl App {
                     crate::adapters::sim_market::SimulatedExchange::from_reference(cfg, reference)
                         .with_now(self.clock.now().timestamp_micros()),
                 )
+            }
+            crate::config::MarketSource::Broker => {
+                Arc::new(crate::adapters::broker_market::BrokerMarketData::new(
+                    self.broker(),
+                    tokio::runtime::Handle::try_current().ok(),
+                    self.clock.now().timestamp_micros(),
+                ))
             }
         }
     }

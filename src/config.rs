@@ -74,6 +74,9 @@ pub struct PricesConfig {
 pub enum MarketSource {
     /// The deterministic simulated exchange.
     Sim,
+    /// The configured broker's historical data (`market.source = "broker"`, or `"auto"` with
+    /// `broker.kind = "ib"`).
+    Broker,
 }
 
 #[derive(Debug, Clone)]
@@ -485,13 +488,6 @@ impl Config {
                 "expected an array of instrument codes".into(),
             ),
         }
-        let source = match s("market.source").as_str() {
-            "sim" => MarketSource::Sim,
-            other => {
-                bad("market.source", format!("`{other}` is not a market data source; use \"sim\" (the broker source arrives with the broker layer)"));
-                MarketSource::Sim
-            }
-        };
         let seed = i("market.sim_seed");
         if seed < 0 {
             bad(
@@ -551,6 +547,20 @@ impl Config {
                     format!("`{other}` is not a broker; use \"sim\" or \"ib\""),
                 );
                 BrokerKind::Sim
+            }
+        };
+        // After broker.kind: "auto" follows the broker (IB's prices with IB, else simulated).
+        let source = match s("market.source").as_str() {
+            "sim" => MarketSource::Sim,
+            "broker" => MarketSource::Broker,
+            "auto" if broker_kind == BrokerKind::Ib => MarketSource::Broker,
+            "auto" => MarketSource::Sim,
+            other => {
+                bad(
+                    "market.source",
+                    format!("`{other}` is not a market data source; use \"auto\" (the broker's prices when broker.kind = \"ib\", else simulated), \"sim\" or \"broker\""),
+                );
+                MarketSource::Sim
             }
         };
         let ib_port = i("broker.ib_port");
@@ -775,6 +785,32 @@ mod tests {
             e.contains("broker.sim_partial_fill") && e.contains("broker.sim_late_fill_calls"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_market_source_follows_the_broker_unless_set() {
+        let source = |env: &[(&str, &str)]| load(None, env).map(|c| c.market.source);
+        assert_eq!(source(&[]).unwrap(), MarketSource::Sim);
+        assert_eq!(
+            source(&[("SYSTRADE_BROKER__KIND", "ib")]).unwrap(),
+            MarketSource::Broker
+        );
+        assert_eq!(
+            source(&[
+                ("SYSTRADE_BROKER__KIND", "ib"),
+                ("SYSTRADE_MARKET__SOURCE", "sim")
+            ])
+            .unwrap(),
+            MarketSource::Sim
+        );
+        assert_eq!(
+            source(&[("SYSTRADE_MARKET__SOURCE", "broker")]).unwrap(),
+            MarketSource::Broker
+        );
+        let e = source(&[("SYSTRADE_MARKET__SOURCE", "yahoo")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("market.source") && e.contains("yahoo"), "{e}");
     }
 
     #[test]

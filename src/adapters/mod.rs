@@ -1,6 +1,7 @@
 //! Adapters: implementations of the traits that the engine and the domain define.
 //! `store::sqlite` is the embedded default run store.
 
+pub mod broker_market;
 pub mod ib;
 pub mod parquet;
 pub mod pysystemtrade_csv;

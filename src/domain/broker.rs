@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::contract::ContractId;
 use super::instrument::InstrumentCode;
 use super::ports::Frequency;
-use super::series::ContractPrices;
+use super::series::{ContractPrices, FxPrices};
 
 /// Why a broker call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -45,6 +45,9 @@ pub enum BrokerError {
         contract: String,
         detail: String,
     },
+    /// The broker has no spot FX rate for the currency (no mapping, or it does not know it).
+    #[error("the broker has no spot FX for {currency}: {detail}")]
+    UnknownCurrency { currency: String, detail: String },
     /// No market data permission for the instrument (IB error 162/354).
     #[error("no market data permission for {instrument}: {detail}")]
     NoMarketData {
@@ -237,6 +240,10 @@ pub trait Broker: Send + Sync {
         contract: ContractId,
         frequency: Frequency,
     ) -> Result<ContractPrices, BrokerError>;
+
+    /// Daily spot FX, oldest first, as the USD value of one unit of `currency` (inverted
+    /// when the broker quotes the pair the other way round), stamped 23:00 UTC of each day.
+    async fn fx_history(&self, currency: &str) -> Result<FxPrices, BrokerError>;
 
     /// The current top of book.
     async fn quote(

@@ -116,6 +116,9 @@ pub enum MarketDataError {
     },
     #[error("no FX rate for `{0}` at the market data source")]
     UnknownCurrency(String),
+    /// The source refused the request (no permission, a bad request): asking again will not help.
+    #[error("the market data source refused: {0}")]
+    Refused(String),
 }
 
 impl MarketDataError {
@@ -150,4 +153,9 @@ pub trait MarketDataSource: Send + Sync {
         code: &InstrumentCode,
         contract: ContractId,
     ) -> Result<Option<chrono::NaiveDate>, MarketDataError>;
+    /// Whether the source serves bars of old, expired contracts as far back as asked, so that
+    /// an instrument's whole history can be built from it. A broker serves about a year.
+    fn serves_full_history(&self) -> bool {
+        true
+    }
 }

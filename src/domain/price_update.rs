@@ -51,36 +51,14 @@ impl CleaningRules {
     }
 }
 
-fn select_bars(bars: &ContractPrices, keep: impl Fn(usize) -> bool) -> ContractPrices {
-    let mut out = ContractPrices::default();
-    for i in (0..bars.len()).filter(|i| keep(*i)) {
-        out.ts.push(bars.ts[i]);
-        out.open.push(bars.open[i]);
-        out.high.push(bars.high[i]);
-        out.low.push(bars.low[i]);
-        out.close.push(bars.close[i]);
-        out.volume.push(bars.volume[i]);
-    }
-    out
-}
-
 /// The bars `rules` keep (`now`: the clock's time, for dropping future bars).
 pub fn clean_bars(bars: &ContractPrices, now: Micros, rules: CleaningRules) -> ContractPrices {
-    select_bars(bars, |i| {
-        rules.keeps(bars.ts[i], bars.close[i], bars.volume[i], now)
-    })
+    bars.select(|i| rules.keeps(bars.ts[i], bars.close[i], bars.volume[i], now))
 }
 
 /// FX rates without future, NaN or non-positive values.
 pub fn clean_fx(series: &PriceSeries, now: Micros) -> PriceSeries {
-    let mut out = PriceSeries::default();
-    for (t, v) in series.ts.iter().zip(&series.value) {
-        if *t <= now && v.is_finite() && *v > 0.0 {
-            out.ts.push(*t);
-            out.value.push(*v);
-        }
-    }
-    out
+    series.select(|t, v| t <= now && v.is_finite() && v > 0.0)
 }
 
 /// Where to fetch from: `lookback_days` before the last stored timestamp, or from the start of
@@ -122,19 +100,12 @@ impl SpikeDecisions {
 
     /// Fetched bars without the rejected ones.
     pub fn drop_rejected_bars(&self, bars: &ContractPrices) -> ContractPrices {
-        select_bars(bars, |i| !self.rejected.contains(&bars.ts[i]))
+        bars.select(|i| !self.rejected.contains(&bars.ts[i]))
     }
 
     /// Fetched values without the rejected ones.
     pub fn drop_rejected_series(&self, series: &PriceSeries) -> PriceSeries {
-        let mut out = PriceSeries::default();
-        for (t, v) in series.ts.iter().zip(&series.value) {
-            if !self.rejected.contains(t) {
-                out.ts.push(*t);
-                out.value.push(*v);
-            }
-        }
-        out
+        series.select(|t, _| !self.rejected.contains(&t))
     }
 
     /// The spike threshold for merging `new_ts` after `last_stored`: infinite (no check) when

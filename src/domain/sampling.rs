@@ -97,7 +97,8 @@ impl ExpiryLookup {
             Err(
                 MarketDataError::Unavailable(_)
                 | MarketDataError::UnknownInstrument(_)
-                | MarketDataError::UnknownCurrency(_),
+                | MarketDataError::UnknownCurrency(_)
+                | MarketDataError::Refused(_),
             ) => ExpiryLookup::Unavailable,
         }
     }

@@ -90,6 +90,18 @@ impl PriceSeries {
     pub fn last_ts(&self) -> Option<Micros> {
         self.ts.last().copied()
     }
+
+    /// The rows whose (timestamp, value) `keep` accepts, in order.
+    pub fn select(&self, keep: impl Fn(Micros, f64) -> bool) -> Self {
+        let mut out = Self::default();
+        for (&t, &v) in self.ts.iter().zip(&self.value) {
+            if keep(t, v) {
+                out.ts.push(t);
+                out.value.push(v);
+            }
+        }
+        out
+    }
 }
 
 /// Panama back-adjusted continuous prices of one instrument.
@@ -118,6 +130,20 @@ impl ContractPrices {
     }
     pub fn last_ts(&self) -> Option<Micros> {
         self.ts.last().copied()
+    }
+
+    /// The bars whose row index `keep` accepts, in order.
+    pub fn select(&self, keep: impl Fn(usize) -> bool) -> Self {
+        let mut out = Self::default();
+        for i in (0..self.len()).filter(|i| keep(*i)) {
+            out.ts.push(self.ts[i]);
+            out.open.push(self.open[i]);
+            out.high.push(self.high[i]);
+            out.low.push(self.low[i]);
+            out.close.push(self.close[i]);
+            out.volume.push(self.volume[i]);
+        }
+        out
     }
 }
 

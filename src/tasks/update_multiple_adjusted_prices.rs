@@ -183,6 +183,14 @@ impl Job {
 
     /// Multiple and adjusted prices built from the market's daily bars.
     fn bootstrap(&self, code: &InstrumentCode, params: &RollParameters) -> Result<Outcome, String> {
+        if !self.market.serves_full_history() {
+            return Err(format!(
+                "{code} has no multiple prices yet, and the market data source (the broker) \
+                 serves only about a year of bars, too little to build its history: import it \
+                 first (`systrade import pysystemtrade --dir DIR`), then the broker's prices \
+                 extend it"
+            ));
+        }
         let first = chrono::DateTime::from_timestamp_micros(self.from)
             .map(|d| d.date_naive())
             .ok_or("market.sim_start is out of range")?;

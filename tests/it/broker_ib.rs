@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::support::{stderr, stdout, TestHome};
 
 /// Starts `broker fake-ib --port 0` and returns it with the port it printed.
-fn start_fake(h: &TestHome) -> (Child, u16) {
+pub(crate) fn start_fake(h: &TestHome) -> (Child, u16) {
     let mut child = std::process::Command::new(crate::support::bin())
         .arg("--home")
         .arg(h.path())
@@ -38,9 +38,7 @@ fn broker_check_against_the_fake_gateway_reads_the_account_and_releases_its_clie
     let h = TestHome::new();
     let (mut fake, port) = start_fake(&h);
     let out = h
-        .cmd()
-        .env("SYSTRADE_BROKER__KIND", "ib")
-        .env("SYSTRADE_BROKER__IB_PORT", port.to_string())
+        .ib_cmd(port)
         .env("SYSTRADE_BROKER__SIM_ACCOUNT_VALUE", "123456")
         .args(["broker", "check", "--json"])
         .output()
@@ -70,15 +68,10 @@ fn broker_check_against_the_fake_gateway_reads_the_account_and_releases_its_clie
 #[test]
 fn a_gateway_that_is_down_fails_fast_with_the_address_and_a_nonzero_exit() {
     let h = TestHome::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::support::free_port();
     let started = Instant::now();
     let out = h
-        .cmd()
-        .env("SYSTRADE_BROKER__KIND", "ib")
-        .env("SYSTRADE_BROKER__IB_PORT", port.to_string())
+        .ib_cmd(port)
         .env("SYSTRADE_BROKER__IB_CONNECT_TIMEOUT_SECONDS", "1")
         .args(["broker", "check"])
         .output()

@@ -5,6 +5,7 @@ mod architecture;
 mod backtest;
 mod broker_faults;
 mod broker_ib;
+mod broker_market;
 mod capital;
 mod cli;
 mod controls;

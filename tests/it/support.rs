@@ -37,6 +37,14 @@ impl TestHome {
         c
     }
 
+    /// `cmd()` with `broker.kind = "ib"` at 127.0.0.1:`port`.
+    pub fn ib_cmd(&self, port: u16) -> Command {
+        let mut c = self.cmd();
+        c.env("SYSTRADE_BROKER__KIND", "ib")
+            .env("SYSTRADE_BROKER__IB_PORT", port.to_string());
+        c
+    }
+
     /// Runs with args and returns the output (any exit code).
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run systrade")
@@ -85,4 +93,12 @@ pub fn stderr(o: &Output) -> String {
 /// Path of the built binary (for spawning it directly, e.g. to kill it).
 pub fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("systrade")
+}
+
+/// A local TCP port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }

@@ -20,7 +20,8 @@
 //!   looks the `order_ref` up before anything else: a recovered order is returned, never
 //!   sent twice; an order IB never got is a retryable error.
 //! - Prices are converted with the IB config's `priceMagnifier` (our price = IB price ×
-//!   magnifier), see [`super::contracts`].
+//!   magnifier), see [`super::contracts`]; historical bars and spot FX are in
+//!   [`super::market_data`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -43,7 +44,7 @@ use crate::domain::broker::*;
 use crate::domain::contract::ContractId;
 use crate::domain::instrument::InstrumentCode;
 use crate::domain::ports::Frequency;
-use crate::domain::series::ContractPrices;
+use crate::domain::series::{ContractPrices, FxPrices};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ struct Health {
 
 pub struct IbBroker {
     settings: IbSettings,
-    contracts: Arc<IbContractMap>,
+    pub(super) contracts: Arc<IbContractMap>,
     leases: Arc<dyn ClientIdLeases>,
     connection: tokio::sync::Mutex<Option<Connection>>,
     health: StdMutex<Health>,
@@ -292,7 +293,7 @@ impl IbBroker {
 
     /// Runs `body` on a connected client within the call deadline; a dropped connection is
     /// closed so the next call reconnects.
-    async fn call<T, F, Fut>(&self, name: &str, body: F) -> Result<T, BrokerError>
+    pub(super) async fn call<T, F, Fut>(&self, name: &str, body: F) -> Result<T, BrokerError>
     where
         F: FnOnce(Arc<Client>) -> Fut,
         Fut: std::future::Future<Output = Result<T, BrokerError>>,
@@ -322,7 +323,10 @@ impl IbBroker {
         }
     }
 
-    fn config(&self, instrument: &InstrumentCode) -> Result<&IbInstrumentConfig, BrokerError> {
+    pub(super) fn config(
+        &self,
+        instrument: &InstrumentCode,
+    ) -> Result<&IbInstrumentConfig, BrokerError> {
         self.contracts.get(instrument)
     }
 
@@ -453,7 +457,7 @@ impl IbBroker {
         .await
     }
 
-    fn note_historical_request(&self) -> Result<(), BrokerError> {
+    pub(super) fn note_historical_request(&self) -> Result<(), BrokerError> {
         let now = Instant::now();
         let mut requests = lock(&self.historical_requests);
         while requests
@@ -775,54 +779,11 @@ impl Broker for IbBroker {
         contract: ContractId,
         frequency: Frequency,
     ) -> Result<ContractPrices, BrokerError> {
-        use ibapi::market_data::historical::{BarSize, BarTimestamp, Duration as IbDuration};
-        let config = self.config(instrument)?.clone();
-        let (bar_size, duration) = match frequency {
-            Frequency::Daily => (BarSize::Day, IbDuration::years(1)),
-            Frequency::Hourly => (BarSize::Hour, IbDuration::days(30)),
-            Frequency::Merged => {
-                return Err(BrokerError::Rejected {
-                    reason: "ask the broker for daily or hourly bars, not merged".into(),
-                })
-            }
-        };
-        self.note_historical_request()?;
-        let ib_contract = config.ib_contract(contract);
-        self.call("historical_bars", |client| async move {
-            let data = client
-                .historical_data(&ib_contract, bar_size)
-                .duration(duration)
-                .fetch()
-                .await
-                .map_err(|e| map_error(e, Some(instrument), &contract.to_string()))?;
-            let m = config.price_magnifier;
-            let mut prices = ContractPrices::default();
-            for bar in data.bars {
-                let ts = match bar.date {
-                    // Daily bars are stamped 23:00 UTC of their trading date (the store's rule).
-                    BarTimestamp::Date(d) => {
-                        let date = chrono::NaiveDate::from_ymd_opt(
-                            d.year(),
-                            d.month() as u32,
-                            d.day() as u32,
-                        );
-                        match date.and_then(|d| d.and_hms_opt(23, 0, 0)) {
-                            Some(t) => t.and_utc().timestamp_micros(),
-                            None => continue,
-                        }
-                    }
-                    BarTimestamp::DateTime(t) => t.unix_timestamp() * 1_000_000,
-                };
-                prices.ts.push(ts);
-                prices.open.push(bar.open * m);
-                prices.high.push(bar.high * m);
-                prices.low.push(bar.low * m);
-                prices.close.push(bar.close * m);
-                prices.volume.push(bar.volume);
-            }
-            Ok(prices)
-        })
-        .await
+        self.contract_bars(instrument, contract, frequency).await
+    }
+
+    async fn fx_history(&self, currency: &str) -> Result<FxPrices, BrokerError> {
+        self.spot_fx_bars(currency).await
     }
 
     async fn quote(

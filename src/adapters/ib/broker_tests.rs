@@ -100,7 +100,9 @@ fn settings(port: u16) -> IbSettings {
 fn broker_for(port: u16, tweak: impl FnOnce(&mut IbSettings)) -> IbBroker {
     let mut settings = settings(port);
     tweak(&mut settings);
-    let contracts = IbContractMap::parse(super::super::contracts::SHIPPED_IB_CONFIG, "shipped")
+    use super::super::contracts::{SHIPPED_IB_CONFIG, SHIPPED_IB_SPOT_FX};
+    let contracts = IbContractMap::parse(SHIPPED_IB_CONFIG, "shipped")
+        .and_then(|m| m.with_spot_fx(SHIPPED_IB_SPOT_FX, "shipped"))
         .expect("IB config");
     IbBroker::new(
         settings,
@@ -115,6 +117,69 @@ async fn setup(tweak: impl FnOnce(&mut FakeIbState)) -> (FakeIbServer, IbBroker)
     let server = FakeIbServer::start(state, 0).await.expect("fake");
     let broker = broker_for(server.local_addr().port(), |_| {});
     (server, broker)
+}
+
+/// Daily bars of a spot pair on the last `closes.len()` days before today, oldest first.
+fn fx_series(con_id: i32, closes: &[f64]) -> super::super::fake_server::FakeBarSeries {
+    let today = Utc::now().date_naive();
+    let n = closes.len() as i64;
+    super::super::fake_server::FakeBarSeries {
+        con_id,
+        bar_size: "1 day".into(),
+        bars: closes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| super::super::fake_server::FakeBar {
+                time: (today - chrono::Duration::days(n - i as i64))
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+                    .and_utc(),
+                open: c,
+                high: c,
+                low: c,
+                close: c,
+                volume: 0.0,
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn spot_fx_comes_as_usd_values_inverting_pairs_quoted_in_usd() {
+    let (_server, broker) = setup(|state| {
+        state
+            .contracts
+            .push(FakeContract::forex(900_001, "USD", "JPY"));
+        state.bar_series.push(fx_series(900_001, &[150.0, 160.0]));
+        state
+            .contracts
+            .push(FakeContract::forex(900_002, "EUR", "USD"));
+        state
+            .bar_series
+            .push(fx_series(900_002, &[1.08, 1.1, 1.12]));
+    })
+    .await;
+    let jpy = broker.fx_history("JPY").await.expect("JPY");
+    assert_eq!(jpy.len(), 2);
+    assert!((jpy.value[0] - 1.0 / 150.0).abs() < 1e-15, "{jpy:?}");
+    assert!((jpy.value[1] - 1.0 / 160.0).abs() < 1e-15, "{jpy:?}");
+    assert!(jpy
+        .ts
+        .iter()
+        .all(|t| t.rem_euclid(86_400_000_000) == 23 * 3_600_000_000));
+    let eur = broker.fx_history("EUR").await.expect("EUR");
+    assert_eq!(eur.value, vec![1.08, 1.1, 1.12]);
+
+    // Mapped, but IB does not list the pair: final, naming the pair.
+    let chf = broker.fx_history("CHF").await.expect_err("CHF");
+    assert!(
+        matches!(&chf, BrokerError::UnknownCurrency { currency, detail } if currency == "CHF" && detail.contains("CHF.USD")),
+        "{chf:?}"
+    );
+    assert!(!chf.is_retryable());
+    // Not mapped: names the file to edit, and asks IB nothing.
+    let xyz = broker.fx_history("XYZ").await.expect_err("XYZ");
+    assert!(xyz.to_string().contains("ib_config_spot_FX.csv"), "{xyz}");
 }
 
 fn market(order_ref: &str, instrument: &str, quantity: i64) -> OrderRequest {

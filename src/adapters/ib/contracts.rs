@@ -7,6 +7,10 @@
 //!   our point size = `IBMultiplier` / `priceMagnifier`.
 //! - A contract id with a day (`20261218`) is sent to IB as that expiry; one without
 //!   (`20261200`) as the contract month `202612`.
+//!
+//! Spot FX maps through pysystemtrade's `ib_config_spot_FX.csv` (`CODE,CCY1,CCY2,INVERT`),
+//! shipped and overridable the same way: `JPYUSD,USD,JPY,YES` asks IB for the pair USD.JPY
+//! (yen per dollar) and inverts it into our rate, the USD value of one yen.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,6 +23,8 @@ use crate::domain::instrument::InstrumentCode;
 
 pub const IB_CONFIG_FILE: &str = "ib_config_futures.csv";
 pub const SHIPPED_IB_CONFIG: &str = include_str!("../../../config/ib_config_futures.csv");
+pub const IB_SPOT_FX_FILE: &str = "ib_config_spot_FX.csv";
+pub const SHIPPED_IB_SPOT_FX: &str = include_str!("../../../config/ib_config_spot_FX.csv");
 
 const HEADER: [&str; 7] = [
     "Instrument",
@@ -86,10 +92,42 @@ fn format_number(x: f64) -> String {
     }
 }
 
-/// Every instrument's IB fields.
+/// How one of our currencies is asked of IB: the pair `ccy1`.`ccy2` on IDEALPRO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IbSpotFx {
+    /// Ours (`CODE` without its `USD`): `JPY`.
+    pub currency: String,
+    pub ccy1: String,
+    pub ccy2: String,
+    /// IB quotes USD in `currency` (USD.JPY): our rate is 1 / IB's.
+    pub invert: bool,
+}
+
+impl IbSpotFx {
+    /// IB's spot contract for the pair.
+    pub fn ib_contract(&self) -> Contract {
+        Contract::forex(self.ccy1.as_str(), self.ccy2.as_str()).build()
+    }
+
+    /// Our rate (USD per unit of the currency) from IB's price of the pair; `None` for a price
+    /// that is not a positive number.
+    pub fn our_rate(&self, ib_price: f64) -> Option<f64> {
+        if !(ib_price.is_finite() && ib_price > 0.0) {
+            return None;
+        }
+        Some(if self.invert {
+            1.0 / ib_price
+        } else {
+            ib_price
+        })
+    }
+}
+
+/// Every instrument's IB fields, and every currency's IB pair.
 #[derive(Debug, Clone, Default)]
 pub struct IbContractMap {
     by_instrument: BTreeMap<InstrumentCode, IbInstrumentConfig>,
+    spot_fx: BTreeMap<String, IbSpotFx>,
 }
 
 impl IbContractMap {
@@ -100,23 +138,7 @@ impl IbContractMap {
             line,
             detail,
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| error(1, format!("unreadable header: {e}")))?
-            .clone();
-        let columns: Vec<usize> = HEADER
-            .iter()
-            .map(|name| {
-                headers
-                    .iter()
-                    .position(|h| h == *name)
-                    .ok_or_else(|| error(1, format!("missing column `{name}`")))
-            })
-            .collect::<Result<_, _>>()?;
+        let (mut reader, columns) = csv_with_columns(text, file, &HEADER)?;
         let mut by_instrument = BTreeMap::new();
         for (index, record) in reader.records().enumerate() {
             let line = index + 2;
@@ -164,23 +186,39 @@ impl IbContractMap {
                 return Err(error(line, format!("{instrument} is listed twice")));
             }
         }
-        Ok(Self { by_instrument })
+        Ok(Self {
+            by_instrument,
+            spot_fx: BTreeMap::new(),
+        })
     }
 
-    /// The home's file if it has one, else the shipped one.
+    /// Replaces the spot FX pairs with those of `ib_config_spot_FX.csv` text; `file` names it
+    /// in errors.
+    pub fn with_spot_fx(mut self, text: &str, file: &str) -> Result<Self, IbConfigError> {
+        self.spot_fx = parse_spot_fx(text, file)?;
+        Ok(self)
+    }
+
+    /// The home's files where it has them, else the shipped ones.
     pub fn load(home_config_dir: &Path) -> Result<Self, IbConfigError> {
-        let path = home_config_dir.join(IB_CONFIG_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Self::parse(SHIPPED_IB_CONFIG, "config/ib_config_futures.csv (shipped)")
-            }
-            Err(e) => Err(IbConfigError {
-                file: path.display().to_string(),
-                line: 0,
-                detail: e.to_string(),
-            }),
-        }
+        let (text, file) = read_config(home_config_dir, IB_CONFIG_FILE, SHIPPED_IB_CONFIG)?;
+        let (fx_text, fx_file) = read_config(home_config_dir, IB_SPOT_FX_FILE, SHIPPED_IB_SPOT_FX)?;
+        Self::parse(&text, &file)?.with_spot_fx(&fx_text, &fx_file)
+    }
+
+    /// The IB pair of one of our currencies, or an error naming the file to edit.
+    pub fn spot_fx(&self, currency: &str) -> Result<&IbSpotFx, BrokerError> {
+        self.spot_fx
+            .get(&currency.to_ascii_uppercase())
+            .ok_or_else(|| BrokerError::UnknownCurrency {
+                currency: currency.to_string(),
+                detail: format!("no IB pair; add a row {currency}USD to {IB_SPOT_FX_FILE}"),
+            })
+    }
+
+    /// Every currency with an IB pair.
+    pub fn spot_fx_pairs(&self) -> impl Iterator<Item = &IbSpotFx> {
+        self.spot_fx.values()
     }
 
     pub fn len(&self) -> usize {
@@ -223,6 +261,119 @@ impl IbContractMap {
             .chain(rest)
             .find(|c| (c.ib_multiplier - multiplier).abs() < 1e-9)
     }
+}
+
+/// A CSV reader over `text` and the positions of the `wanted` columns in its header.
+fn csv_with_columns<'t>(
+    text: &'t str,
+    file: &str,
+    wanted: &[&str],
+) -> Result<(csv::Reader<&'t [u8]>, Vec<usize>), IbConfigError> {
+    let error = |detail: String| IbConfigError {
+        file: file.to_string(),
+        line: 1,
+        detail,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| error(format!("unreadable header: {e}")))?
+        .clone();
+    let columns = wanted
+        .iter()
+        .map(|name| {
+            headers
+                .iter()
+                .position(|h| h == *name)
+                .ok_or_else(|| error(format!("missing column `{name}`")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((reader, columns))
+}
+
+/// The text of `<dir>/<name>` and its path, or the shipped text when the home has no such file.
+fn read_config(dir: &Path, name: &str, shipped: &str) -> Result<(String, String), IbConfigError> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok((text, path.display().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok((shipped.to_string(), format!("config/{name} (shipped)")))
+        }
+        Err(e) => Err(IbConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// `CODE,CCY1,CCY2,INVERT` rows: `CODE` is our currency followed by `USD` (our FX rates are
+/// USD values), the pair is that currency and USD in IB's order, and `INVERT` is `YES` exactly
+/// when IB's pair starts with USD.
+fn parse_spot_fx(text: &str, file: &str) -> Result<BTreeMap<String, IbSpotFx>, IbConfigError> {
+    let error = |line: usize, detail: String| IbConfigError {
+        file: file.to_string(),
+        line,
+        detail,
+    };
+    let (mut reader, columns) = csv_with_columns(text, file, &["CODE", "CCY1", "CCY2", "INVERT"])?;
+    let mut pairs = BTreeMap::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = record.map_err(|e| error(line, e.to_string()))?;
+        let field = |i: usize| record.get(columns[i]).unwrap_or("").to_ascii_uppercase();
+        let (code, ccy1, ccy2) = (field(0), field(1), field(2));
+        let currency = match code.strip_suffix("USD") {
+            Some(c) if c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => {
+                c.to_string()
+            }
+            _ => {
+                return Err(error(
+                    line,
+                    format!("CODE must be a currency followed by USD (EURUSD), got `{code}`"),
+                ))
+            }
+        };
+        let is_currency = |c: &str| c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic());
+        if !is_currency(&ccy1) || !is_currency(&ccy2) || (ccy1 != "USD" && ccy2 != "USD") {
+            return Err(error(
+                line,
+                format!("CCY1 and CCY2 must be a currency and USD, got `{ccy1}` and `{ccy2}`"),
+            ));
+        }
+        let invert = match field(3).as_str() {
+            "YES" => true,
+            "NO" => false,
+            other => {
+                return Err(error(
+                    line,
+                    format!("INVERT must be YES or NO, got `{other}`"),
+                ))
+            }
+        };
+        if invert != (ccy1 == "USD") {
+            return Err(error(
+                line,
+                format!(
+                    "INVERT must be {} for the pair {ccy1}.{ccy2}: our rate is the USD value of one {currency}",
+                    if ccy1 == "USD" { "YES" } else { "NO" }
+                ),
+            ));
+        }
+        let pair = IbSpotFx {
+            currency: currency.clone(),
+            ccy1,
+            ccy2,
+            invert,
+        };
+        if pairs.insert(currency.clone(), pair).is_some() {
+            return Err(error(line, format!("{code} is listed twice")));
+        }
+    }
+    Ok(pairs)
 }
 
 #[cfg(test)]
@@ -285,5 +436,44 @@ mod tests {
             .get(&code("SP500"))
             .expect_err("unknown");
         assert!(unknown.to_string().contains(IB_CONFIG_FILE), "{unknown}");
+    }
+
+    #[test]
+    fn spot_fx_pairs_map_to_usd_values_inverting_usd_first_pairs() {
+        let map = IbContractMap::default()
+            .with_spot_fx(SHIPPED_IB_SPOT_FX, "shipped")
+            .expect("parse");
+        assert_eq!(map.spot_fx_pairs().count(), 12);
+        let jpy = map.spot_fx("jpy").expect("JPY");
+        let contract = jpy.ib_contract();
+        assert_eq!(
+            (contract.symbol.to_string(), contract.currency.to_string()),
+            ("USD".to_string(), "JPY".to_string())
+        );
+        assert_eq!(contract.exchange.to_string(), "IDEALPRO");
+        assert!((jpy.our_rate(150.0).expect("rate") - 1.0 / 150.0).abs() < 1e-15);
+        assert_eq!(map.spot_fx("EUR").expect("EUR").our_rate(1.08), Some(1.08));
+        assert_eq!(jpy.our_rate(0.0), None);
+        let missing = map.spot_fx("XYZ").expect_err("unknown");
+        assert!(missing.to_string().contains(IB_SPOT_FX_FILE), "{missing}");
+    }
+
+    #[test]
+    fn bad_spot_fx_rows_name_file_and_line() {
+        let header = "CODE,CCY1,CCY2,INVERT\nEURUSD,EUR,USD,NO\n";
+        for (row, words) in [
+            ("JPYUSD,USD,JPY,NO\n", "INVERT must be YES"),
+            ("EUREUR,EUR,USD,NO\n", "CODE must be"),
+            ("GBPUSD,GBP,EUR,NO\n", "a currency and USD"),
+            ("GBPUSD,GBP,USD,maybe\n", "YES or NO"),
+            ("EURUSD,EUR,USD,NO\n", "listed twice"),
+        ] {
+            let text = format!("{header}{row}");
+            let err = IbContractMap::default()
+                .with_spot_fx(&text, "fx.csv")
+                .expect_err(row);
+            assert_eq!((err.file.as_str(), err.line), ("fx.csv", 3), "{row}");
+            assert!(err.detail.contains(words), "{row}: {err}");
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! The fake TWS's state built from a systrade home, for `systrade broker fake-ib`: every
 //! instrument with stored contract prices and an IB mapping becomes IB futures contracts with
 //! their daily and hourly bars and a quote (last close ± half the spread cost), in IB's price
-//! unit (÷ `priceMagnifier`); the account value and positions are the simulated broker's.
+//! unit (÷ `priceMagnifier`); every stored FX series with an IB pair becomes that spot pair with
+//! daily bars, quoted IB's way round; the account value and positions are the simulated
+//! broker's.
 
 use std::collections::BTreeMap;
 
@@ -144,6 +146,39 @@ pub async fn fake_state_from_home(
             by_key.insert((instrument.clone(), contract.as_number()), fake.clone());
             state.contracts.push(fake);
         }
+    }
+    // Spot FX: every stored currency IB has a pair for, as IB quotes the pair (USD.JPY in
+    // yen per dollar), daily midpoint bars of the stored rates.
+    for pair in contracts.spot_fx_pairs() {
+        let Some(rates) = prices.read_fx(&pair.currency).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        next_con_id += 1;
+        let fx_bars = rates
+            .ts
+            .iter()
+            .zip(&rates.value)
+            .filter(|(_, v)| v.is_finite() && **v > 0.0)
+            .filter_map(|(&ts, &v)| {
+                let ib = if pair.invert { 1.0 / v } else { v };
+                Some(FakeBar {
+                    time: Utc.timestamp_micros(ts).single()?,
+                    open: ib,
+                    high: ib,
+                    low: ib,
+                    close: ib,
+                    volume: 0.0,
+                })
+            })
+            .collect();
+        state
+            .contracts
+            .push(FakeContract::forex(next_con_id, &pair.ccy1, &pair.ccy2));
+        state.bar_series.push(FakeBarSeries {
+            con_id: next_con_id,
+            bar_size: "1 day".into(),
+            bars: fx_bars,
+        });
     }
     for position in broker
         .positions()

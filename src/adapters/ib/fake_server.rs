@@ -88,6 +88,25 @@ impl FakeContract {
         }
     }
 
+    /// A spot FX pair on IDEALPRO, `base`.`quote` (USD.JPY: yen per dollar), as IB lists it.
+    pub fn forex(con_id: i32, base: &str, quote: &str) -> Self {
+        let pair = format!("{base}.{quote}");
+        Self {
+            con_id,
+            symbol: base.to_string(),
+            sec_type: "CASH".to_string(),
+            exchange: "IDEALPRO".to_string(),
+            currency: quote.to_string(),
+            multiplier: 0.0,
+            last_trade_date: String::new(),
+            local_symbol: pair.clone(),
+            trading_class: pair.clone(),
+            min_tick: 0.00005,
+            long_name: pair,
+            time_zone_id: "US/Eastern".to_string(),
+        }
+    }
+
     pub(super) fn to_proto(&self) -> proto::Contract {
         proto::Contract {
             con_id: Some(self.con_id),

@@ -14,6 +14,7 @@ pub mod fake_proto;
 pub mod fake_server;
 pub mod fake_text;
 pub mod ib_orders;
+mod market_data;
 pub mod proto;
 pub mod proto_orders;
 pub mod wire;

@@ -40,7 +40,7 @@ use crate::domain::broker::*;
 use crate::domain::contract::ContractId;
 use crate::domain::instrument::{Instrument, InstrumentCode, ReferenceData};
 use crate::domain::ports::Frequency;
-use crate::domain::series::ContractPrices;
+use crate::domain::series::{ContractPrices, FxPrices};
 use crate::engine::clock::Clock;
 use state::{Changes, SimOrder, State};
 
@@ -441,6 +441,11 @@ impl Broker for SimBroker {
     ) -> Result<ContractPrices, BrokerError> {
         self.call()?;
         self.quotes.bars(instrument, contract, frequency)
+    }
+
+    async fn fx_history(&self, currency: &str) -> Result<FxPrices, BrokerError> {
+        self.call()?;
+        self.quotes.fx_history(currency)
     }
 
     async fn quote(

@@ -13,7 +13,7 @@ use crate::domain::broker::{BrokerError, Quote};
 use crate::domain::contract::ContractId;
 use crate::domain::instrument::{InstrumentCode, ReferenceData};
 use crate::domain::ports::{Frequency, PriceStore};
-use crate::domain::series::ContractPrices;
+use crate::domain::series::{ContractPrices, FxPrices};
 
 /// Prices for the simulated broker.
 pub trait QuoteSource: Send + Sync {
@@ -34,6 +34,16 @@ pub trait QuoteSource: Send + Sync {
 
     /// The USD value of one unit of `currency` (1 for USD), when known.
     fn usd_value(&self, currency: &str) -> Result<Option<f64>, BrokerError>;
+
+    /// Daily spot FX of `currency` (USD per unit), oldest first.
+    fn fx_history(&self, currency: &str) -> Result<FxPrices, BrokerError>;
+}
+
+fn no_fx(currency: &str, detail: &str) -> BrokerError {
+    BrokerError::UnknownCurrency {
+        currency: currency.to_string(),
+        detail: detail.to_string(),
+    }
 }
 
 fn store_error(e: impl std::fmt::Display) -> BrokerError {
@@ -159,6 +169,13 @@ impl QuoteSource for StoredQuotes {
             .map_err(store_error)?
             .and_then(|fx| fx.value.iter().rev().copied().find(|v| v.is_finite())))
     }
+
+    fn fx_history(&self, currency: &str) -> Result<FxPrices, BrokerError> {
+        self.prices
+            .read_fx(&currency.to_ascii_uppercase())
+            .map_err(store_error)?
+            .ok_or_else(|| no_fx(currency, "no stored FX prices"))
+    }
 }
 
 /// Quotes and FX set by hand; a contract without a quote is unknown.
@@ -245,5 +262,9 @@ impl QuoteSource for ManualQuotes {
             .lock()
             .ok()
             .and_then(|fx| fx.get(&currency.to_ascii_uppercase()).copied()))
+    }
+
+    fn fx_history(&self, currency: &str) -> Result<FxPrices, BrokerError> {
+        Err(no_fx(currency, "quotes set by hand keep no FX history"))
     }
 }

@@ -7,6 +7,7 @@ use chrono::TimeZone;
 use proptest::prelude::*;
 
 use super::*;
+use crate::test_support::ScriptedBroker;
 
 fn t(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 3, 4, 9, minute, 0).unwrap()
@@ -315,95 +316,6 @@ impl CapitalStore for MemStore {
     }
 }
 
-struct Fixed(f64);
-
-fn not_here() -> BrokerError {
-    BrokerError::Other {
-        code: None,
-        detail: "not offered by the test broker".into(),
-    }
-}
-
-#[async_trait]
-impl Broker for Fixed {
-    fn kind(&self) -> &'static str {
-        "fixed"
-    }
-    async fn health(&self) -> crate::domain::broker::ConnectionHealth {
-        crate::domain::broker::ConnectionHealth {
-            connected: true,
-            last_ok: None,
-            down_since: None,
-            detail: String::new(),
-        }
-    }
-    async fn account_value(
-        &self,
-        _: &str,
-    ) -> Result<crate::domain::broker::AccountValue, BrokerError> {
-        Ok(crate::domain::broker::AccountValue {
-            value: self.0,
-            margin_used: 12.5,
-        })
-    }
-    async fn positions(&self) -> Result<Vec<crate::domain::broker::BrokerPosition>, BrokerError> {
-        Err(not_here())
-    }
-    async fn contract_details(
-        &self,
-        _: &crate::domain::instrument::InstrumentCode,
-        _: crate::domain::contract::ContractId,
-    ) -> Result<crate::domain::broker::ContractDetails, BrokerError> {
-        Err(not_here())
-    }
-    async fn historical_bars(
-        &self,
-        _: &crate::domain::instrument::InstrumentCode,
-        _: crate::domain::contract::ContractId,
-        _: crate::domain::ports::Frequency,
-    ) -> Result<crate::domain::series::ContractPrices, BrokerError> {
-        Err(not_here())
-    }
-    async fn quote(
-        &self,
-        _: &crate::domain::instrument::InstrumentCode,
-        _: crate::domain::contract::ContractId,
-    ) -> Result<crate::domain::broker::Quote, BrokerError> {
-        Err(not_here())
-    }
-    async fn place_order(
-        &self,
-        _: &crate::domain::broker::OrderRequest,
-    ) -> Result<crate::domain::broker::OrderState, BrokerError> {
-        Err(not_here())
-    }
-    async fn modify_order(
-        &self,
-        _: &str,
-        _: f64,
-    ) -> Result<crate::domain::broker::OrderState, BrokerError> {
-        Err(not_here())
-    }
-    async fn cancel_order(
-        &self,
-        _: &str,
-    ) -> Result<crate::domain::broker::OrderState, BrokerError> {
-        Err(not_here())
-    }
-    async fn order_state(&self, _: &str) -> Result<crate::domain::broker::OrderState, BrokerError> {
-        Err(not_here())
-    }
-    async fn open_orders(&self) -> Result<Vec<crate::domain::broker::OrderState>, BrokerError> {
-        Err(not_here())
-    }
-    async fn executions(
-        &self,
-        _: Option<DateTime<Utc>>,
-    ) -> Result<Vec<crate::domain::broker::Execution>, BrokerError> {
-        Err(not_here())
-    }
-}
-
 const RULES: UpdateRules<'static> = UpdateRules {
     method: CapitalMethod::Full,
     max_change: 0.10,
@@ -413,24 +325,48 @@ const RULES: UpdateRules<'static> = UpdateRules {
 #[tokio::test]
 async fn update_initialises_applies_and_refuses_large_changes_writing_nothing() {
     let store = MemStore::default();
-    let u = update_total_capital(&store, &Fixed(1000.0), RULES, false, t(0))
-        .await
-        .unwrap();
+    let u = update_total_capital(
+        &store,
+        &ScriptedBroker::with_account(1000.0),
+        RULES,
+        false,
+        t(0),
+    )
+    .await
+    .unwrap();
     assert!(u.initialised && !u.large_change_confirmed);
     assert_eq!((u.entry.actual, u.margin), (1000.0, 12.5));
-    let u = update_total_capital(&store, &Fixed(1050.0), RULES, false, t(1))
-        .await
-        .unwrap();
+    let u = update_total_capital(
+        &store,
+        &ScriptedBroker::with_account(1050.0),
+        RULES,
+        false,
+        t(1),
+    )
+    .await
+    .unwrap();
     assert_eq!((u.pnl, u.entry.actual), (50.0, 1050.0));
-    let e = update_total_capital(&store, &Fixed(2000.0), RULES, false, t(2))
-        .await
-        .unwrap_err();
+    let e = update_total_capital(
+        &store,
+        &ScriptedBroker::with_account(2000.0),
+        RULES,
+        false,
+        t(2),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, CapitalError::LargeChange { .. }));
     assert_eq!(store.capital.lock().unwrap().len(), 2);
     assert_eq!(store.margin.lock().unwrap().len(), 2);
-    let u = update_total_capital(&store, &Fixed(2000.0), RULES, true, t(2))
-        .await
-        .unwrap();
+    let u = update_total_capital(
+        &store,
+        &ScriptedBroker::with_account(2000.0),
+        RULES,
+        true,
+        t(2),
+    )
+    .await
+    .unwrap();
     assert!(u.large_change_confirmed);
     assert_eq!(u.entry.actual, 2000.0);
 }
@@ -443,9 +379,15 @@ async fn strategy_capital_needs_total_capital() {
         update_strategy_capital(&store, &w, t(0)).await,
         Err(CapitalError::NoCapital)
     );
-    update_total_capital(&store, &Fixed(1000.0), RULES, false, t(0))
-        .await
-        .unwrap();
+    update_total_capital(
+        &store,
+        &ScriptedBroker::with_account(1000.0),
+        RULES,
+        false,
+        t(0),
+    )
+    .await
+    .unwrap();
     let got = update_strategy_capital(&store, &w, t(1)).await.unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(
