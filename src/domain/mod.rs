@@ -13,6 +13,7 @@ pub mod instrument;
 pub mod merge;
 pub mod metadata;
 pub mod optimal;
+pub mod orders;
 pub mod overrides;
 pub mod panama;
 pub mod parallel;

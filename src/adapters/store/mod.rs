@@ -6,5 +6,6 @@ pub mod sqlite_client_ids;
 pub mod sqlite_controls;
 pub mod sqlite_metadata;
 pub mod sqlite_optimal;
+pub mod sqlite_orders;
 
 pub use sqlite::SqliteRunStore;

@@ -1,0 +1,790 @@
+//! [`OrderStore`] on the run store's SQLite file: the three order stacks, positions, locks and
+//! the stack handler's state (migration `20261125000009_orders.sql`). Every method is one
+//! `BEGIN IMMEDIATE` transaction, so a crash leaves each change whole or absent; fills,
+//! completion and balance trades are in `sqlite_orders/fills.rs`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::sqlite::{ts, SqliteRunStore};
+use crate::domain::broker::Execution;
+use crate::domain::contract::ContractId;
+use crate::domain::instrument::InstrumentCode;
+use crate::domain::orders::generate::net_trade;
+use crate::domain::orders::*;
+
+#[path = "sqlite_orders/fills.rs"]
+mod fills;
+
+pub(super) fn db(e: sqlx::Error) -> OrderError {
+    OrderError::Database {
+        detail: e.to_string(),
+    }
+}
+
+pub(super) fn corrupt(what: &str, detail: impl std::fmt::Display) -> OrderError {
+    OrderError::Corrupt {
+        what: what.into(),
+        detail: detail.to_string(),
+    }
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>, OrderError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| corrupt("timestamp", format!("`{s}`: {e}")))
+}
+
+fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, OrderError> {
+    s.map(|s| parse_ts(&s)).transpose()
+}
+
+fn get<'r, T>(r: &'r SqliteRow, column: &str) -> Result<T, OrderError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    r.try_get(column).map_err(db)
+}
+
+fn instrument(s: &str) -> Result<InstrumentCode, OrderError> {
+    InstrumentCode::new(s).map_err(|e| corrupt("instrument code", e))
+}
+
+fn contract(s: &str) -> Result<ContractId, OrderError> {
+    ContractId::parse(s).map_err(|e| corrupt("contract id", e))
+}
+
+fn order_type(s: &str) -> Result<OrderType, OrderError> {
+    OrderType::parse(s).map_err(|e| corrupt("order type", e))
+}
+
+/// A contract order's leg as stored in its `legs` JSON.
+#[derive(Serialize, Deserialize)]
+pub(super) struct StoredLeg {
+    pub contract: String,
+    pub trade: i64,
+    pub fill: i64,
+    pub filled_price: Option<f64>,
+}
+
+pub(super) fn legs_from_json(text: &str) -> Result<Vec<ContractLeg>, OrderError> {
+    let stored: Vec<StoredLeg> =
+        serde_json::from_str(text).map_err(|e| corrupt("contract order legs", e))?;
+    stored
+        .into_iter()
+        .map(|l| {
+            Ok(ContractLeg {
+                contract: contract(&l.contract)?,
+                trade: l.trade,
+                fill: l.fill,
+                filled_price: l.filled_price,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn legs_to_json(legs: &[ContractLeg]) -> String {
+    let stored: Vec<StoredLeg> = legs
+        .iter()
+        .map(|l| StoredLeg {
+            contract: l.contract.to_string(),
+            trade: l.trade,
+            fill: l.fill,
+            filled_price: l.filled_price.filter(|p| p.is_finite()),
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into())
+}
+
+fn instrument_order_from_row(r: &SqliteRow) -> Result<InstrumentOrder, OrderError> {
+    Ok(InstrumentOrder {
+        id: get(r, "id")?,
+        strategy: get(r, "strategy")?,
+        instrument: instrument(&get::<String>(r, "instrument")?)?,
+        trade: get(r, "trade")?,
+        fill: get(r, "fill")?,
+        filled_price: get(r, "filled_price")?,
+        fill_time: opt_ts(get(r, "fill_time")?)?,
+        order_type: order_type(&get::<String>(r, "order_type")?)?,
+        limit_price: get(r, "limit_price")?,
+        reference_price: get(r, "reference_price")?,
+        reference_contract: get::<Option<String>>(r, "reference_contract")?
+            .map(|c| contract(&c))
+            .transpose()?,
+        reference_time: opt_ts(get(r, "reference_time")?)?,
+        generated_at: parse_ts(&get::<String>(r, "generated_at")?)?,
+        manual: get(r, "manual")?,
+        roll_order: get(r, "roll_order")?,
+        active: get(r, "active")?,
+        cancel_requested: get(r, "cancel_requested")?,
+        completed_at: opt_ts(get(r, "completed_at")?)?,
+        children: Vec::new(),
+    })
+}
+
+pub(super) fn contract_order_from_row(r: &SqliteRow) -> Result<ContractOrder, OrderError> {
+    Ok(ContractOrder {
+        id: get(r, "id")?,
+        parent: get(r, "parent_id")?,
+        strategy: get(r, "strategy")?,
+        instrument: instrument(&get::<String>(r, "instrument")?)?,
+        legs: legs_from_json(&get::<String>(r, "legs")?)?,
+        order_type: order_type(&get::<String>(r, "order_type")?)?,
+        limit_price: get(r, "limit_price")?,
+        reference_price: get(r, "reference_price")?,
+        roll_order: get(r, "roll_order")?,
+        manual: get(r, "manual")?,
+        active: get(r, "active")?,
+        generated_at: parse_ts(&get::<String>(r, "generated_at")?)?,
+        completed_at: opt_ts(get(r, "completed_at")?)?,
+        children: Vec::new(),
+    })
+}
+
+pub(super) fn broker_order_from_row(r: &SqliteRow) -> Result<BrokerOrder, OrderError> {
+    Ok(BrokerOrder {
+        id: get(r, "id")?,
+        parent: get(r, "parent_id")?,
+        strategy: get(r, "strategy")?,
+        instrument: instrument(&get::<String>(r, "instrument")?)?,
+        contract: contract(&get::<String>(r, "contract")?)?,
+        trade: get(r, "trade")?,
+        fill: get(r, "fill")?,
+        filled_price: get(r, "filled_price")?,
+        fill_time: opt_ts(get(r, "fill_time")?)?,
+        order_type: order_type(&get::<String>(r, "order_type")?)?,
+        limit_price: get(r, "limit_price")?,
+        order_ref: get(r, "order_ref")?,
+        broker_id: get(r, "broker_id")?,
+        status: BrokerOrderStatus::parse(&get::<String>(r, "status")?)
+            .map_err(|e| corrupt("broker order status", e))?,
+        algo: get(r, "algo")?,
+        side_price: get(r, "side_price")?,
+        offside_price: get(r, "offside_price")?,
+        mid_price: get(r, "mid_price")?,
+        commission: get(r, "commission")?,
+        created_at: parse_ts(&get::<String>(r, "created_at")?)?,
+        submitted_at: opt_ts(get(r, "submitted_at")?)?,
+        aggressive_at: opt_ts(get(r, "aggressive_at")?)?,
+        reason: get(r, "reason")?,
+        active: get(r, "active")?,
+    })
+}
+
+/// Child ids by parent id, from `table` (`contract_orders` or `broker_orders`).
+async fn children_by_parent(
+    conn: &mut SqliteConnection,
+    table: &str,
+) -> Result<HashMap<OrderId, Vec<OrderId>>, OrderError> {
+    let rows = sqlx::query(&format!("SELECT id, parent_id FROM {table} ORDER BY id"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    let mut map: HashMap<OrderId, Vec<OrderId>> = HashMap::new();
+    for r in rows {
+        map.entry(get(&r, "parent_id")?)
+            .or_default()
+            .push(get(&r, "id")?);
+    }
+    Ok(map)
+}
+
+pub(super) async fn instrument_order_in(
+    conn: &mut SqliteConnection,
+    id: OrderId,
+) -> Result<InstrumentOrder, OrderError> {
+    let row = sqlx::query("SELECT * FROM instrument_orders WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or(OrderError::NotFound {
+            level: "instrument",
+            id,
+        })?;
+    let mut order = instrument_order_from_row(&row)?;
+    order.children = child_ids(conn, "contract_orders", id).await?;
+    Ok(order)
+}
+
+pub(super) async fn contract_order_in(
+    conn: &mut SqliteConnection,
+    id: OrderId,
+) -> Result<ContractOrder, OrderError> {
+    let row = sqlx::query("SELECT * FROM contract_orders WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or(OrderError::NotFound {
+            level: "contract",
+            id,
+        })?;
+    let mut order = contract_order_from_row(&row)?;
+    order.children = child_ids(conn, "broker_orders", id).await?;
+    Ok(order)
+}
+
+pub(super) async fn child_ids(
+    conn: &mut SqliteConnection,
+    table: &str,
+    parent: OrderId,
+) -> Result<Vec<OrderId>, OrderError> {
+    let rows = sqlx::query(&format!(
+        "SELECT id FROM {table} WHERE parent_id = ? ORDER BY id"
+    ))
+    .bind(parent)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    rows.iter().map(|r| get(r, "id")).collect()
+}
+
+/// Adds `change` to a strategy's position and records it.
+pub(super) async fn move_strategy_position(
+    conn: &mut SqliteConnection,
+    strategy: &str,
+    instrument: &InstrumentCode,
+    change: i64,
+    order_id: OrderId,
+    exec_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), OrderError> {
+    if change == 0 {
+        return Ok(());
+    }
+    let position: i64 = sqlx::query_scalar(
+        "INSERT INTO strategy_positions (strategy, instrument, position, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (strategy, instrument) DO UPDATE SET position = position + excluded.position, updated_at = excluded.updated_at
+         RETURNING position",
+    )
+    .bind(strategy)
+    .bind(instrument.as_str())
+    .bind(change)
+    .bind(ts(at))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    record_change(
+        conn, "strategy", strategy, instrument, "", change, position, order_id, exec_id, at,
+    )
+    .await
+}
+
+/// Adds `change` to the position in a contract and records it.
+pub(super) async fn move_contract_position(
+    conn: &mut SqliteConnection,
+    instrument: &InstrumentCode,
+    contract: ContractId,
+    change: i64,
+    order_id: OrderId,
+    exec_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), OrderError> {
+    if change == 0 {
+        return Ok(());
+    }
+    let position: i64 = sqlx::query_scalar(
+        "INSERT INTO contract_positions (instrument, contract, position, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (instrument, contract) DO UPDATE SET position = position + excluded.position, updated_at = excluded.updated_at
+         RETURNING position",
+    )
+    .bind(instrument.as_str())
+    .bind(contract.to_string())
+    .bind(change)
+    .bind(ts(at))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    record_change(
+        conn,
+        "contract",
+        "",
+        instrument,
+        &contract.to_string(),
+        change,
+        position,
+        order_id,
+        exec_id,
+        at,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_change(
+    conn: &mut SqliteConnection,
+    level: &str,
+    strategy: &str,
+    instrument: &InstrumentCode,
+    contract: &str,
+    change: i64,
+    position: i64,
+    order_id: OrderId,
+    exec_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), OrderError> {
+    sqlx::query(
+        "INSERT INTO position_changes (level, strategy, instrument, contract, change, position, order_id, exec_id, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(level)
+    .bind(strategy)
+    .bind(instrument.as_str())
+    .bind(contract)
+    .bind(change)
+    .bind(position)
+    .bind(order_id)
+    .bind(exec_id)
+    .bind(ts(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(super) async fn lock_in(
+    conn: &mut SqliteConnection,
+    instrument: &InstrumentCode,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, OrderError> {
+    let done = sqlx::query(
+        "INSERT INTO instrument_locks (instrument, reason, locked_at) VALUES (?, ?, ?)
+         ON CONFLICT (instrument) DO NOTHING",
+    )
+    .bind(instrument.as_str())
+    .bind(reason)
+    .bind(ts(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Inserts an instrument order; returns it.
+pub(super) async fn insert_instrument_order(
+    conn: &mut SqliteConnection,
+    o: &NewInstrumentOrder,
+    trade: i64,
+) -> Result<InstrumentOrder, OrderError> {
+    let row = sqlx::query(
+        "INSERT INTO instrument_orders (strategy, instrument, trade, order_type, limit_price, reference_price,
+             reference_contract, reference_time, generated_at, manual, roll_order)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+    )
+    .bind(&o.strategy)
+    .bind(o.instrument.as_str())
+    .bind(trade)
+    .bind(o.order_type.as_str())
+    .bind(o.limit_price)
+    .bind(o.reference_price.filter(|p| p.is_finite()))
+    .bind(o.reference_contract.map(|c| c.to_string()))
+    .bind(o.reference_time.map(ts))
+    .bind(ts(o.generated_at))
+    .bind(o.manual)
+    .bind(o.roll_order)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    instrument_order_from_row(&row)
+}
+
+/// The body of a transaction.
+pub(super) type TxFuture<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, OrderError>> + Send + 'c>>;
+
+impl SqliteRunStore {
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction, committed when it succeeds.
+    pub(super) async fn in_order_tx<T, F>(&self, body: F) -> Result<T, OrderError>
+    where
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> TxFuture<'c, T>,
+    {
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        let value = body(&mut tx).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(value)
+    }
+}
+
+#[async_trait]
+impl OrderStore for SqliteRunStore {
+    async fn add_instrument_order(
+        &self,
+        order: &NewInstrumentOrder,
+    ) -> Result<AddOutcome, OrderError> {
+        let order = order.clone();
+        self.in_order_tx(move |conn| {
+            Box::pin(async move {
+                let zero_allowed = order.manual || order.order_type == OrderType::ZeroRoll;
+                let mut trade = order.trade;
+                if !order.manual {
+                    let rows = sqlx::query(
+                        "SELECT id, trade, fill FROM instrument_orders
+                         WHERE active = 1 AND cancel_requested = 0 AND strategy = ? AND instrument = ?",
+                    )
+                    .bind(&order.strategy)
+                    .bind(order.instrument.as_str())
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                    let mut working = Vec::new();
+                    let mut ids = Vec::new();
+                    for r in &rows {
+                        working.push((get::<i64>(r, "trade")?, get::<i64>(r, "fill")?));
+                        ids.push(get::<i64>(r, "id")?);
+                    }
+                    if !working.is_empty() && order.order_type != OrderType::ZeroRoll {
+                        trade = net_trade(order.trade, &working);
+                        if trade == 0 {
+                            return Ok(AddOutcome::Netted { existing: ids });
+                        }
+                    }
+                }
+                if trade == 0 && !zero_allowed {
+                    return Ok(AddOutcome::Zero);
+                }
+                let added = insert_instrument_order(conn, &order, trade).await?;
+                Ok(AddOutcome::Added {
+                    order: Box::new(added),
+                })
+            })
+        })
+        .await
+    }
+
+    async fn instrument_orders(&self, active: bool) -> Result<Vec<InstrumentOrder>, OrderError> {
+        let mut conn = self.pool().acquire().await.map_err(db)?;
+        let rows = sqlx::query("SELECT * FROM instrument_orders WHERE active = ? ORDER BY id")
+            .bind(active)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        let mut children = children_by_parent(&mut conn, "contract_orders").await?;
+        rows.iter()
+            .map(|r| {
+                let mut o = instrument_order_from_row(r)?;
+                o.children = children.remove(&o.id).unwrap_or_default();
+                Ok(o)
+            })
+            .collect()
+    }
+
+    async fn contract_orders(&self, active: bool) -> Result<Vec<ContractOrder>, OrderError> {
+        let mut conn = self.pool().acquire().await.map_err(db)?;
+        let rows = sqlx::query("SELECT * FROM contract_orders WHERE active = ? ORDER BY id")
+            .bind(active)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        let mut children = children_by_parent(&mut conn, "broker_orders").await?;
+        rows.iter()
+            .map(|r| {
+                let mut o = contract_order_from_row(r)?;
+                o.children = children.remove(&o.id).unwrap_or_default();
+                Ok(o)
+            })
+            .collect()
+    }
+
+    async fn broker_orders(&self, active: bool) -> Result<Vec<BrokerOrder>, OrderError> {
+        let rows = sqlx::query("SELECT * FROM broker_orders WHERE active = ? ORDER BY id")
+            .bind(active)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
+        rows.iter().map(broker_order_from_row).collect()
+    }
+
+    async fn spawn_contract_orders(
+        &self,
+        parent: OrderId,
+        children: &[NewContractOrder],
+    ) -> Result<Vec<OrderId>, OrderError> {
+        let children = children.to_vec();
+        self.in_order_tx(move |conn| {
+            Box::pin(async move {
+                let p = instrument_order_in(conn, parent).await?;
+                if !p.active || p.cancel_requested {
+                    return Err(OrderError::Refused(format!(
+                        "instrument order {parent} is not active or is being cancelled"
+                    )));
+                }
+                if !p.children.is_empty() {
+                    return Err(OrderError::Refused(format!(
+                        "instrument order {parent} already has contract orders {:?}",
+                        p.children
+                    )));
+                }
+                let mut ids = Vec::new();
+                for child in &children {
+                    let legs: Vec<ContractLeg> = child
+                        .legs
+                        .iter()
+                        .map(|&(contract, trade)| ContractLeg {
+                            contract,
+                            trade,
+                            fill: 0,
+                            filled_price: None,
+                        })
+                        .collect();
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO contract_orders (parent_id, strategy, instrument, legs, order_type, limit_price,
+                             reference_price, roll_order, manual, generated_at)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(parent)
+                    .bind(&p.strategy)
+                    .bind(p.instrument.as_str())
+                    .bind(legs_to_json(&legs))
+                    .bind(child.order_type.as_str())
+                    .bind(child.limit_price)
+                    .bind(child.reference_price.filter(|x| x.is_finite()))
+                    .bind(p.roll_order)
+                    .bind(p.manual)
+                    .bind(ts(p.generated_at))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                    ids.push(id);
+                }
+                Ok(ids)
+            })
+        })
+        .await
+    }
+
+    async fn add_broker_order(&self, order: &NewBrokerOrder) -> Result<BrokerOrder, OrderError> {
+        let order = order.clone();
+        self.in_order_tx(move |conn| {
+            Box::pin(async move {
+                let parent = contract_order_in(conn, order.parent).await?;
+                if !parent.active {
+                    return Err(OrderError::Refused(format!(
+                        "contract order {} is not active",
+                        parent.id
+                    )));
+                }
+                if !parent.legs.iter().any(|l| l.contract == order.contract) {
+                    return Err(OrderError::Refused(format!(
+                        "contract order {} has no leg in {}",
+                        parent.id, order.contract
+                    )));
+                }
+                let pending = format!("pending-{}", ts(order.created_at));
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO broker_orders (parent_id, strategy, instrument, contract, trade, order_type, limit_price,
+                         order_ref, status, algo, side_price, offside_price, mid_price, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(parent.id)
+                .bind(&parent.strategy)
+                .bind(parent.instrument.as_str())
+                .bind(order.contract.to_string())
+                .bind(order.trade)
+                .bind(order.order_type.as_str())
+                .bind(order.limit_price)
+                .bind(&pending)
+                .bind(&order.algo)
+                .bind(order.side_price.filter(|x| x.is_finite()))
+                .bind(order.offside_price.filter(|x| x.is_finite()))
+                .bind(order.mid_price.filter(|x| x.is_finite()))
+                .bind(ts(order.created_at))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+                // Unique across installations sharing an account: the id and its creation time.
+                let order_ref = format!("systrade-{id}-{}", order.created_at.timestamp_micros());
+                let row = sqlx::query("UPDATE broker_orders SET order_ref = ? WHERE id = ? RETURNING *")
+                    .bind(&order_ref)
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                broker_order_from_row(&row)
+            })
+        })
+        .await
+    }
+
+    async fn update_broker_order(
+        &self,
+        id: OrderId,
+        update: &BrokerOrderUpdate,
+    ) -> Result<(), OrderError> {
+        let done = sqlx::query(
+            "UPDATE broker_orders SET
+                 status = COALESCE(?, status),
+                 broker_id = COALESCE(?, broker_id),
+                 submitted_at = COALESCE(?, submitted_at),
+                 limit_price = COALESCE(?, limit_price),
+                 aggressive_at = COALESCE(?, aggressive_at),
+                 reason = COALESCE(?, reason)
+             WHERE id = ?",
+        )
+        .bind(update.status.map(|s| s.as_str()))
+        .bind(&update.broker_id)
+        .bind(update.submitted_at.map(ts))
+        .bind(update.limit_price)
+        .bind(update.aggressive_at.map(ts))
+        .bind(&update.reason)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(OrderError::NotFound {
+                level: "broker",
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    async fn apply_execution(
+        &self,
+        execution: &Execution,
+        at: DateTime<Utc>,
+    ) -> Result<FillOutcome, OrderError> {
+        let execution = execution.clone();
+        self.in_order_tx(move |conn| Box::pin(fills::apply_execution(conn, execution, at)))
+            .await
+    }
+
+    async fn complete_orders(
+        &self,
+        allow_partial: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<OrderId>, OrderError> {
+        self.in_order_tx(move |conn| Box::pin(fills::complete_orders(conn, allow_partial, at)))
+            .await
+    }
+
+    async fn request_cancel(&self, id: OrderId) -> Result<bool, OrderError> {
+        let done = sqlx::query(
+            "UPDATE instrument_orders SET cancel_requested = 1 WHERE id = ? AND active = 1",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn clear_stack(&self, level: StackLevel, at: DateTime<Utc>) -> Result<usize, OrderError> {
+        self.in_order_tx(move |conn| Box::pin(fills::clear_stack(conn, level, at)))
+            .await
+    }
+
+    async fn strategy_positions(&self) -> Result<Vec<StrategyPosition>, OrderError> {
+        let rows = sqlx::query(
+            "SELECT strategy, instrument, position FROM strategy_positions ORDER BY strategy, instrument",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StrategyPosition {
+                    strategy: get(r, "strategy")?,
+                    instrument: instrument(&get::<String>(r, "instrument")?)?,
+                    position: get(r, "position")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn contract_positions(&self) -> Result<Vec<ContractPosition>, OrderError> {
+        let rows = sqlx::query(
+            "SELECT instrument, contract, position FROM contract_positions ORDER BY instrument, contract",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ContractPosition {
+                    instrument: instrument(&get::<String>(r, "instrument")?)?,
+                    contract: contract(&get::<String>(r, "contract")?)?,
+                    position: get(r, "position")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn balance_trade(&self, trade: &BalanceTrade) -> Result<OrderId, OrderError> {
+        let trade = trade.clone();
+        self.in_order_tx(move |conn| Box::pin(fills::balance_trade(conn, trade)))
+            .await
+    }
+
+    async fn locks(&self) -> Result<Vec<InstrumentLock>, OrderError> {
+        let rows = sqlx::query("SELECT * FROM instrument_locks ORDER BY instrument")
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(InstrumentLock {
+                    instrument: instrument(&get::<String>(r, "instrument")?)?,
+                    reason: get(r, "reason")?,
+                    locked_at: parse_ts(&get::<String>(r, "locked_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn lock_instrument(
+        &self,
+        instrument: &InstrumentCode,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, OrderError> {
+        let mut conn = self.pool().acquire().await.map_err(db)?;
+        lock_in(&mut conn, instrument, reason, at).await
+    }
+
+    async fn unlock_instrument(&self, instrument: &InstrumentCode) -> Result<bool, OrderError> {
+        let done = sqlx::query("DELETE FROM instrument_locks WHERE instrument = ?")
+            .bind(instrument.as_str())
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn executions_synced_at(&self) -> Result<Option<DateTime<Utc>>, OrderError> {
+        let value: Option<String> = sqlx::query_scalar(
+            "SELECT value FROM order_handler_state WHERE key = 'executions_synced_at'",
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        opt_ts(value)
+    }
+
+    async fn set_executions_synced_at(&self, at: DateTime<Utc>) -> Result<(), OrderError> {
+        sqlx::query(
+            "INSERT INTO order_handler_state (key, value) VALUES ('executions_synced_at', ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(ts(at))
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "sqlite_orders/tests.rs"]
+mod tests;

@@ -1,0 +1,471 @@
+//! Orders and positions (§B11–§B23, §B32): the three order stacks — instrument orders (a
+//! strategy's signed trade in an instrument), contract orders (one or more contract legs, a roll
+//! spread among them) and broker orders (what is sent: one contract each) — with their parent
+//! and child links, the strategy and contract positions that fills move, instrument locks, and
+//! the [`OrderStore`] port that keeps them (SQLite in `adapters::store::sqlite_orders`).
+//!
+//! The pure rules live in the submodules: order generation and netting ([`generate`]), spawning
+//! contract orders by roll state ([`spawn`]), and fill accounting ([`fills`]).
+//!
+//! Crash safety is a property of the store's operations, each one transaction: an order is
+//! written before it is sent (its `order_ref` is how the broker is asked about it after a
+//! crash), and one execution moves the broker order, its contract order leg, the contract
+//! position, the instrument order and the strategy position together, recorded under its
+//! execution id so a repeated report is never counted twice.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::broker::Execution;
+use super::contract::ContractId;
+use super::instrument::InstrumentCode;
+
+pub mod fills;
+pub mod generate;
+pub mod spawn;
+
+pub type OrderId = i64;
+
+/// The strategy name of force-roll orders (pysystemtrade's `_ROLL_PSEUDO_STRATEGY`).
+pub const ROLL_PSEUDO_STRATEGY: &str = "_roll";
+
+/// How an order is to be executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderType {
+    /// Best execution: a passive limit order that turns aggressive (`algoOriginalBest`).
+    Best,
+    /// A market order.
+    Market,
+    /// A limit order at the order's limit price, left working.
+    Limit,
+    /// The zero-trade parent of a force-roll spread (pysystemtrade's `Zero-roll-order`).
+    ZeroRoll,
+    /// A trade done outside the system, recorded as filled (no broker order is sent).
+    Balance,
+}
+
+impl OrderType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Best => "best",
+            OrderType::Market => "market",
+            OrderType::Limit => "limit",
+            OrderType::ZeroRoll => "zero_roll",
+            OrderType::Balance => "balance",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "best" => OrderType::Best,
+            "market" => OrderType::Market,
+            "limit" => OrderType::Limit,
+            "zero_roll" => OrderType::ZeroRoll,
+            "balance" => OrderType::Balance,
+            other => {
+                return Err(format!(
+                    "`{other}` is not an order type (best, market, limit, zero_roll, balance)"
+                ))
+            }
+        })
+    }
+}
+
+impl fmt::Display for OrderType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A strategy's trade in an instrument (the instrument stack).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstrumentOrder {
+    pub id: OrderId,
+    pub strategy: String,
+    pub instrument: InstrumentCode,
+    /// Contracts, signed (positive buys).
+    pub trade: i64,
+    /// Filled so far, signed like the trade (may exceed it: see `overfill`).
+    pub fill: i64,
+    /// Quantity-weighted average fill price (§E5: weighted, not pysystemtrade's plain mean).
+    pub filled_price: Option<f64>,
+    pub fill_time: Option<DateTime<Utc>>,
+    pub order_type: OrderType,
+    pub limit_price: Option<f64>,
+    /// What the strategy saw: price, contract and time, for slippage reports.
+    pub reference_price: Option<f64>,
+    pub reference_contract: Option<ContractId>,
+    pub reference_time: Option<DateTime<Utc>>,
+    pub generated_at: DateTime<Utc>,
+    pub manual: bool,
+    pub roll_order: bool,
+    /// On the stack (false once completed or cancelled and archived).
+    pub active: bool,
+    /// A person (or end of day) asked to cancel it: nothing more is spawned or sent.
+    pub cancel_requested: bool,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Contract orders spawned from it.
+    pub children: Vec<OrderId>,
+}
+
+impl InstrumentOrder {
+    /// What is still to be filled (0 once filled or over-filled).
+    pub fn remaining(&self) -> i64 {
+        fills::remaining(self.trade, self.fill)
+    }
+}
+
+/// One contract of a contract order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContractLeg {
+    pub contract: ContractId,
+    pub trade: i64,
+    pub fill: i64,
+    pub filled_price: Option<f64>,
+}
+
+/// A trade in one contract, or a spread of several (the contract stack).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContractOrder {
+    pub id: OrderId,
+    /// The instrument order it came from.
+    pub parent: OrderId,
+    pub strategy: String,
+    pub instrument: InstrumentCode,
+    pub legs: Vec<ContractLeg>,
+    pub order_type: OrderType,
+    pub limit_price: Option<f64>,
+    pub reference_price: Option<f64>,
+    pub roll_order: bool,
+    pub manual: bool,
+    pub active: bool,
+    pub generated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Broker orders sent for it.
+    pub children: Vec<OrderId>,
+}
+
+impl ContractOrder {
+    /// Whether every leg is filled.
+    pub fn is_filled(&self) -> bool {
+        self.legs
+            .iter()
+            .all(|l| fills::remaining(l.trade, l.fill) == 0)
+    }
+}
+
+/// Where a broker order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerOrderStatus {
+    /// Written, not yet known to be at the broker (a crash here is recovered by its order_ref).
+    Created,
+    /// The broker took it; fills may come.
+    Sent,
+    Filled,
+    Cancelled,
+    Rejected,
+}
+
+impl BrokerOrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerOrderStatus::Created => "created",
+            BrokerOrderStatus::Sent => "sent",
+            BrokerOrderStatus::Filled => "filled",
+            BrokerOrderStatus::Cancelled => "cancelled",
+            BrokerOrderStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "created" => BrokerOrderStatus::Created,
+            "sent" => BrokerOrderStatus::Sent,
+            "filled" => BrokerOrderStatus::Filled,
+            "cancelled" => BrokerOrderStatus::Cancelled,
+            "rejected" => BrokerOrderStatus::Rejected,
+            other => return Err(format!("`{other}` is not a broker order status")),
+        })
+    }
+
+    /// No more sending or managing (fills that still arrive are recorded all the same).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            BrokerOrderStatus::Filled | BrokerOrderStatus::Cancelled | BrokerOrderStatus::Rejected
+        )
+    }
+}
+
+/// What was sent to the broker: one contract (a spread contract order is legged as one broker
+/// order per leg).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrokerOrder {
+    pub id: OrderId,
+    /// The contract order it executes.
+    pub parent: OrderId,
+    pub strategy: String,
+    pub instrument: InstrumentCode,
+    pub contract: ContractId,
+    pub trade: i64,
+    pub fill: i64,
+    pub filled_price: Option<f64>,
+    pub fill_time: Option<DateTime<Utc>>,
+    /// `market` or `limit`.
+    pub order_type: OrderType,
+    pub limit_price: Option<f64>,
+    /// Unique per order; how the broker is asked about it after a crash.
+    pub order_ref: String,
+    pub broker_id: Option<String>,
+    pub status: BrokerOrderStatus,
+    /// The algo managing it (`market`, `best`, `limit`).
+    pub algo: String,
+    /// Top of book when it was created (for the algo and slippage reports).
+    pub side_price: Option<f64>,
+    pub offside_price: Option<f64>,
+    pub mid_price: Option<f64>,
+    pub commission: f64,
+    pub created_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// When a working limit order went aggressive.
+    pub aggressive_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub active: bool,
+}
+
+/// A new instrument order (the store gives it its id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInstrumentOrder {
+    pub strategy: String,
+    pub instrument: InstrumentCode,
+    pub trade: i64,
+    pub order_type: OrderType,
+    pub limit_price: Option<f64>,
+    pub reference_price: Option<f64>,
+    pub reference_contract: Option<ContractId>,
+    pub reference_time: Option<DateTime<Utc>>,
+    pub generated_at: DateTime<Utc>,
+    /// Manual orders skip netting against the stack (§B12).
+    pub manual: bool,
+    pub roll_order: bool,
+}
+
+/// A new contract order for a parent instrument order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewContractOrder {
+    /// (contract, trade) per leg.
+    pub legs: Vec<(ContractId, i64)>,
+    pub order_type: OrderType,
+    pub limit_price: Option<f64>,
+    pub reference_price: Option<f64>,
+}
+
+/// A new broker order for a contract order's leg.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBrokerOrder {
+    pub parent: OrderId,
+    pub contract: ContractId,
+    pub trade: i64,
+    pub order_type: OrderType,
+    pub limit_price: Option<f64>,
+    pub algo: String,
+    pub side_price: Option<f64>,
+    pub offside_price: Option<f64>,
+    pub mid_price: Option<f64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What happened to a new instrument order on the stack (§B12).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AddOutcome {
+    Added {
+        order: Box<InstrumentOrder>,
+    },
+    /// Orders for the same strategy and instrument already cover the trade.
+    Netted {
+        existing: Vec<OrderId>,
+    },
+    /// A zero trade is not an order.
+    Zero,
+}
+
+/// A strategy's position in an instrument.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrategyPosition {
+    pub strategy: String,
+    pub instrument: InstrumentCode,
+    pub position: i64,
+}
+
+/// The system's position in a contract (all strategies).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContractPosition {
+    pub instrument: InstrumentCode,
+    pub contract: ContractId,
+    pub position: i64,
+}
+
+/// An instrument no orders may be spawned or sent for, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstrumentLock {
+    pub instrument: InstrumentCode,
+    pub reason: String,
+    pub locked_at: DateTime<Utc>,
+}
+
+/// What applying one execution did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum FillOutcome {
+    Applied {
+        broker_order: OrderId,
+        instrument_order: OrderId,
+        /// Contracts filled beyond the order's quantity (a fill after a cancel): recorded, the
+        /// positions follow the broker, and the instrument is locked.
+        overfill: i64,
+    },
+    /// This execution id was applied before.
+    Duplicate,
+    /// No broker order has this order_ref (not ours, or from another installation).
+    NotOurs,
+}
+
+/// A trade done outside the system, recorded at all three levels as filled (§B32
+/// `balance_trade`): moves the strategy and the contract position together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BalanceTrade {
+    pub strategy: String,
+    pub instrument: InstrumentCode,
+    pub contract: ContractId,
+    pub quantity: i64,
+    pub price: f64,
+    pub at: DateTime<Utc>,
+}
+
+/// Which of the three stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StackLevel {
+    Instrument,
+    Contract,
+    Broker,
+}
+
+impl StackLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StackLevel::Instrument => "instrument",
+            StackLevel::Contract => "contract",
+            StackLevel::Broker => "broker",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OrderError {
+    #[error("order store: {detail}")]
+    Database { detail: String },
+    #[error("order store holds an invalid {what}: {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error("no {level} order {id}")]
+    NotFound { level: &'static str, id: OrderId },
+    /// The request contradicts the stack's state (nothing was written).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// The three order stacks, positions and locks. Every method is one transaction.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Puts an order on the instrument stack, netted against the active orders of the same
+    /// strategy and instrument unless it is manual (§B12).
+    async fn add_instrument_order(
+        &self,
+        order: &NewInstrumentOrder,
+    ) -> Result<AddOutcome, OrderError>;
+
+    /// Active orders (`active = true`) or the archived history, oldest first.
+    async fn instrument_orders(&self, active: bool) -> Result<Vec<InstrumentOrder>, OrderError>;
+    async fn contract_orders(&self, active: bool) -> Result<Vec<ContractOrder>, OrderError>;
+    async fn broker_orders(&self, active: bool) -> Result<Vec<BrokerOrder>, OrderError>;
+
+    /// Writes the contract orders of an instrument order that has none yet, and links them.
+    async fn spawn_contract_orders(
+        &self,
+        parent: OrderId,
+        children: &[NewContractOrder],
+    ) -> Result<Vec<OrderId>, OrderError>;
+
+    /// Writes a broker order (status `Created`, a fresh `order_ref`) before it is sent.
+    async fn add_broker_order(&self, order: &NewBrokerOrder) -> Result<BrokerOrder, OrderError>;
+
+    /// Records what the broker said of a broker order (`Sent` with its id, or a final status),
+    /// a new limit price, or that it went aggressive.
+    async fn update_broker_order(
+        &self,
+        id: OrderId,
+        update: &BrokerOrderUpdate,
+    ) -> Result<(), OrderError>;
+
+    /// Applies one execution: broker order, contract leg, contract position, instrument order
+    /// and strategy position move together, once per execution id.
+    async fn apply_execution(
+        &self,
+        execution: &Execution,
+        at: DateTime<Utc>,
+    ) -> Result<FillOutcome, OrderError>;
+
+    /// Archives every instrument order whose family is done (§B22): all filled, or — for an
+    /// order whose cancel was requested, or when `allow_partial` — nothing left working at
+    /// the broker. Returns the archived instrument order ids.
+    async fn complete_orders(
+        &self,
+        allow_partial: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<OrderId>, OrderError>;
+
+    /// Asks to cancel an instrument order and its family; `false` when it is not active.
+    async fn request_cancel(&self, id: OrderId) -> Result<bool, OrderError>;
+
+    /// Removes every active order of one stack that has no live broker order below it (the
+    /// orders are archived as cancelled); returns how many.
+    async fn clear_stack(&self, level: StackLevel, at: DateTime<Utc>) -> Result<usize, OrderError>;
+
+    async fn strategy_positions(&self) -> Result<Vec<StrategyPosition>, OrderError>;
+    async fn contract_positions(&self) -> Result<Vec<ContractPosition>, OrderError>;
+
+    /// Records a balance trade at all three levels; returns the instrument order id.
+    async fn balance_trade(&self, trade: &BalanceTrade) -> Result<OrderId, OrderError>;
+
+    async fn locks(&self) -> Result<Vec<InstrumentLock>, OrderError>;
+    /// Locks an instrument (a no-op when it is locked already); returns whether it was new.
+    async fn lock_instrument(
+        &self,
+        instrument: &InstrumentCode,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, OrderError>;
+    /// Returns whether it was locked.
+    async fn unlock_instrument(&self, instrument: &InstrumentCode) -> Result<bool, OrderError>;
+
+    /// The execution id watermark: when executions were last read from the broker.
+    async fn executions_synced_at(&self) -> Result<Option<DateTime<Utc>>, OrderError>;
+    async fn set_executions_synced_at(&self, at: DateTime<Utc>) -> Result<(), OrderError>;
+}
+
+/// A change to a broker order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BrokerOrderUpdate {
+    pub status: Option<BrokerOrderStatus>,
+    pub broker_id: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub limit_price: Option<f64>,
+    pub aggressive_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+}
