@@ -23,6 +23,7 @@ use super::broker::Execution;
 use super::contract::ContractId;
 use super::instrument::InstrumentCode;
 
+pub mod breaks;
 pub mod fills;
 pub mod generate;
 pub mod spawn;
