@@ -9,6 +9,7 @@ pub mod broker;
 pub mod capital;
 pub mod contract;
 pub mod controls;
+pub mod execution;
 pub mod instrument;
 pub mod merge;
 pub mod metadata;
