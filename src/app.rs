@@ -27,6 +27,8 @@ pub struct App {
     pub optimal: Arc<dyn crate::domain::optimal::OptimalPositionStore>,
     /// Overrides and position limits (the same SQLite file).
     pub controls: Arc<dyn crate::domain::controls::ControlStore>,
+    /// The three order stacks, positions and locks (the same SQLite file).
+    pub orders: Arc<dyn crate::domain::orders::OrderStore>,
     /// The configured broker (`broker.kind`); see [`App::broker`].
     pub broker: Arc<dyn crate::domain::broker::Broker>,
 }

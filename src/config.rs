@@ -54,6 +54,17 @@ pub struct SchedulerConfig {
     pub poll_interval: Duration,
 }
 
+/// The stack handler's execution settings (§B20 best execution).
+#[derive(Debug, Clone)]
+pub struct ExecutionConfig {
+    /// A passive best-execution limit goes aggressive after this many seconds.
+    pub passive_timeout_seconds: f64,
+    /// A best-execution order is cancelled (and sent again) after this many seconds.
+    pub total_timeout_seconds: f64,
+    /// Seconds between stack handler passes.
+    pub poll_seconds: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct BackupConfig {
     pub keep: u32,
@@ -158,6 +169,7 @@ pub struct Config {
     pub capital: CapitalConfig,
     pub broker: BrokerConfig,
     pub strategies: StrategiesConfig,
+    pub execution: ExecutionConfig,
     /// Every `section.key` with its value and source.
     pub entries: BTreeMap<String, (toml::Value, Source)>,
 }
@@ -512,6 +524,38 @@ impl Config {
                 .and_then(|(v, _)| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
                 .unwrap_or(f64::NAN)
         };
+        let execution = ExecutionConfig {
+            passive_timeout_seconds: f("execution.passive_timeout_seconds"),
+            total_timeout_seconds: f("execution.total_timeout_seconds"),
+            poll_seconds: f("execution.poll_seconds"),
+        };
+        for (key, value) in [
+            (
+                "execution.passive_timeout_seconds",
+                execution.passive_timeout_seconds,
+            ),
+            (
+                "execution.total_timeout_seconds",
+                execution.total_timeout_seconds,
+            ),
+            ("execution.poll_seconds", execution.poll_seconds),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+                bad(
+                    key,
+                    format!("must be a number of seconds above 0 (at most a day), got {value}"),
+                );
+            }
+        }
+        if execution.total_timeout_seconds < execution.passive_timeout_seconds {
+            bad(
+                "execution.total_timeout_seconds",
+                format!(
+                    "must not be below execution.passive_timeout_seconds ({})",
+                    execution.passive_timeout_seconds
+                ),
+            );
+        }
         let method = match s("capital.method").as_str() {
             "full" => CapitalMethod::Full,
             "half" => CapitalMethod::Half,
@@ -692,6 +736,7 @@ impl Config {
                 sim_seed: seed as u64,
                 sim_start,
             },
+            execution,
             entries,
         })
     }

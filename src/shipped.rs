@@ -7,6 +7,7 @@ pub const WORKFLOWS: &[(&str, &str)] = &[
     ("daily.toml", include_str!("../workflows/daily.toml")),
     ("example.toml", include_str!("../workflows/example.toml")),
     ("systems.toml", include_str!("../workflows/systems.toml")),
+    ("trading.toml", include_str!("../workflows/trading.toml")),
 ];
 
 /// `(file name, contents)` of every shipped task catalogue file.
@@ -19,6 +20,7 @@ pub const TASKS: &[(&str, &str)] = &[
         include_str!("../tasks/market_data.toml"),
     ),
     ("strategies.toml", include_str!("../tasks/strategies.toml")),
+    ("orders.toml", include_str!("../tasks/orders.toml")),
 ];
 
 /// `(strategy name, contents)` of every shipped strategy (`config/strategies/NAME.toml`).

@@ -207,6 +207,7 @@ impl Ctx {
             capital: self.store.clone(),
             optimal: self.store.clone(),
             controls: self.store.clone(),
+            orders: self.store.clone(),
             broker: self.broker(),
         })
     }

@@ -92,7 +92,9 @@ fn write_demo_config(home: &std::path::Path) -> anyhow::Result<()> {
     let text = format!(
         "# Written by `systrade demo`: a few instruments and {DEMO_YEARS} years of simulated \
          history, so the demo is quick.\n\n[prices]\ninstruments = [{}]\n\n[market]\n\
-         sim_start = \"{start}\"\n\n[strategies]\nweights = {{ demo = 1.0 }}\n",
+         sim_start = \"{start}\"\n\n[strategies]\nweights = {{ demo = 1.0 }}\n\n\
+         # The simulated prices stand still: a passive limit would wait for its time-out.\n\
+         [execution]\npassive_timeout_seconds = 1.0\ntotal_timeout_seconds = 10.0\npoll_seconds = 0.2\n",
         instruments.join(", ")
     );
     write_demo_strategy(home)?;

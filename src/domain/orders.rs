@@ -26,6 +26,8 @@ use super::instrument::InstrumentCode;
 pub mod breaks;
 pub mod fills;
 pub mod generate;
+pub mod generator;
+pub mod handler;
 pub mod spawn;
 
 pub type OrderId = i64;
@@ -454,6 +456,12 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<bool, OrderError>;
     /// Returns whether it was locked.
     async fn unlock_instrument(&self, instrument: &InstrumentCode) -> Result<bool, OrderError>;
+
+    /// Makes this process the one stack handler; `Err(holder)` describes the live process that
+    /// already is (a dead holder's claim is taken over).
+    async fn claim_handler(&self) -> Result<Result<(), String>, OrderError>;
+    /// Gives the claim back (a no-op when this process does not hold it).
+    async fn release_handler(&self) -> Result<(), OrderError>;
 
     /// The execution id watermark: when executions were last read from the broker.
     async fn executions_synced_at(&self) -> Result<Option<DateTime<Utc>>, OrderError>;

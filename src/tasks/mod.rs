@@ -9,6 +9,8 @@ mod backup_run_store;
 mod clean_run_logs;
 mod fail;
 mod noop;
+mod run_stack_handler;
+mod run_strategy_order_generator;
 mod run_systems;
 mod sleep;
 mod update_fx_prices;
@@ -30,6 +32,8 @@ pub const KINDS: &[&dyn TaskKind<App>] = &[
     &update_sampled_contracts::UpdateSampledContracts,
     &update_multiple_adjusted_prices::UpdateMultipleAdjustedPrices,
     &run_systems::RunSystems,
+    &run_strategy_order_generator::RunStrategyOrderGenerator,
+    &run_stack_handler::RunStackHandler,
     &update_total_capital::UpdateTotalCapital,
     &update_strategy_capital::UpdateStrategyCapital,
 ];

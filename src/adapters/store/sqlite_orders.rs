@@ -17,6 +17,8 @@ use crate::domain::contract::ContractId;
 use crate::domain::instrument::InstrumentCode;
 use crate::domain::orders::generate::net_trade;
 use crate::domain::orders::*;
+use crate::engine::process::{holder_is_dead, ProcessIdentity};
+use crate::engine::store::LockHolder;
 
 #[path = "sqlite_orders/fills.rs"]
 mod fills;
@@ -61,6 +63,16 @@ fn contract(s: &str) -> Result<ContractId, OrderError> {
 
 fn order_type(s: &str) -> Result<OrderType, OrderError> {
     OrderType::parse(s).map_err(|e| corrupt("order type", e))
+}
+
+/// Who runs the stack handler (`order_handler_state` key `handler`).
+#[derive(Serialize, Deserialize)]
+struct HandlerClaim {
+    pid: i64,
+    pid_start: Option<i64>,
+    host: String,
+    boot_id: Option<String>,
+    acquired_at: DateTime<Utc>,
 }
 
 /// A contract order's leg as stored in its `legs` JSON.
@@ -760,6 +772,76 @@ impl OrderStore for SqliteRunStore {
             .await
             .map_err(db)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn claim_handler(&self) -> Result<Result<(), String>, OrderError> {
+        self.in_order_tx(|conn| {
+            Box::pin(async move {
+                let me = ProcessIdentity::current();
+                let held: Option<String> = sqlx::query_scalar(
+                    "SELECT value FROM order_handler_state WHERE key = 'handler'",
+                )
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+                if let Some(text) = held {
+                    if let Ok(holder) = serde_json::from_str::<HandlerClaim>(&text) {
+                        let lock = LockHolder {
+                            workflow: String::new(),
+                            run_id: None,
+                            pid: holder.pid,
+                            pid_start: holder.pid_start,
+                            host: holder.host.clone(),
+                            boot_id: holder.boot_id.clone(),
+                            acquired_at: holder.acquired_at,
+                        };
+                        let mine = holder.pid == me.pid && holder.host == me.host;
+                        if !mine && !holder_is_dead(&lock, &me) {
+                            return Ok(Err(format!(
+                                "pid {} on {} since {}",
+                                holder.pid, holder.host, holder.acquired_at
+                            )));
+                        }
+                    }
+                }
+                let claim = HandlerClaim {
+                    pid: me.pid,
+                    pid_start: me.pid_start,
+                    host: me.host.clone(),
+                    boot_id: me.boot_id.clone(),
+                    acquired_at: Utc::now(),
+                };
+                sqlx::query(
+                    "INSERT INTO order_handler_state (key, value) VALUES ('handler', ?)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(serde_json::to_string(&claim).map_err(|e| corrupt("handler claim", e))?)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                Ok(Ok(()))
+            })
+        })
+        .await
+    }
+
+    async fn release_handler(&self) -> Result<(), OrderError> {
+        let me = ProcessIdentity::current();
+        let held: Option<String> =
+            sqlx::query_scalar("SELECT value FROM order_handler_state WHERE key = 'handler'")
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db)?;
+        let mine = held
+            .and_then(|t| serde_json::from_str::<HandlerClaim>(&t).ok())
+            .is_some_and(|h| h.pid == me.pid && h.host == me.host);
+        if mine {
+            sqlx::query("DELETE FROM order_handler_state WHERE key = 'handler'")
+                .execute(self.pool())
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
     }
 
     async fn executions_synced_at(&self) -> Result<Option<DateTime<Utc>>, OrderError> {

@@ -1,0 +1,230 @@
+//! `run_stack_handler` (sysproduction's `run_stack_handler`, §B16–§B23): claims the stack
+//! handler role (one per home: a second handler is refused while the first lives), then runs
+//! [`StackHandler::pass`] every `execution.poll_seconds` — reconcile with the broker, spawn
+//! contract orders, force rolls, send broker orders through their algo, manage them, book the
+//! fills, archive what completed — until the stacks are empty (`until_idle`) or `max_seconds`
+//! have passed. With `end_of_day = true` it instead cancels what is unfilled and archives every
+//! order (the stacks start empty tomorrow).
+//!
+//! For the kill tests, `SYSTRADE_ABORT_AT=STEP[:N]` aborts the process (as `kill -9` would) at
+//! the Nth time the handler reaches step STEP (`after_broker_order_written`, `after_order_sent`,
+//! `after_order_recorded`, `after_fill_applied`, `after_spawn`, `after_complete`).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::domain::execution::BestExecutionParams;
+use crate::domain::orders::handler::{HandlerError, PassReport, StackHandler};
+use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
+
+pub struct RunStackHandler;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandlerParams {
+    /// Cancel what is unfilled and archive every order instead of trading.
+    #[serde(default)]
+    end_of_day: bool,
+    /// Stop once no instrument order is left on the stack (default true).
+    #[serde(default = "default_true")]
+    until_idle: bool,
+    /// Stop after this many seconds of passes (default 600).
+    #[serde(default = "default_max_seconds")]
+    max_seconds: f64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_max_seconds() -> f64 {
+    600.0
+}
+
+struct HandlerTask {
+    end_of_day: bool,
+    until_idle: bool,
+    max_seconds: f64,
+}
+
+impl TaskKind<App> for RunStackHandler {
+    fn name(&self) -> &'static str {
+        "run_stack_handler"
+    }
+    fn summary(&self) -> &'static str {
+        "turns instrument orders into contract and broker orders, executes them and books the fills"
+    }
+    fn build(&self, params: &Params) -> Result<Arc<dyn Task<App>>, Vec<String>> {
+        let p: HandlerParams = parse_params(params)?;
+        if !(p.max_seconds.is_finite() && p.max_seconds > 0.0 && p.max_seconds <= 86_400.0) {
+            return Err(vec![format!(
+                "max_seconds must be above 0 and at most a day, got {}",
+                p.max_seconds
+            )]);
+        }
+        Ok(Arc::new(HandlerTask {
+            end_of_day: p.end_of_day,
+            until_idle: p.until_idle,
+            max_seconds: p.max_seconds,
+        }))
+    }
+}
+
+/// The test hook: aborts at the Nth arrival at the step named in `SYSTRADE_ABORT_AT`.
+struct AbortHook {
+    step: Option<(String, u32)>,
+    seen: AtomicU32,
+}
+
+impl AbortHook {
+    fn from_env() -> Self {
+        let step = std::env::var("SYSTRADE_ABORT_AT")
+            .ok()
+            .map(|v| match v.split_once(':') {
+                Some((s, n)) => (s.to_string(), n.parse().unwrap_or(1)),
+                None => (v, 1),
+            });
+        Self {
+            step,
+            seen: AtomicU32::new(0),
+        }
+    }
+
+    fn reached(&self, step: &str) {
+        if let Some((wanted, n)) = &self.step {
+            if wanted == step && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == *n {
+                eprintln!("SYSTRADE_ABORT_AT: aborting at {step}");
+                std::process::abort();
+            }
+        }
+    }
+}
+
+fn task_error(e: HandlerError) -> TaskError {
+    let retryable = e.is_retryable();
+    TaskError {
+        message: e.to_string(),
+        retryable,
+    }
+}
+
+fn add(total: &mut PassReport, r: PassReport) {
+    total.recovered += r.recovered;
+    total.fills += r.fills;
+    total.duplicate_fills += r.duplicate_fills;
+    total.locked.extend(r.locked);
+    total.unlocked.extend(r.unlocked);
+    total.spawned += r.spawned;
+    total.force_rolls += r.force_rolls;
+    total.sent += r.sent;
+    total.aggressive += r.aggressive;
+    total.cancelled += r.cancelled;
+    total.completed += r.completed;
+    for note in r.notes {
+        if !total.notes.contains(&note) {
+            total.notes.push(note);
+        }
+    }
+}
+
+#[async_trait]
+impl Task<App> for HandlerTask {
+    async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
+        let app = &ctx.app;
+        let orders = app.orders.as_ref();
+        if let Err(holder) = orders
+            .claim_handler()
+            .await
+            .map_err(|e| TaskError::retryable(e.to_string()))?
+        {
+            return Err(TaskError::fatal(format!(
+                "another stack handler is running ({holder}); one per home"
+            )));
+        }
+        let result = self.run_claimed(app).await;
+        if let Err(e) = orders.release_handler().await {
+            tracing::warn!("could not release the stack handler claim: {e}");
+        }
+        result
+    }
+}
+
+impl HandlerTask {
+    async fn run_claimed(&self, app: &App) -> Result<Value, TaskError> {
+        let cfg = &app.config.execution;
+        let best = BestExecutionParams {
+            passive_timeout: chrono::Duration::milliseconds(
+                (cfg.passive_timeout_seconds * 1000.0) as i64,
+            ),
+            total_timeout: chrono::Duration::milliseconds(
+                (cfg.total_timeout_seconds * 1000.0) as i64,
+            ),
+            ..Default::default()
+        };
+        let broker = app.broker();
+        let prices = app.price_store();
+        let clock = app.clock.clone();
+        let now = move || clock.now();
+        let handler = StackHandler {
+            orders: app.orders.as_ref(),
+            broker: broker.as_ref(),
+            rolls: app.metadata.as_ref(),
+            prices: prices.as_ref(),
+            best,
+            now: &now,
+        };
+        let abort = AbortHook::from_env();
+        let hook = |step: &str| abort.reached(step);
+        if self.end_of_day {
+            let report = handler.end_of_day(&hook).await.map_err(task_error)?;
+            tracing::info!(
+                cancelled = report.cancelled,
+                completed = report.completed,
+                "end of day: stacks cleared"
+            );
+            return Ok(json!({ "end_of_day": report }));
+        }
+        let started = Instant::now();
+        let mut total = PassReport::default();
+        let mut passes = 0u32;
+        loop {
+            let report = handler.pass(&hook).await.map_err(task_error)?;
+            passes += 1;
+            add(&mut total, report);
+            let active = app
+                .orders
+                .instrument_orders(true)
+                .await
+                .map_err(|e| TaskError::retryable(e.to_string()))?
+                .len();
+            if self.until_idle && active == 0 {
+                break;
+            }
+            if started.elapsed().as_secs_f64() >= self.max_seconds {
+                tracing::info!(
+                    active,
+                    "stack handler stops after max_seconds with orders on the stack"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs_f64(cfg.poll_seconds)).await;
+        }
+        tracing::info!(
+            passes,
+            sent = total.sent,
+            fills = total.fills,
+            completed = total.completed,
+            "stack handler finished"
+        );
+        for note in &total.notes {
+            tracing::info!("{note}");
+        }
+        Ok(json!({ "passes": passes, "report": total }))
+    }
+}
