@@ -133,7 +133,7 @@ pub struct TradeArgs {
     #[arg(long)]
     pub instrument: String,
     /// Contracts: positive buys, negative sells (not 0).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_quantity)]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = parse_quantity)]
     pub quantity: i64,
     #[arg(long = "type", value_enum, default_value = "best")]
     pub order_type: OrderTypeArg,
@@ -157,10 +157,10 @@ pub struct BalanceArgs {
     #[arg(long)]
     pub contract: String,
     /// Contracts traded: positive bought, negative sold (not 0).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_quantity)]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = parse_quantity)]
     pub quantity: i64,
     /// The price it was done at (positive).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub price: f64,
     /// Print JSON on stdout: {"action": "balance", "order_id", "strategy_position",
     /// "contract_position"}.
@@ -289,9 +289,10 @@ fn configured_strategy(weights: &[(String, f64)], text: &str) -> Result<Strategy
     ))
 }
 
-fn instrument_code(ctx: &Ctx, text: &str) -> anyhow::Result<InstrumentCode> {
+/// An instrument of the reference data; `what` names the argument in the error.
+fn instrument_code(ctx: &Ctx, what: &str, text: &str) -> anyhow::Result<InstrumentCode> {
     let reference = load_reference_data(&ctx.home.reference_dir())?;
-    known_instrument(&reference, text.trim())
+    known_instrument(&reference, text.trim()).with_context(|| what.to_string())
 }
 
 /// Why the controls refuse a manual trade: the controlled trade differs from the requested one.
@@ -484,7 +485,7 @@ pub(super) async fn trade(ctx: &Ctx, req: &TradeRequest, json: bool) -> anyhow::
     let quantity = check_quantity(req.quantity).map_err(|e| invalid(format!("--quantity: {e}")))?;
     let strategy =
         configured_strategy(&ctx.config.strategies.weights, &req.strategy).map_err(invalid)?;
-    let instrument = instrument_code(ctx, &req.instrument)?;
+    let instrument = instrument_code(ctx, "--instrument", &req.instrument)?;
     let (order_type, limit_price) =
         order_pricing(req.order_type, req.limit_price).map_err(invalid)?;
     let orders: &dyn OrderStore = ctx.store.as_ref();
@@ -559,7 +560,7 @@ pub(super) async fn balance(ctx: &Ctx, req: &BalanceRequest, json: bool) -> anyh
     let quantity = check_quantity(req.quantity).map_err(|e| invalid(format!("--quantity: {e}")))?;
     let strategy =
         configured_strategy(&ctx.config.strategies.weights, &req.strategy).map_err(invalid)?;
-    let instrument = instrument_code(ctx, &req.instrument)?;
+    let instrument = instrument_code(ctx, "--instrument", &req.instrument)?;
     let contract = parse_contract(req.contract.trim())?;
     let price = check_price(req.price).map_err(invalid)?;
     let orders: &dyn OrderStore = ctx.store.as_ref();
@@ -647,7 +648,7 @@ pub(super) async fn lock(
     reason: &str,
     json: bool,
 ) -> anyhow::Result<i32> {
-    let instrument = instrument_code(ctx, instrument)?;
+    let instrument = instrument_code(ctx, "lock", instrument)?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(invalid("--reason: say why the instrument is locked"));
@@ -684,7 +685,7 @@ pub(super) async fn unlock(ctx: &Ctx, instrument: &str, json: bool) -> anyhow::R
         .into_iter()
         .find(|l| l.instrument.as_str() == text);
     let Some(lock) = locked else {
-        let code = instrument_code(ctx, text)?;
+        let code = instrument_code(ctx, "unlock", text)?;
         return Err(invalid(format!(
             "{code} is not locked; nothing to unlock (`systrade orders breaks` shows the locks)"
         )));
