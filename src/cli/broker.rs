@@ -71,7 +71,7 @@ pub async fn broker(opts: &GlobalOpts, a: BrokerArgs) -> anyhow::Result<i32> {
     }
 }
 
-fn parse_contract(text: &str) -> anyhow::Result<ContractId> {
+pub(super) fn parse_contract(text: &str) -> anyhow::Result<ContractId> {
     let padded = if text.len() == 6 {
         format!("{text}00")
     } else {

@@ -22,6 +22,7 @@ mod controls;
 mod demo;
 mod import;
 mod inspect;
+mod orders;
 mod positions;
 mod prices;
 mod roll;
@@ -99,8 +100,14 @@ pub enum Command {
     Prices(prices::PricesArgs),
     /// Backtest a strategy config over the stored prices (chapter-15 stages and positions).
     Backtest(backtest::BacktestArgs),
-    /// Optimal positions stored by run_systems: latest, or the history of one instrument.
+    /// Positions: without a subcommand, the strategies', the system's (per contract) and the
+    /// broker's side by side with any breaks and the instrument locks (exit 1 when the broker
+    /// cannot be asked); `optimal` / `history`: the optimal positions run_systems stored.
     Positions(positions::PositionsArgs),
+    /// The order stacks (instrument, contract, broker): list them or the archive, manual trades,
+    /// balance trades (record a trade done outside the system), cancel, lock and unlock
+    /// instruments, clear a stack, position breaks; a menu without a subcommand.
+    Orders(orders::OrdersArgs),
     /// The broker: check the connection, client ids, and a fake IB Gateway to try the IB path.
     Broker(broker::BrokerArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
@@ -378,6 +385,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Limits(a) => controls::limits(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Positions(a) => positions::positions(&opts, a).await,
+        Command::Orders(a) => orders::orders(&opts, a).await,
         Command::Broker(a) => broker::broker(&opts, a).await,
         Command::Guard { .. } => Ok(0),
     }
