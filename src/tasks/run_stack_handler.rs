@@ -2,8 +2,9 @@
 //! handler role (one per home: a second handler is refused while the first lives), then runs
 //! [`StackHandler::pass`] every `execution.poll_seconds` — reconcile with the broker, spawn
 //! contract orders, force rolls, send broker orders through their algo, manage them, book the
-//! fills, archive what completed — until the stacks are empty (`until_idle`) or `max_seconds`
-//! have passed. With `end_of_day = true` it instead cancels what is unfilled and archives every
+//! fills, archive what completed — until the stacks are empty (`until_idle`; also when a pass
+//! changed nothing and nothing works at the broker, so what is left waits on a lock, a roll
+//! state or a quote) or `max_seconds` have passed. With `end_of_day = true` it instead cancels what is unfilled and archives every
 //! order (the stacks start empty tomorrow).
 //!
 //! For the kill tests, `SYSTRADE_ABORT_AT=STEP[:N]` aborts the process (as `kill -9` would) at
@@ -196,14 +197,42 @@ impl HandlerTask {
         loop {
             let report = handler.pass(&hook).await.map_err(task_error)?;
             passes += 1;
+            let progressed = report.spawned
+                + report.force_rolls
+                + report.sent
+                + report.fills
+                + report.aggressive
+                + report.cancelled
+                + report.completed
+                + report.recovered
+                > 0;
             add(&mut total, report);
+            let store_error =
+                |e: crate::domain::orders::OrderError| TaskError::retryable(e.to_string());
             let active = app
                 .orders
                 .instrument_orders(true)
                 .await
-                .map_err(|e| TaskError::retryable(e.to_string()))?
+                .map_err(store_error)?
                 .len();
+            let working = app
+                .orders
+                .broker_orders(true)
+                .await
+                .map_err(store_error)?
+                .iter()
+                .filter(|b| !b.status.is_final())
+                .count();
             if self.until_idle && active == 0 {
+                break;
+            }
+            // Orders that wait on something a pass cannot change (a lock, a roll state, no
+            // quote) with nothing working at the broker: stop rather than spin.
+            if self.until_idle && !progressed && working == 0 {
+                tracing::info!(
+                    active,
+                    "stack handler stops: the orders left wait on locks, roll states or quotes"
+                );
                 break;
             }
             if started.elapsed().as_secs_f64() >= self.max_seconds {

@@ -244,7 +244,7 @@ fn status_json_reports_every_workflow() {
         .iter()
         .map(|w| w["workflow"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["daily", "example", "systems"]);
+    assert_eq!(names, ["daily", "example", "systems", "trading"]);
     for w in wfs {
         has_keys(
             w,
@@ -384,7 +384,7 @@ fn control_lists_sets_and_rejects() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out).trim(), "example: STOP");
     let list = h.json(&["control", "--json"]);
-    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert_eq!(list.as_array().unwrap().len(), 4);
     assert_eq!(keys(&list[0]), ["state", "updated_at", "workflow"]);
     assert_eq!(
         list[0],

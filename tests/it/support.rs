@@ -34,6 +34,11 @@ impl TestHome {
         }
         c.arg("--home").arg(self.path());
         c.env("NO_COLOR", "1");
+        // The simulated prices stand still, so a passive best-execution limit only fills once
+        // it goes aggressive: keep the stack handler's time-outs short (tests may override).
+        c.env("SYSTRADE_EXECUTION__PASSIVE_TIMEOUT_SECONDS", "0.2")
+            .env("SYSTRADE_EXECUTION__TOTAL_TIMEOUT_SECONDS", "5.0")
+            .env("SYSTRADE_EXECUTION__POLL_SECONDS", "0.05");
         c
     }
 
