@@ -13,6 +13,7 @@ mod crash;
 mod dag_props;
 mod daily;
 mod execution;
+mod order_crash;
 mod orders_cli;
 mod price_tasks;
 mod prices;
