@@ -59,14 +59,29 @@ fn home_with_orders() -> TestHome {
     ok(
         &h,
         &[
-            "orders", "trade", "--strategy", "demo", "--instrument", "SP500", "--quantity", "2",
-            "--type", "market",
+            "orders",
+            "trade",
+            "--strategy",
+            "demo",
+            "--instrument",
+            "SP500",
+            "--quantity",
+            "2",
+            "--type",
+            "market",
         ],
     );
     ok(
         &h,
         &[
-            "orders", "trade", "--strategy", "demo", "--instrument", "GOLD", "--quantity", "-1",
+            "orders",
+            "trade",
+            "--strategy",
+            "demo",
+            "--instrument",
+            "GOLD",
+            "--quantity",
+            "-1",
         ],
     );
     h

@@ -753,7 +753,30 @@ impl StackHandler<'_> {
     /// price; orders past the total time-out are cancelled (the leg is sent again later).
     async fn manage(&self, report: &mut PassReport) -> Result<(), HandlerError> {
         let now = (self.now)();
+        // A leg filled by another broker order (a late fill of one that was cancelled and
+        // replaced): what still works for it would over-fill it.
+        let filled_legs: HashSet<(OrderId, ContractId)> = self
+            .orders
+            .contract_orders(true)
+            .await?
+            .iter()
+            .flat_map(|co| {
+                co.legs
+                    .iter()
+                    .filter(|l| remaining(l.trade, l.fill) == 0)
+                    .map(move |l| (co.id, l.contract))
+            })
+            .collect();
         for bo in self.orders.broker_orders(true).await? {
+            if bo.status == BrokerOrderStatus::Sent
+                && remaining(bo.trade, bo.fill) != 0
+                && filled_legs.contains(&(bo.parent, bo.contract))
+            {
+                self.cancel(&bo, "its contract order is filled already")
+                    .await?;
+                report.cancelled += 1;
+                continue;
+            }
             let (BrokerOrderStatus::Sent, Some(id), OrderType::Limit) =
                 (bo.status, &bo.broker_id, bo.order_type)
             else {

@@ -37,7 +37,11 @@ pub(super) async fn apply_execution(
     };
     let bo = broker_order_from_row(&row)?;
     let q = e.quantity;
-    let extra = overfill(bo.trade, bo.fill, q);
+    let late = matches!(
+        bo.status,
+        BrokerOrderStatus::Cancelled | BrokerOrderStatus::Rejected
+    );
+    let mut extra = overfill(bo.trade, bo.fill, q);
     let fill = bo.fill + q;
     let status = if remaining(bo.trade, fill) == 0 && !bo.status.is_final() {
         BrokerOrderStatus::Filled
@@ -72,6 +76,11 @@ pub(super) async fn apply_execution(
             ),
         ));
     };
+    if extra == 0 {
+        // Another broker order of the same leg (one that replaced a cancelled one) may
+        // already have filled it.
+        extra = overfill(leg.trade, leg.fill, q);
+    }
     leg.filled_price = Some(weighted_average(leg.fill, leg.filled_price, q, e.price));
     leg.fill += q;
     sqlx::query("UPDATE contract_orders SET legs = ? WHERE id = ?")
@@ -116,11 +125,18 @@ pub(super) async fn apply_execution(
         )
         .await?;
     }
-    if extra != 0 {
-        let reason = format!(
-            "over-fill: broker order {} ({} {}) filled {extra} beyond its {} (execution {}); positions follow the broker",
-            bo.id, bo.instrument, bo.contract, bo.trade, e.exec_id
-        );
+    if extra != 0 || late {
+        let reason = if extra != 0 {
+            format!(
+                "over-fill: broker order {} ({} {}) filled {extra} beyond its order (execution {}); positions follow the broker",
+                bo.id, bo.instrument, bo.contract, e.exec_id
+            )
+        } else {
+            format!(
+                "fill after cancel: broker order {} ({} {}) was {} but filled {q} (execution {}); positions follow the broker",
+                bo.id, bo.instrument, bo.contract, bo.status.as_str(), e.exec_id
+            )
+        };
         tracing::error!(instrument = %bo.instrument, critical = true, "{reason}");
         lock_in(conn, &bo.instrument, &reason, at).await?;
     }

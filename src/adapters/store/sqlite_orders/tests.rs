@@ -108,6 +108,14 @@ async fn journey(store: &SqliteRunStore, trade: i64) -> (InstrumentOrder, Broker
     (io, bo)
 }
 
+/// The `overfill` column of every applied execution, in order.
+async fn rows_overfill(store: &SqliteRunStore) -> Vec<i64> {
+    sqlx::query_scalar("SELECT overfill FROM order_executions ORDER BY applied_at, exec_id")
+        .fetch_all(store.pool())
+        .await
+        .expect("executions")
+}
+
 async fn strategy_position(store: &SqliteRunStore) -> i64 {
     store
         .strategy_positions()
@@ -285,7 +293,13 @@ async fn a_fill_after_a_cancel_is_recorded_and_locks_the_instrument() {
     assert_eq!(contract_position(&store, dec()).await, 3);
     let locks = store.locks().await.expect("locks");
     assert_eq!(locks.len(), 1);
-    assert!(locks[0].reason.contains("over-fill"), "{}", locks[0].reason);
+    assert!(
+        locks[0].reason.contains("fill after cancel"),
+        "the first late fill locks: {}",
+        locks[0].reason
+    );
+    let overfills = rows_overfill(&store).await;
+    assert_eq!(overfills, vec![0, 1], "the extra contract is recorded");
     assert_eq!(
         store.complete_orders(false, t(8)).await.expect("done"),
         vec![io.id]
