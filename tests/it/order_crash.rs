@@ -234,3 +234,36 @@ fn killed_after_archiving_completed_orders() {
 fn killed_at_the_second_fill() {
     killed_at("after_fill_applied:2");
 }
+
+#[test]
+fn a_broker_that_cannot_be_read_trades_nothing() {
+    let h = home_with_orders();
+    let out = h
+        .cmd()
+        .env("SYSTRADE_BROKER__SIM_DISCONNECT_AT_CALL", "1")
+        .args(["run", "handle"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        describe(&["run", "handle"], &out)
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("disconnected"), "{text}");
+    let active = json_of(&h, &["orders", "list", "--json"]);
+    assert_eq!(
+        active["instrument_orders"].as_array().map(Vec::len),
+        Some(2),
+        "the orders wait"
+    );
+    assert_eq!(
+        active["broker_orders"],
+        serde_json::json!([]),
+        "nothing sent"
+    );
+    // With the broker back, they go through.
+    ok(&h, &["run", "handle"]);
+    assert_consistent(&h, "after the broker came back");
+}

@@ -431,3 +431,35 @@ async fn cancel_clear_and_balance_trades() {
         (OrderType::Balance, -1, false)
     );
 }
+
+#[tokio::test]
+async fn one_stack_handler_at_a_time_and_a_dead_ones_claim_is_taken_over() {
+    let (_d, store) = open().await;
+    assert_eq!(store.claim_handler().await.expect("claim"), Ok(()));
+    assert_eq!(store.claim_handler().await.expect("mine again"), Ok(()));
+    store.release_handler().await.expect("release");
+    let host = crate::engine::process::host_name();
+    let claim = |pid: i64| {
+        format!(
+            r#"{{"pid":{pid},"pid_start":null,"host":"{host}","boot_id":null,"acquired_at":"2026-11-25T12:00:00Z"}}"#
+        )
+    };
+    // PID 1 is alive: refused, naming it.
+    sqlx::query("INSERT INTO order_handler_state (key, value) VALUES ('handler', ?)")
+        .bind(claim(1))
+        .execute(store.pool())
+        .await
+        .expect("insert");
+    let refused = store.claim_handler().await.expect("claim");
+    assert!(
+        matches!(&refused, Err(holder) if holder.contains("pid 1")),
+        "{refused:?}"
+    );
+    // A PID that does not exist: taken over.
+    sqlx::query("UPDATE order_handler_state SET value = ? WHERE key = 'handler'")
+        .bind(claim(i64::from(i32::MAX) - 7))
+        .execute(store.pool())
+        .await
+        .expect("update");
+    assert_eq!(store.claim_handler().await.expect("take over"), Ok(()));
+}
