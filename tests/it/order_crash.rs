@@ -6,11 +6,10 @@
 //! and strategy, contract and broker positions agree.
 
 use std::collections::BTreeMap;
-use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{stderr, stdout, TestHome};
+use crate::support::{describe, json_of, ok, stderr, stdout, TestHome};
 
 const HANDLE: &str = r#"
 [workflow]
@@ -22,26 +21,6 @@ task = "run_stack_handler"
 retries = 0
 params = { max_seconds = 30 }
 "#;
-
-fn describe(args: &[&str], out: &Output) -> String {
-    format!(
-        "{args:?}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        stdout(out),
-        stderr(out)
-    )
-}
-
-fn ok(h: &TestHome, args: &[&str]) -> String {
-    let out = h.run(args);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(args, &out));
-    stdout(&out)
-}
-
-fn json_of(h: &TestHome, args: &[&str]) -> Value {
-    let text = ok(h, args);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{text}"))
-}
 
 /// The demo's home, with its orders done, and two manual orders on the stack.
 fn home_with_orders() -> TestHome {

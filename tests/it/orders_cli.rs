@@ -4,7 +4,6 @@
 //! (one it holds a position the system does not know; one it cannot be asked), locks, cancel and
 //! clear.
 
-use std::process::Output;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -18,7 +17,7 @@ use systrade::domain::instrument::InstrumentCode;
 use systrade::domain::orders::OrderStore;
 use systrade::engine::clock::SystemClock;
 
-use crate::support::{stderr, stdout, TestHome};
+use crate::support::{describe, json_of, ok, stderr, stdout, TestHome};
 
 /// A home with two strategies.
 fn home() -> TestHome {
@@ -29,26 +28,6 @@ fn home() -> TestHome {
     )
     .unwrap();
     h
-}
-
-fn describe(args: &[&str], out: &Output) -> String {
-    format!(
-        "{args:?}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        stdout(out),
-        stderr(out)
-    )
-}
-
-fn ok(h: &TestHome, args: &[&str]) -> String {
-    let out = h.run(args);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(args, &out));
-    stdout(&out)
-}
-
-fn json_of(h: &TestHome, args: &[&str]) -> Value {
-    let text = ok(h, args);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{text}"))
 }
 
 /// Exit `code` with `needle` in stderr.

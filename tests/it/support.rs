@@ -107,3 +107,26 @@ pub fn free_port() -> u16 {
         .expect("free port")
         .port()
 }
+
+/// A command line and what it did, for assertion messages.
+pub fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "{args:?}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
+}
+
+/// Runs `args`, which must exit 0; returns stdout.
+pub fn ok(h: &TestHome, args: &[&str]) -> String {
+    let out = h.run(args);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(args, &out));
+    stdout(&out)
+}
+
+/// Runs `args` (with `--json`), which must exit 0; returns stdout parsed.
+pub fn json_of(h: &TestHome, args: &[&str]) -> Value {
+    let text = ok(h, args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{text}"))
+}
