@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{json, Value};
 
 use systrade::adapters::parquet::ParquetPriceStore;
 use systrade::adapters::sim_broker::{ManualQuotes, SimBroker, SimFaults};
@@ -19,8 +20,10 @@ use systrade::domain::instrument::{Instrument, InstrumentCode, ReferenceData};
 use systrade::domain::orders::handler::{PassReport, StackHandler};
 use systrade::domain::orders::{AddOutcome, NewInstrumentOrder, OrderStore, OrderType};
 use systrade::domain::ports::PriceStore;
-use systrade::domain::series::MultiplePrices;
+use systrade::domain::series::{MultiplePrices, PriceSeries};
 use systrade::engine::clock::Clock;
+
+use crate::support::{stderr, stdout, TestHome};
 
 // ---------------------------------------------------------------------------------------------
 // The stack handler
@@ -353,4 +356,388 @@ async fn an_order_a_crash_interrupted_is_counted_when_the_restart_finds_or_sends
         // Counted once whether the crash came before or after the broker had it.
         assert_eq!(desk.traded().await, [3], "{step}: {after:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// systrade controls trade-limits
+
+const NOW: &str = "2026-11-24T12:00:00Z";
+
+fn run(h: &TestHome, args: &[&str]) -> std::process::Output {
+    h.cmd()
+        .env("SYSTRADE_NOW", NOW)
+        .args(args)
+        .output()
+        .expect("run systrade")
+}
+
+fn ok(h: &TestHome, args: &[&str]) -> String {
+    let out = run(h, args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn json_of(h: &TestHome, args: &[&str]) -> Value {
+    let text = ok(h, args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{text}"))
+}
+
+/// Exit 2 with `needle` in stderr.
+fn invalid(h: &TestHome, args: &[&str], needle: &str) {
+    let out = run(h, args);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(needle),
+        "{args:?}: `{needle}` not in stderr:\n{}",
+        stderr(&out)
+    );
+}
+
+/// `trade-limits list --json` rows without their times (checked: the test clock starts at NOW,
+/// and the period ends `period_days` after the last reset).
+fn listed(h: &TestHome) -> Vec<Value> {
+    let v = json_of(h, &tl("list --json"));
+    let mut rows = v["trade_limits"].as_array().expect("an array").clone();
+    for r in &mut rows {
+        let obj = r.as_object_mut().expect("an object");
+        let last: DateTime<Utc> =
+            serde_json::from_value(obj.remove("last_reset").expect("last_reset")).unwrap();
+        let ends: DateTime<Utc> =
+            serde_json::from_value(obj.remove("resets_at").expect("resets_at")).unwrap();
+        let period = obj["period_days"].as_i64().expect("period_days");
+        assert_eq!(ends - last, Duration::days(period));
+        assert!(last.to_rfc3339().starts_with("2026-11-24T12:0"), "{last}");
+    }
+    rows
+}
+
+/// Adds `quantity` to the limits of a strategy's orders in an instrument, as the stack handler
+/// does when it sends an order.
+fn trade(h: &TestHome, strategy: &str, instrument: &str, quantity: i64) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = SqliteRunStore::open(&h.path().join("systrade.db"), Durability::Normal)
+            .await
+            .unwrap();
+        let at = DateTime::parse_from_rfc3339(NOW)
+            .unwrap()
+            .with_timezone(&Utc)
+            + Duration::minutes(1);
+        store
+            .record_trade(
+                strategy,
+                &InstrumentCode::new(instrument).unwrap(),
+                quantity,
+                at,
+            )
+            .await
+            .unwrap();
+    });
+}
+
+/// `controls trade-limits` and the words of `line`.
+fn tl(line: &str) -> Vec<&str> {
+    let mut a = vec!["controls", "trade-limits"];
+    a.extend(line.split_whitespace());
+    a
+}
+
+fn home() -> TestHome {
+    let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[strategies]\nweights = { demo = 1.0, trend = 1.0 }\n",
+    )
+    .unwrap();
+    h
+}
+
+#[test]
+fn trade_limits_set_list_reset_delete() {
+    let h = home();
+    assert_eq!(
+        json_of(&h, &tl("list --json")),
+        json!({ "trade_limits": [] })
+    );
+    assert!(ok(&h, &tl("list")).contains("no trade limits"));
+    let set = json_of(
+        &h,
+        &tl("set --instrument SP500 --period-days 1 --limit 6 --json"),
+    );
+    assert_eq!(
+        set,
+        json!({
+            "action": "set", "scope": "instrument", "strategy": null, "instrument": "SP500",
+            "period_days": 1, "limit": 6, "traded": 0, "capacity": 6, "previous": null,
+        })
+    );
+    let text = ok(
+        &h,
+        &tl("set --instrument SP500 --strategy demo --period-days 5 --limit 3"),
+    );
+    assert!(
+        text.contains("trade limit of demo/SP500 per 5 days: 3"),
+        "{text}"
+    );
+    assert_eq!(
+        listed(&h),
+        [
+            json!({ "scope": "instrument", "strategy": null, "instrument": "SP500",
+                    "period_days": 1, "limit": 6, "traded": 0, "capacity": 6 }),
+            json!({ "scope": "strategy_instrument", "strategy": "demo", "instrument": "SP500",
+                    "period_days": 5, "limit": 3, "traded": 0, "capacity": 3 }),
+        ]
+    );
+    let table = ok(&h, &tl("list"));
+    assert!(
+        table.contains("period ends") && table.contains("5 days"),
+        "{table}"
+    );
+
+    // The stack handler sent 5 contracts for demo: both limits count them; lowering the
+    // instrument's limit keeps them (capacity 0, never negative).
+    trade(&h, "demo", "SP500", 5);
+    let set = json_of(
+        &h,
+        &tl("set --instrument SP500 --period-days 1 --limit 4 --json"),
+    );
+    assert_eq!(set["previous"], json!({ "limit": 6 }));
+    assert_eq!((&set["traded"], &set["capacity"]), (&json!(5), &json!(0)));
+    let rows = listed(&h);
+    assert_eq!(
+        (&rows[0]["traded"], &rows[0]["capacity"]),
+        (&json!(5), &json!(0))
+    );
+    assert_eq!(
+        (&rows[1]["traded"], &rows[1]["capacity"]),
+        (&json!(5), &json!(0))
+    );
+
+    // A reset starts the period again for that limit only.
+    let reset = json_of(&h, &tl("reset --instrument SP500 --period-days 1 --json"));
+    assert_eq!(reset["action"], "reset");
+    assert_eq!(reset["previous"]["traded"], 5);
+    let rows = listed(&h);
+    assert_eq!(
+        (&rows[0]["traded"], &rows[0]["capacity"]),
+        (&json!(0), &json!(4))
+    );
+    assert_eq!(rows[1]["traded"], 5);
+
+    let text = ok(
+        &h,
+        &tl("delete --instrument SP500 --strategy demo --period-days 5"),
+    );
+    assert!(text.contains("deleted (was 3, 5 traded)"), "{text}");
+    assert_eq!(listed(&h).len(), 1);
+}
+
+#[test]
+fn bad_trade_limit_input_exits_2_and_writes_nothing() {
+    let h = home();
+    ok(&h, &tl("set --instrument SP500 --period-days 1 --limit 6"));
+    let before = listed(&h);
+    for (line, needle) in [
+        (
+            "set --instrument SP5000 --period-days 1 --limit 3",
+            "did you mean `SP500`?",
+        ),
+        (
+            "set --instrument sp500 --period-days 1 --limit 3",
+            "codes are case-sensitive",
+        ),
+        (
+            "set --instrument SP500 --period-days 0 --limit 3",
+            "the period must be 1 to 3650 days, not 0",
+        ),
+        (
+            "set --instrument SP500 --period-days -2 --limit 3",
+            "not -2",
+        ),
+        (
+            "set --instrument SP500 --period-days 1 --limit -1",
+            "a trade limit is 0 or more contracts, not -1",
+        ),
+        (
+            "set --instrument SP500 --period-days 1 --limit lots",
+            "invalid value 'lots'",
+        ),
+        (
+            "reset --instrument SP500 --period-days 2",
+            "no trade limit stored for SP500 (all strategies) per 2 days; nothing reset",
+        ),
+        (
+            "delete --instrument SP500 --strategy demo --period-days 1",
+            "no trade limit stored for demo/SP500 per 1 day; nothing deleted",
+        ),
+        (
+            "auto --period-days 1 --instrument SP5000",
+            "did you mean `SP500`?",
+        ),
+        (
+            "auto --period-days 0 --apply",
+            "the period must be 1 to 3650 days",
+        ),
+        // Off a terminal, no subcommand: the help and exit 2.
+        ("", "give a subcommand (list, set, reset, delete, auto)"),
+    ] {
+        invalid(&h, &tl(line), needle);
+    }
+    let mut bad_name = tl("set --instrument SP500 --period-days 1 --limit 3 --strategy");
+    bad_name.push("my strategy");
+    invalid(&h, &bad_name, "invalid strategy name `my strategy`");
+    assert_eq!(listed(&h), before);
+}
+
+/// `len + 1` daily adjusted prices at 23:00 ending the day before NOW, alternating `low` and
+/// `high` (starting and ending at `low`).
+fn alternating(len: i64, low: f64, high: f64) -> PriceSeries {
+    let last = Utc.with_ymd_and_hms(2026, 11, 23, 23, 0, 0).unwrap();
+    let mut s = PriceSeries::default();
+    for i in 0..=len {
+        s.ts.push((last - Duration::days(len - i)).timestamp_micros());
+        s.value.push(if i % 2 == 0 { low } else { high });
+    }
+    s
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+#[test]
+fn auto_trade_limits_from_capital_risk_and_exposure() {
+    let h = home();
+    let store = ParquetPriceStore::new(h.path().join("data"));
+    let sp500 = InstrumentCode::new("SP500").unwrap();
+    let v2x = InstrumentCode::new("V2X").unwrap();
+    // 60 daily changes of ±10 (SP500, USD, point 50) and ±1 (V2X, EUR, point 100).
+    store
+        .write_adjusted(&sp500, &alternating(60, 4000.0, 4010.0))
+        .unwrap();
+    store
+        .write_adjusted(&v2x, &alternating(60, 20.0, 21.0))
+        .unwrap();
+    // No capital yet: an operational error naming the fix, nothing written.
+    let out = run(&h, &tl("auto --period-days 30 --apply"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("systrade capital init"),
+        "{}",
+        stderr(&out)
+    );
+    ok(&h, &["capital", "init", "1000000"]);
+    // V2X needs EUR in USD: without it, V2X is skipped with the reason.
+    let v = json_of(&h, &tl("auto --period-days 30 --json"));
+    assert_eq!(
+        v["skipped"],
+        json!([{ "instrument": "V2X", "reason": "no EURUSD FX rate stored" }])
+    );
+    store
+        .write_fx(
+            "EUR",
+            &PriceSeries {
+                ts: vec![0, 1],
+                value: vec![1.05, 1.1],
+            },
+        )
+        .unwrap();
+    // Asked by name, an instrument without prices is skipped too.
+    let v = json_of(
+        &h,
+        &tl("auto --period-days 30 --instrument SP500 --instrument V2X --instrument GOLD --json"),
+    );
+    assert_eq!(
+        (v["capital"].clone(), v["base_currency"].clone()),
+        (json!(1e6), json!("USD"))
+    );
+    assert_eq!(
+        (v["period_days"].clone(), v["applied"].clone()),
+        (json!(30), json!(false))
+    );
+    assert_eq!(
+        v["skipped"],
+        json!([{ "instrument": "GOLD", "reason": "no adjusted prices for GOLD" }])
+    );
+    let rows = v["instruments"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let stdev = 16.0 * (60.0f64 / 59.0).sqrt(); // of ±1 changes, annualised
+    let sp = &rows[0];
+    assert_eq!(sp["instrument"], "SP500");
+    assert_eq!(sp["daily_changes"], 60);
+    assert!(
+        close(sp["annual_price_stdev"].as_f64().unwrap(), 10.0 * stdev),
+        "{sp}"
+    );
+    assert!(close(
+        sp["annual_cash_risk_per_contract"].as_f64().unwrap(),
+        10.0 * stdev * 50.0
+    ));
+    assert!(close(
+        sp["notional_exposure_per_contract"].as_f64().unwrap(),
+        4000.0 * 50.0
+    ));
+    assert_eq!(sp["average_daily_volume"], Value::Null);
+    // risk 6.2, leverage 5, concentration 6 → 5; 30 days: ceil(5 × √30 × 0.33) = 10.
+    assert_eq!(sp["standard_position"], 5.0);
+    assert_eq!(
+        (sp["trade_limit"].clone(), sp["position_limit"].clone()),
+        (json!(10), json!(5))
+    );
+    assert_eq!(sp["current_trade_limit"], Value::Null);
+    let vx = &rows[1];
+    assert_eq!(
+        (vx["currency"].clone(), vx["fx_to_base"].clone()),
+        (json!("EUR"), json!(1.1))
+    );
+    assert!(
+        close(
+            vx["annual_cash_risk_per_contract"].as_f64().unwrap(),
+            stdev * 110.0
+        ),
+        "{vx}"
+    );
+    assert!(close(
+        vx["notional_exposure_per_contract"].as_f64().unwrap(),
+        20.0 * 110.0
+    ));
+    // risk 28.2, leverage 454, concentration 28 → 28; ceil(28 × √30 × 0.33) = 51.
+    assert_eq!(vx["standard_position"], 28.0);
+    assert_eq!(
+        (vx["trade_limit"].clone(), vx["position_limit"].clone()),
+        (json!(51), json!(28))
+    );
+    // Shown only.
+    assert!(listed(&h).is_empty());
+    let text = ok(&h, &tl("auto --period-days 30"));
+    assert!(text.contains("nothing written: add --apply"), "{text}");
+    assert!(text.contains("SP500") && text.contains("V2X"), "{text}");
+
+    // --apply writes instrument-wide limits, keeping what was traded this period.
+    ok(&h, &tl("set --instrument SP500 --period-days 30 --limit 2"));
+    trade(&h, "demo", "SP500", 2);
+    let v = json_of(&h, &tl("auto --period-days 30 --apply --json"));
+    assert_eq!(v["applied"], true);
+    assert_eq!(v["instruments"][0]["current_trade_limit"], 2);
+    assert_eq!(
+        listed(&h),
+        [
+            json!({ "scope": "instrument", "strategy": null, "instrument": "SP500",
+                    "period_days": 30, "limit": 10, "traded": 2, "capacity": 8 }),
+            json!({ "scope": "instrument", "strategy": null, "instrument": "V2X",
+                    "period_days": 30, "limit": 51, "traded": 0, "capacity": 51 }),
+        ]
+    );
 }
