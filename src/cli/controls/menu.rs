@@ -124,13 +124,13 @@ async fn pick_trade_limit(ctx: &Ctx, verb: &str) -> anyhow::Result<Option<trade_
         .iter()
         .map(|l| {
             format!(
-                "{}{} per {} days: {} ({} traded)",
+                "{}{} per {}: {} ({} traded)",
                 l.strategy
                     .as_deref()
                     .map(|s| format!("{s}/"))
                     .unwrap_or_default(),
                 l.instrument,
-                l.period_days,
+                trade_limits::days(l.period_days),
                 l.limit,
                 l.trades_since_reset
             )

@@ -123,7 +123,7 @@ impl Key {
     }
 }
 
-fn days(n: u32) -> String {
+pub(super) fn days(n: u32) -> String {
     if n == 1 {
         "1 day".into()
     } else {
