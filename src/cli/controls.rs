@@ -1,9 +1,12 @@
-//! `systrade overrides` and `systrade limits`: the trading controls a person sets (pysystemtrade's
-//! `interactive_controls` options for overrides and position limits, B13/B14). Each has `list`,
-//! `set` and `delete`; without a subcommand, on a terminal, a menu offers the same (see
-//! [`menu`]). Instruments must be in the reference data; bad values change nothing (exit 2).
+//! `systrade overrides`, `systrade limits` and `systrade controls trade-limits`: the trading
+//! controls a person sets (pysystemtrade's `interactive_controls` options for overrides,
+//! position limits and trade limits, B13–B15). Each has `list`, `set` and `delete` (trade limits
+//! also `reset` and `auto`, in [`trade_limits`]); without a subcommand, on a terminal, a menu
+//! offers the same (see [`menu`]). Instruments must be in the reference data; bad values change
+//! nothing (exit 2).
 
 mod menu;
+mod trade_limits;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -122,6 +125,20 @@ pub struct DeleteLimitArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct ControlsArgs {
+    #[command(subcommand)]
+    pub command: ControlsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ControlsCommand {
+    /// Trade limits: at most N contracts per rolling period of P days for an instrument (all
+    /// strategies) or a strategy's instrument; the stack handler cuts broker orders to them.
+    /// list, set, reset, delete, auto; a menu without a subcommand.
+    TradeLimits(trade_limits::TradeLimitsArgs),
+}
+
 /// An override as printed by `--json`.
 #[derive(Debug, Serialize)]
 struct OverrideJson {
@@ -226,12 +243,24 @@ fn limit_scope(ctx: &Ctx, t: &LimitTarget) -> anyhow::Result<LimitScope> {
 
 /// Prints `systrade NAME --help` on stderr (used off a terminal with no subcommand).
 fn help_and_exit_2(name: &str) -> anyhow::Result<i32> {
+    help_and_exit_2_for(&[name], "list, set, delete")
+}
+
+/// Prints `systrade WORDS... --help` on stderr and asks for one of `subcommands`.
+fn help_and_exit_2_for(words: &[&str], subcommands: &str) -> anyhow::Result<i32> {
     use clap::CommandFactory;
-    match super::Cli::command().try_get_matches_from(["systrade", name, "--help"]) {
+    let args = std::iter::once("systrade")
+        .chain(words.iter().copied())
+        .chain(std::iter::once("--help"));
+    let name = words.join(" ");
+    match super::Cli::command().try_get_matches_from(args) {
         Err(e) => eprintln!("{}", e.render()),
-        Ok(_) => eprintln!("usage: systrade {name} <list|set|delete>"),
+        Ok(_) => eprintln!(
+            "usage: systrade {name} <{}>",
+            subcommands.replace(", ", "|")
+        ),
     }
-    eprintln!("error: give a subcommand (list, set, delete); the menu needs a terminal");
+    eprintln!("error: give a subcommand ({subcommands}); the menu needs a terminal");
     Ok(2)
 }
 
@@ -277,6 +306,25 @@ pub async fn limits(opts: &GlobalOpts, a: LimitsArgs) -> anyhow::Result<i32> {
         LimitsCommand::Delete(d) => {
             let scope = limit_scope(&ctx, &d.target)?;
             delete_limit(&ctx, &scope, d.json).await
+        }
+    }
+}
+
+pub async fn controls(opts: &GlobalOpts, a: ControlsArgs) -> anyhow::Result<i32> {
+    match a.command {
+        ControlsCommand::TradeLimits(t) => {
+            let Some(command) = t.command else {
+                if !menu::on_terminal() {
+                    return help_and_exit_2_for(
+                        &["controls", "trade-limits"],
+                        "list, set, reset, delete, auto",
+                    );
+                }
+                let ctx = Ctx::open(opts).await?;
+                return menu::run(&ctx).await;
+            };
+            let ctx = Ctx::open(opts).await?;
+            trade_limits::trade_limits(&ctx, command).await
         }
     }
 }

@@ -121,6 +121,9 @@ pub enum Command {
     /// Position limits (contracts) of instruments and strategies' instruments: list, set, delete;
     /// a menu without a subcommand.
     Limits(controls::LimitsArgs),
+    /// Trading controls applied when orders are sent: trade limits (contracts per period) of
+    /// instruments and strategies' instruments, and their auto-populated values.
+    Controls(controls::ControlsArgs),
     /// Internal: runs an external command and kills its process group if the runner dies.
     #[command(name = "__guard", hide = true)]
     Guard {
@@ -383,6 +386,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Capital(a) => capital::capital(&opts, a).await,
         Command::Overrides(a) => controls::overrides(&opts, a).await,
         Command::Limits(a) => controls::limits(&opts, a).await,
+        Command::Controls(a) => controls::controls(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Positions(a) => positions::positions(&opts, a).await,
         Command::Orders(a) => orders::orders(&opts, a).await,

@@ -1,6 +1,8 @@
-//! Trading controls a person sets (B13, B14): overrides and position limits, who they apply to,
-//! the store that keeps them ([`ControlStore`], SQLite in `adapters::store::sqlite_controls`),
-//! and [`apply_controls`], the one call order generation makes for each proposed trade.
+//! Trading controls a person sets (B13–B15): overrides, position limits and trade limits, who
+//! they apply to, the store that keeps them ([`ControlStore`], SQLite in
+//! `adapters::store::sqlite_controls`), and [`apply_controls`], the one call order generation
+//! makes for each proposed trade. Trade limits apply later, when the stack handler creates broker
+//! orders (`domain::orders::sizing`); their rules are in `domain::execution`.
 
 use std::fmt;
 
@@ -8,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use super::execution::TradeLimit;
 use super::instrument::InstrumentCode;
 pub use super::overrides::{Override, OverrideError};
 pub use super::position_limits::{most_conservative, PositionLimit, PositionLimitError};
@@ -180,7 +183,7 @@ pub struct LimitRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ControlChange {
     pub id: i64,
-    /// `override` or `position_limit`.
+    /// `override`, `position_limit` or `trade_limit`.
     pub control: String,
     pub strategy: Option<String>,
     pub instrument: Option<String>,
@@ -336,10 +339,27 @@ pub enum ControlError {
     Database { detail: String },
     #[error("control store holds an invalid {what}: {detail}")]
     Corrupt { what: String, detail: String },
+    /// A value the store refuses to write (nothing was written).
+    #[error("{0}")]
+    Invalid(String),
 }
 
-/// Where overrides and position limits are kept. Every change records its time (`updated_at`)
-/// and a row of history ([`ControlChange`]). Setters and deleters return the previous record.
+impl ControlError {
+    /// Whether trying again may help (the database was busy or unavailable).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ControlError::Database { .. })
+    }
+}
+
+/// Where overrides, position limits and trade limits are kept. Every change a person makes
+/// records its time (`updated_at`) and a row of history ([`ControlChange`]); setters and
+/// deleters return the previous record.
+///
+/// Trade limits (B15) are keyed by (strategy, instrument, period in days), `strategy: None`
+/// being the instrument across strategies. The rolling-period rule
+/// ([`TradeLimit::reset_if_due`]) is applied on every read without writing, and written by the
+/// next write of the limit; so a period restarts at the first trade (or change) after the last
+/// one ended.
 #[async_trait]
 pub trait ControlStore: Send + Sync {
     /// Every override, by scope (strategies, instruments, pairs; each sorted).
@@ -388,6 +408,55 @@ pub trait ControlStore: Send + Sync {
 
     /// The most recent changes of overrides and limits, newest first.
     async fn control_changes(&self, limit: i64) -> Result<Vec<ControlChange>, ControlError>;
+
+    /// Every trade limit as of `now` (periods that ended read as reset: 0 trades, clock `now`):
+    /// instrument-wide ones first, then strategies' instruments; each by instrument, strategy
+    /// and period.
+    async fn trade_limits(&self, now: DateTime<Utc>) -> Result<Vec<TradeLimit>, ControlError>;
+
+    /// Sets the limit (contracts per period, ≥ 0; the period ≥ 1 day) of a key. A new limit
+    /// starts with 0 trades and its clock at `at`; changing an existing one keeps its trades and
+    /// clock (after the period rule as of `at`), so a lowered limit can leave no capacity.
+    /// Returns the previous limit as of `at`.
+    async fn set_trade_limit(
+        &self,
+        strategy: Option<&StrategyName>,
+        instrument: &InstrumentCode,
+        period_days: u32,
+        limit: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TradeLimit>, ControlError>;
+
+    /// Starts a key's period again by hand: 0 trades, clock restarted at `at`. Returns the limit
+    /// as it was (as of `at`); `None` when none is stored (nothing is written).
+    async fn reset_trade_limit(
+        &self,
+        strategy: Option<&StrategyName>,
+        instrument: &InstrumentCode,
+        period_days: u32,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TradeLimit>, ControlError>;
+
+    /// Removes a key's limit; `None` when there was none.
+    async fn delete_trade_limit(
+        &self,
+        strategy: Option<&StrategyName>,
+        instrument: &InstrumentCode,
+        period_days: u32,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TradeLimit>, ControlError>;
+
+    /// Counts an order of `strategy` in `instrument` that was sent: `abs_qty` (its Σ|legs|) is
+    /// added to every relevant limit ([`crate::domain::execution::relevant`]: the instrument's
+    /// and that strategy's, every period), each after the period rule as of `at`, in one
+    /// transaction. Returns the limits as written (none: nothing limits this order).
+    async fn record_trade(
+        &self,
+        strategy: &str,
+        instrument: &InstrumentCode,
+        abs_qty: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<TradeLimit>, ControlError>;
 }
 
 #[cfg(test)]

@@ -177,6 +177,7 @@ impl HandlerTask {
             broker: broker.as_ref(),
             rolls: app.metadata.as_ref(),
             prices: prices.as_ref(),
+            controls: app.controls.as_ref(),
             best,
             now: &now,
         };

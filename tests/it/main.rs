@@ -21,4 +21,5 @@ mod prices;
 mod roll;
 mod strategies;
 mod support;
+mod trade_limits;
 mod validation;

@@ -210,6 +210,23 @@ impl ManualQuotes {
         }
     }
 
+    /// Sets the sizes quoted at the bid and the ask of a contract whose quote is set (a
+    /// no-op otherwise).
+    pub fn set_sizes(
+        &self,
+        instrument: &InstrumentCode,
+        contract: ContractId,
+        bid_size: f64,
+        ask_size: f64,
+    ) {
+        if let Ok(mut q) = self.quotes.lock() {
+            if let Some(quote) = q.get_mut(&(instrument.clone(), contract)) {
+                quote.bid_size = bid_size;
+                quote.ask_size = ask_size;
+            }
+        }
+    }
+
     /// Sets the USD value of one unit of `currency`.
     pub fn set_fx(&self, currency: &str, usd_value: f64) {
         if let Ok(mut fx) = self.fx.lock() {

@@ -1,6 +1,9 @@
-//! [`ControlStore`] (overrides, position limits and their history) on the run store's SQLite
-//! file and pool: tables from migration `20261124000005_controls.sql`. Every change reads the
+//! [`ControlStore`] (overrides, position limits, trade limits and their history) on the run
+//! store's SQLite file and pool: tables from migrations `20261124000005_controls.sql` and
+//! `20261125000010_trade_limits.sql` (trade limits in [`trade_limits`]). Every change reads the
 //! previous value, writes, and records the change in one `BEGIN IMMEDIATE` transaction.
+
+mod trade_limits;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -219,6 +222,12 @@ fn limit_column(limit: PositionLimit) -> Result<Option<i64>, ControlError> {
         .transpose()
 }
 
+impl SqliteRunStore {
+    async fn immediate(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, ControlError> {
+        self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
+}
+
 #[async_trait]
 impl ControlStore for SqliteRunStore {
     async fn overrides(&self) -> Result<Vec<OverrideRecord>, ControlError> {
@@ -399,6 +408,71 @@ impl ControlStore for SqliteRunStore {
                 })
             })
             .collect()
+    }
+
+    async fn trade_limits(&self, now: DateTime<Utc>) -> Result<Vec<TradeLimit>, ControlError> {
+        let mut conn = self.pool().acquire().await.map_err(db)?;
+        let mut all = trade_limits::all(&mut conn).await?;
+        for l in &mut all {
+            l.reset_if_due(now);
+        }
+        Ok(all)
+    }
+
+    async fn set_trade_limit(
+        &self,
+        strategy: Option<&StrategyName>,
+        instrument: &InstrumentCode,
+        period_days: u32,
+        limit: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TradeLimit>, ControlError> {
+        let key = trade_limits::Key::new(strategy, instrument, period_days)?;
+        let mut tx = self.immediate().await?;
+        let previous = trade_limits::set(&mut tx, &key, limit, at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(previous)
+    }
+
+    async fn reset_trade_limit(
+        &self,
+        strategy: Option<&StrategyName>,
+        instrument: &InstrumentCode,
+        period_days: u32,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TradeLimit>, ControlError> {
+        let key = trade_limits::Key::new(strategy, instrument, period_days)?;
+        let mut tx = self.immediate().await?;
+        let previous = trade_limits::reset(&mut tx, &key, at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(previous)
+    }
+
+    async fn delete_trade_limit(
+        &self,
+        strategy: Option<&StrategyName>,
+        instrument: &InstrumentCode,
+        period_days: u32,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TradeLimit>, ControlError> {
+        let key = trade_limits::Key::new(strategy, instrument, period_days)?;
+        let mut tx = self.immediate().await?;
+        let previous = trade_limits::delete(&mut tx, &key, at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(previous)
+    }
+
+    async fn record_trade(
+        &self,
+        strategy: &str,
+        instrument: &InstrumentCode,
+        abs_qty: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<TradeLimit>, ControlError> {
+        let mut tx = self.immediate().await?;
+        let written = trade_limits::record(&mut tx, strategy, instrument, abs_qty, at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(written)
     }
 }
 

@@ -14,7 +14,8 @@
 //! Decisions: a spread contract order (a force roll) is legged — one broker order per leg —
 //! because the broker port sends single-contract orders (IB combo orders can come later);
 //! average prices are quantity-weighted (§E5); trade-limit capacity is clamped at zero (§E6);
-//! liquidity sizing uses the size quoted on the side we trade against (§E7).
+//! liquidity sizing uses the size quoted on the side we trade against (§E7). Sizing by trade
+//! limits and liquidity, and counting what was sent, are in [`super::sizing`].
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -27,6 +28,7 @@ use super::spawn::{force_roll, plan_children, ForceRoll, SpawnPlan};
 use super::*;
 use crate::domain::broker::{Broker, BrokerError, OrderPricing, OrderRequest, OrderStatus};
 use crate::domain::contract::ContractId;
+use crate::domain::controls::{ControlError, ControlStore};
 use crate::domain::execution::{
     aggressive_price, analyse, go_aggressive, initial_order, round_to_tick, timed_out,
     BestExecutionParams, InitialOrder, Tick, TickAnalysis,
@@ -42,6 +44,8 @@ pub enum HandlerError {
     Orders(#[from] OrderError),
     #[error("broker: {0}")]
     Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Controls(#[from] ControlError),
     #[error("{0}")]
     Store(String),
 }
@@ -51,6 +55,7 @@ impl HandlerError {
         match self {
             HandlerError::Orders(OrderError::Database { .. }) => true,
             HandlerError::Broker(b) => b.is_retryable(),
+            HandlerError::Controls(c) => c.is_retryable(),
             _ => false,
         }
     }
@@ -82,6 +87,8 @@ pub struct StackHandler<'a> {
     pub broker: &'a dyn Broker,
     pub rolls: &'a dyn RollStateStore,
     pub prices: &'a dyn PriceStore,
+    /// Trade limits (§B15): read when sizing broker orders, counted when one is sent.
+    pub controls: &'a dyn ControlStore,
     pub best: BestExecutionParams,
     /// The clock (UTC).
     pub now: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync),
@@ -204,6 +211,7 @@ impl StackHandler<'_> {
                 });
             match known {
                 Some(broker_id) => {
+                    self.count_trade(&bo).await?;
                     self.orders
                         .update_broker_order(
                             bo.id,
@@ -247,6 +255,11 @@ impl StackHandler<'_> {
                         BrokerOrderStatus::Sent
                     }
                 };
+                // Counted before the answer is recorded: a crash in between counts it again
+                // at recovery (too much, the safe side), never not at all.
+                if status != BrokerOrderStatus::Rejected {
+                    self.count_trade(bo).await?;
+                }
                 self.orders
                     .update_broker_order(
                         bo.id,
@@ -646,17 +659,25 @@ impl StackHandler<'_> {
                 ));
                 continue;
             }
-            for leg in &co.legs {
-                let quantity = remaining(leg.trade, leg.fill);
-                if quantity == 0 || live.contains(&(co.id, leg.contract)) {
-                    continue;
-                }
-                let Some(new) = self
-                    .price_order(&co, leg.contract, quantity, report)
-                    .await?
-                else {
-                    continue;
-                };
+            // What is left of each leg with nothing working at the broker, sized (§B19 step 3).
+            let pending: Vec<i64> = co
+                .legs
+                .iter()
+                .map(|leg| {
+                    if live.contains(&(co.id, leg.contract)) {
+                        0
+                    } else {
+                        remaining(leg.trade, leg.fill)
+                    }
+                })
+                .collect();
+            if pending.iter().all(|&q| q == 0) {
+                continue;
+            }
+            for (contract, quantity, tick) in self.size_legs(&co, &pending, report).await? {
+                let new = self
+                    .price_order(&co, contract, quantity, tick.as_ref())
+                    .await;
                 let bo = self.orders.add_broker_order(&new).await?;
                 hook("after_broker_order_written");
                 match self.submit(&bo, hook).await {
@@ -674,16 +695,51 @@ impl StackHandler<'_> {
         Ok(())
     }
 
-    /// The broker order for one leg: market, limit at the order's price, or the best-execution
-    /// algo's first order (a passive limit at the offside price, or market when not viable).
-    async fn price_order(
+    /// The top of the book for a best-execution leg, seen from its side; `None` (noted) when
+    /// the broker has no valid quote for it.
+    pub(super) async fn leg_tick(
         &self,
         co: &ContractOrder,
         contract: ContractId,
         quantity: i64,
         report: &mut PassReport,
-    ) -> Result<Option<NewBrokerOrder>, HandlerError> {
-        let now = (self.now)();
+    ) -> Result<Option<TickAnalysis>, HandlerError> {
+        let quote = match self.broker.quote(&co.instrument, contract).await {
+            Ok(q) => q,
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => {
+                report
+                    .notes
+                    .push(format!("contract order {}: no quote: {e}", co.id));
+                return Ok(None);
+            }
+        };
+        let tick = Tick {
+            bid: quote.bid,
+            ask: quote.ask,
+            bid_size: quote.bid_size,
+            ask_size: quote.ask_size,
+        };
+        let analysis = analyse(&tick, quantity);
+        if analysis.is_none() {
+            report.notes.push(format!(
+                "contract order {}: no valid bid and ask for {} {contract}",
+                co.id, co.instrument
+            ));
+        }
+        Ok(analysis)
+    }
+
+    /// The broker order for one sized leg: market, limit at the order's price, or the
+    /// best-execution algo's first order on `tick` (a passive limit at the offside price, or
+    /// market when not viable).
+    async fn price_order(
+        &self,
+        co: &ContractOrder,
+        contract: ContractId,
+        quantity: i64,
+        tick: Option<&TickAnalysis>,
+    ) -> NewBrokerOrder {
         let mut new = NewBrokerOrder {
             parent: co.id,
             contract,
@@ -694,52 +750,30 @@ impl StackHandler<'_> {
             side_price: None,
             offside_price: None,
             mid_price: None,
-            created_at: now,
+            created_at: (self.now)(),
         };
-        match co.order_type {
-            OrderType::Market | OrderType::ZeroRoll | OrderType::Balance => {}
-            OrderType::Limit => {
+        match (co.order_type, tick) {
+            (OrderType::Limit, _) => {
                 new.order_type = OrderType::Limit;
                 new.limit_price = co.limit_price;
                 new.algo = "limit".into();
             }
-            OrderType::Best => {
+            (OrderType::Best, Some(analysis)) => {
                 new.algo = "best".into();
-                let quote = match self.broker.quote(&co.instrument, contract).await {
-                    Ok(q) => q,
-                    Err(e) if e.is_retryable() => return Err(e.into()),
-                    Err(e) => {
-                        report
-                            .notes
-                            .push(format!("contract order {}: no quote: {e}", co.id));
-                        return Ok(None);
-                    }
-                };
-                let tick = Tick {
-                    bid: quote.bid,
-                    ask: quote.ask,
-                    bid_size: quote.bid_size,
-                    ask_size: quote.ask_size,
-                };
-                let Some(analysis) = analyse(&tick, quantity) else {
-                    report.notes.push(format!(
-                        "contract order {}: no valid bid and ask for {} {contract}",
-                        co.id, co.instrument
-                    ));
-                    return Ok(None);
-                };
                 new.side_price = Some(analysis.side_price);
                 new.offside_price = Some(analysis.offside_price);
                 new.mid_price = Some(analysis.mid);
                 if let InitialOrder::Limit { price } =
-                    initial_order(&analysis, quantity, None, &self.best)
+                    initial_order(analysis, quantity, None, &self.best)
                 {
                     new.order_type = OrderType::Limit;
                     new.limit_price = Some(self.round(&co.instrument, contract, price).await);
                 }
             }
+            // Best without a tick is not sized (size_legs drops it); the rest are market.
+            _ => {}
         }
-        Ok(Some(new))
+        new
     }
 
     async fn round(&self, instrument: &InstrumentCode, contract: ContractId, price: f64) -> f64 {
