@@ -200,6 +200,7 @@ impl World {
             orders: &self.store,
             broker: &self.broker,
             rolls: &self.store,
+            controls: &self.store,
             prices: &self.prices,
             best: self.best,
             now: &now,
