@@ -17,6 +17,9 @@ use crate::engine::plan::{build_plan, Plan};
 use crate::engine::spec::parse_workflow;
 use crate::engine::store::{RunStatus, RunStore};
 
+mod profiled;
+mod stacks;
+
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Nodes in the executed workflows.
@@ -41,6 +44,14 @@ pub struct BenchArgs {
     /// With --broker: orders per repetition.
     #[arg(long, default_value_t = 10_000)]
     pub orders: usize,
+    /// Also measure the order stacks: instrument orders per second through the instrument,
+    /// contract and broker stacks to the simulated broker and back as fills, every state change
+    /// durably committed (a fresh temporary home per repetition).
+    #[arg(long)]
+    pub order_stacks: bool,
+    /// With --order-stacks: instrument orders per repetition.
+    #[arg(long, default_value_t = 2000, requires = "order_stacks")]
+    pub stack_orders: usize,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -146,6 +157,14 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
+    let order_stacks = if a.order_stacks {
+        let reference = Arc::new(crate::adapters::reference_files::load_reference_data(
+            &ctx.home.reference_dir(),
+        )?);
+        Some(stacks::bench_order_stacks(reference, a.stack_orders.max(1), a.repeat.max(1)).await?)
+    } else {
+        None
+    };
     let release = !cfg!(debug_assertions);
     if a.json {
         print_json(&json!({
@@ -155,6 +174,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             "prices": prices,
             "backtest": backtest,
             "broker": broker,
+            "order_stacks": order_stacks,
         }))?;
     } else {
         if !release {
@@ -213,8 +233,48 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
                 b["round_trips_per_second"].as_f64().unwrap_or(f64::NAN)
             );
         }
+        if let Some(s) = &order_stacks {
+            print_order_stacks(s)?;
+        }
     }
     Ok(0)
+}
+
+/// The order-stack figure and where its time went (calls of the handler's ports; the rest is
+/// the handler's own work).
+fn print_order_stacks(s: &serde_json::Value) -> anyhow::Result<()> {
+    let secs = s["seconds"].as_f64().unwrap_or(f64::NAN);
+    outln!(
+        "order stacks, {} market instrument orders ({} strategies x {} instruments) through instrument, contract and broker stacks to the simulated broker and back as fills, every change committed: {:.3}s ({:.0} instrument orders/s; {} passes, inserts {:.3}s)",
+        s["orders"],
+        s["strategies"],
+        s["instruments"],
+        secs,
+        s["orders_per_second"].as_f64().unwrap_or(f64::NAN),
+        s["passes"],
+        s["insert_seconds"].as_f64().unwrap_or(f64::NAN)
+    );
+    let mut accounted = 0.0;
+    for p in s["profile"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let t = p["seconds"].as_f64().unwrap_or(0.0);
+        accounted += t;
+        outln!(
+            "  {:<34} {:>7} calls {:>8.3}s {:>5.1}% {:>9.1} us/call",
+            p["what"].as_str().unwrap_or(""),
+            p["calls"],
+            t,
+            100.0 * t / secs,
+            p["us_per_call"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    outln!(
+        "  {:<34} {:>13} {:>8.3}s {:>5.1}%",
+        "(handler's own work)",
+        "",
+        secs - accounted,
+        100.0 * (secs - accounted) / secs
+    );
+    Ok(())
 }
 
 /// Sim broker round trips: `orders` market orders (alternately buy and sell) against a fixed

@@ -180,6 +180,7 @@ impl HandlerTask {
             controls: app.controls.as_ref(),
             best,
             now: &now,
+            cache: Default::default(),
         };
         let abort = AbortHook::from_env();
         let hook = |step: &str| abort.reached(step);

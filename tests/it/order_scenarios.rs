@@ -204,6 +204,7 @@ impl World {
             prices: &self.prices,
             best: self.best,
             now: &now,
+            cache: Default::default(),
         };
         handler.pass(&|_: &str| {}).await.expect("pass")
     }

@@ -144,6 +144,7 @@ impl Desk {
             controls: &self.store,
             best: BestExecutionParams::default(),
             now: &now,
+            cache: Default::default(),
         };
         handler.pass(hook).await.unwrap()
     }

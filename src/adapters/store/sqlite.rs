@@ -28,6 +28,9 @@ pub enum Durability {
 
 pub struct SqliteRunStore {
     pool: SqlitePool,
+    /// The connection the order store's transactions run on, kept out of the pool so a
+    /// transaction costs no checkout and no ping on its return (see `sqlite_orders`).
+    pub(super) order_conn: tokio::sync::Mutex<Option<SqliteConnection>>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -86,8 +89,12 @@ impl SqliteRunStore {
             })
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        // No ping before each checkout: a SQLite connection is a local file handle, and the
+        // ping is a round trip to its thread on every use (a broken connection fails its
+        // statement instead, which callers see as a retryable database error).
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .min_connections(1)
             .connect_with(options)
             .await
@@ -96,7 +103,10 @@ impl SqliteRunStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            order_conn: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -104,6 +114,9 @@ impl SqliteRunStore {
     }
 
     pub async fn close(&self) {
+        if let Some(conn) = self.order_conn.lock().await.take() {
+            let _ = sqlx::Connection::close(conn).await;
+        }
         self.pool.close().await;
     }
 

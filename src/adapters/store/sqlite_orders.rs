@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
 use super::sqlite::{ts, SqliteRunStore};
 use crate::domain::broker::Execution;
@@ -20,6 +20,8 @@ use crate::domain::orders::*;
 use crate::engine::process::{holder_is_dead, ProcessIdentity};
 use crate::engine::store::LockHolder;
 
+#[path = "sqlite_orders/batch.rs"]
+mod batch;
 #[path = "sqlite_orders/fills.rs"]
 mod fills;
 
@@ -46,7 +48,7 @@ fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, OrderError> {
     s.map(|s| parse_ts(&s)).transpose()
 }
 
-fn get<'r, T>(r: &'r SqliteRow, column: &str) -> Result<T, OrderError>
+pub(super) fn get<'r, T>(r: &'r SqliteRow, column: &str) -> Result<T, OrderError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
@@ -113,7 +115,7 @@ pub(super) fn legs_to_json(legs: &[ContractLeg]) -> String {
     serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into())
 }
 
-fn instrument_order_from_row(r: &SqliteRow) -> Result<InstrumentOrder, OrderError> {
+pub(super) fn instrument_order_from_row(r: &SqliteRow) -> Result<InstrumentOrder, OrderError> {
     Ok(InstrumentOrder {
         id: get(r, "id")?,
         strategy: get(r, "strategy")?,
@@ -188,16 +190,24 @@ pub(super) fn broker_order_from_row(r: &SqliteRow) -> Result<BrokerOrder, OrderE
     })
 }
 
-/// Child ids by parent id, from `table` (`contract_orders` or `broker_orders`).
+/// Child ids by parent id, from `table` (`contract_orders` or `broker_orders`), of the
+/// `parents` just read (not the whole history).
 async fn children_by_parent(
     conn: &mut SqliteConnection,
     table: &str,
+    parents: &[OrderId],
 ) -> Result<HashMap<OrderId, Vec<OrderId>>, OrderError> {
-    let rows = sqlx::query(&format!("SELECT id, parent_id FROM {table} ORDER BY id"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
     let mut map: HashMap<OrderId, Vec<OrderId>> = HashMap::new();
+    if parents.is_empty() {
+        return Ok(map);
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT id, parent_id FROM {table} WHERE parent_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+    ))
+    .bind(id_list(parents))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
     for r in rows {
         map.entry(get(&r, "parent_id")?)
             .or_default()
@@ -206,39 +216,65 @@ async fn children_by_parent(
     Ok(map)
 }
 
+/// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+pub(super) fn id_list(ids: &[OrderId]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+}
+
+/// The `child_ids` column (`group_concat` of ids) as sorted ids.
+fn parse_child_ids(r: &SqliteRow) -> Result<Vec<OrderId>, OrderError> {
+    let Some(text) = get::<Option<String>>(r, "child_ids")? else {
+        return Ok(Vec::new());
+    };
+    let mut ids = text
+        .split(',')
+        .map(|s| s.parse().map_err(|e| corrupt("child order ids", e)))
+        .collect::<Result<Vec<OrderId>, OrderError>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// One instrument order with its children, in one query.
 pub(super) async fn instrument_order_in(
     conn: &mut SqliteConnection,
     id: OrderId,
 ) -> Result<InstrumentOrder, OrderError> {
-    let row = sqlx::query("SELECT * FROM instrument_orders WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?
-        .ok_or(OrderError::NotFound {
-            level: "instrument",
-            id,
-        })?;
+    let row = sqlx::query(
+        "SELECT i.*, (SELECT group_concat(c.id) FROM contract_orders c WHERE c.parent_id = i.id) AS child_ids
+         FROM instrument_orders i WHERE i.id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .ok_or(OrderError::NotFound {
+        level: "instrument",
+        id,
+    })?;
     let mut order = instrument_order_from_row(&row)?;
-    order.children = child_ids(conn, "contract_orders", id).await?;
+    order.children = parse_child_ids(&row)?;
     Ok(order)
 }
 
+/// One contract order with its children, in one query.
 pub(super) async fn contract_order_in(
     conn: &mut SqliteConnection,
     id: OrderId,
 ) -> Result<ContractOrder, OrderError> {
-    let row = sqlx::query("SELECT * FROM contract_orders WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?
-        .ok_or(OrderError::NotFound {
-            level: "contract",
-            id,
-        })?;
+    let row = sqlx::query(
+        "SELECT c.*, (SELECT group_concat(b.id) FROM broker_orders b WHERE b.parent_id = c.id) AS child_ids
+         FROM contract_orders c WHERE c.id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .ok_or(OrderError::NotFound {
+        level: "contract",
+        id,
+    })?;
     let mut order = contract_order_from_row(&row)?;
-    order.children = child_ids(conn, "broker_orders", id).await?;
+    order.children = parse_child_ids(&row)?;
     Ok(order)
 }
 
@@ -255,109 +291,6 @@ pub(super) async fn child_ids(
     .await
     .map_err(db)?;
     rows.iter().map(|r| get(r, "id")).collect()
-}
-
-/// Adds `change` to a strategy's position and records it.
-pub(super) async fn move_strategy_position(
-    conn: &mut SqliteConnection,
-    strategy: &str,
-    instrument: &InstrumentCode,
-    change: i64,
-    order_id: OrderId,
-    exec_id: Option<&str>,
-    at: DateTime<Utc>,
-) -> Result<(), OrderError> {
-    if change == 0 {
-        return Ok(());
-    }
-    let position: i64 = sqlx::query_scalar(
-        "INSERT INTO strategy_positions (strategy, instrument, position, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (strategy, instrument) DO UPDATE SET position = position + excluded.position, updated_at = excluded.updated_at
-         RETURNING position",
-    )
-    .bind(strategy)
-    .bind(instrument.as_str())
-    .bind(change)
-    .bind(ts(at))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db)?;
-    record_change(
-        conn, "strategy", strategy, instrument, "", change, position, order_id, exec_id, at,
-    )
-    .await
-}
-
-/// Adds `change` to the position in a contract and records it.
-pub(super) async fn move_contract_position(
-    conn: &mut SqliteConnection,
-    instrument: &InstrumentCode,
-    contract: ContractId,
-    change: i64,
-    order_id: OrderId,
-    exec_id: Option<&str>,
-    at: DateTime<Utc>,
-) -> Result<(), OrderError> {
-    if change == 0 {
-        return Ok(());
-    }
-    let position: i64 = sqlx::query_scalar(
-        "INSERT INTO contract_positions (instrument, contract, position, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (instrument, contract) DO UPDATE SET position = position + excluded.position, updated_at = excluded.updated_at
-         RETURNING position",
-    )
-    .bind(instrument.as_str())
-    .bind(contract.to_string())
-    .bind(change)
-    .bind(ts(at))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db)?;
-    record_change(
-        conn,
-        "contract",
-        "",
-        instrument,
-        &contract.to_string(),
-        change,
-        position,
-        order_id,
-        exec_id,
-        at,
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn record_change(
-    conn: &mut SqliteConnection,
-    level: &str,
-    strategy: &str,
-    instrument: &InstrumentCode,
-    contract: &str,
-    change: i64,
-    position: i64,
-    order_id: OrderId,
-    exec_id: Option<&str>,
-    at: DateTime<Utc>,
-) -> Result<(), OrderError> {
-    sqlx::query(
-        "INSERT INTO position_changes (level, strategy, instrument, contract, change, position, order_id, exec_id, at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(level)
-    .bind(strategy)
-    .bind(instrument.as_str())
-    .bind(contract)
-    .bind(change)
-    .bind(position)
-    .bind(order_id)
-    .bind(exec_id)
-    .bind(ts(at))
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(())
 }
 
 pub(super) async fn lock_in(
@@ -412,19 +345,43 @@ pub(super) type TxFuture<'c, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, OrderError>> + Send + 'c>>;
 
 impl SqliteRunStore {
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction, committed when it succeeds.
-    pub(super) async fn in_order_tx<T, F>(&self, body: F) -> Result<T, OrderError>
+    /// Runs `run` on the store's kept connection (one user at a time per process; SQLite's
+    /// write lock serialises writers anyway). The connection is taken out while `run` runs: if
+    /// it fails with a database error, or its future is dropped half way, the connection is
+    /// dropped with it (SQLite rolls back what was not committed) and the next user opens a
+    /// fresh one from the pool.
+    async fn on_order_conn<T, F>(&self, run: F) -> Result<T, OrderError>
     where
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> TxFuture<'c, T>,
     {
-        let mut tx = self
-            .pool()
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
-        let value = body(&mut tx).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(value)
+        let mut kept = self.order_conn.lock().await;
+        let mut conn = match kept.take() {
+            Some(conn) => conn,
+            None => self.pool().acquire().await.map_err(db)?.detach(),
+        };
+        let result = run(&mut conn).await;
+        if !matches!(result, Err(OrderError::Database { .. })) {
+            *kept = Some(conn);
+        }
+        result
+    }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the kept connection, committed when
+    /// it succeeds.
+    pub(super) async fn in_order_tx<T, F>(&self, body: F) -> Result<T, OrderError>
+    where
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> TxFuture<'c, T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.on_order_conn(move |conn| {
+            Box::pin(async move {
+                let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+                let value = body(&mut tx).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(value)
+            })
+        })
+        .await
     }
 }
 
@@ -481,7 +438,11 @@ impl OrderStore for SqliteRunStore {
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-        let mut children = children_by_parent(&mut conn, "contract_orders").await?;
+        let ids = rows
+            .iter()
+            .map(|r| get(r, "id"))
+            .collect::<Result<Vec<OrderId>, _>>()?;
+        let mut children = children_by_parent(&mut conn, "contract_orders", &ids).await?;
         rows.iter()
             .map(|r| {
                 let mut o = instrument_order_from_row(r)?;
@@ -498,7 +459,11 @@ impl OrderStore for SqliteRunStore {
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-        let mut children = children_by_parent(&mut conn, "broker_orders").await?;
+        let ids = rows
+            .iter()
+            .map(|r| get(r, "id"))
+            .collect::<Result<Vec<OrderId>, _>>()?;
+        let mut children = children_by_parent(&mut conn, "broker_orders", &ids).await?;
         rows.iter()
             .map(|r| {
                 let mut o = contract_order_from_row(r)?;
@@ -592,11 +557,16 @@ impl OrderStore for SqliteRunStore {
                         parent.id, order.contract
                     )));
                 }
+                // Unique across installations sharing an account: the id and its creation
+                // time. The id is known once inserted, so the reference is set right after, in
+                // the same round trip.
                 let pending = format!("pending-{}", ts(order.created_at));
-                let id: i64 = sqlx::query_scalar(
+                let rows = sqlx::query(
                     "INSERT INTO broker_orders (parent_id, strategy, instrument, contract, trade, order_type, limit_price,
                          order_ref, status, algo, side_price, offside_price, mid_price, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?) RETURNING id",
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?);
+                     UPDATE broker_orders SET order_ref = 'systrade-' || id || '-' || ?
+                     WHERE id = last_insert_rowid() RETURNING *",
                 )
                 .bind(parent.id)
                 .bind(&parent.strategy)
@@ -611,18 +581,17 @@ impl OrderStore for SqliteRunStore {
                 .bind(order.offside_price.filter(|x| x.is_finite()))
                 .bind(order.mid_price.filter(|x| x.is_finite()))
                 .bind(ts(order.created_at))
-                .fetch_one(&mut *conn)
+                .bind(order.created_at.timestamp_micros())
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(db)?;
-                // Unique across installations sharing an account: the id and its creation time.
-                let order_ref = format!("systrade-{id}-{}", order.created_at.timestamp_micros());
-                let row = sqlx::query("UPDATE broker_orders SET order_ref = ? WHERE id = ? RETURNING *")
-                    .bind(&order_ref)
-                    .bind(id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db)?;
-                broker_order_from_row(&row)
+                let [row] = &rows[..] else {
+                    return Err(corrupt(
+                        "broker order",
+                        format!("{} rows written for one order", rows.len()),
+                    ));
+                };
+                broker_order_from_row(row)
             })
         })
         .await
@@ -633,26 +602,34 @@ impl OrderStore for SqliteRunStore {
         id: OrderId,
         update: &BrokerOrderUpdate,
     ) -> Result<(), OrderError> {
-        let done = sqlx::query(
-            "UPDATE broker_orders SET
-                 status = COALESCE(?, status),
-                 broker_id = COALESCE(?, broker_id),
-                 submitted_at = COALESCE(?, submitted_at),
-                 limit_price = COALESCE(?, limit_price),
-                 aggressive_at = COALESCE(?, aggressive_at),
-                 reason = COALESCE(?, reason)
-             WHERE id = ?",
-        )
-        .bind(update.status.map(|s| s.as_str()))
-        .bind(&update.broker_id)
-        .bind(update.submitted_at.map(ts))
-        .bind(update.limit_price)
-        .bind(update.aggressive_at.map(ts))
-        .bind(&update.reason)
-        .bind(id)
-        .execute(self.pool())
-        .await
-        .map_err(db)?;
+        // One statement (its own transaction), on the kept connection.
+        let update = update.clone();
+        let done = self
+            .on_order_conn(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE broker_orders SET
+                             status = COALESCE(?, status),
+                             broker_id = COALESCE(?, broker_id),
+                             submitted_at = COALESCE(?, submitted_at),
+                             limit_price = COALESCE(?, limit_price),
+                             aggressive_at = COALESCE(?, aggressive_at),
+                             reason = COALESCE(?, reason)
+                         WHERE id = ?",
+                    )
+                    .bind(update.status.map(|s| s.as_str()))
+                    .bind(&update.broker_id)
+                    .bind(update.submitted_at.map(ts))
+                    .bind(update.limit_price)
+                    .bind(update.aggressive_at.map(ts))
+                    .bind(&update.reason)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)
+                })
+            })
+            .await?;
         if done.rows_affected() == 0 {
             return Err(OrderError::NotFound {
                 level: "broker",
@@ -870,3 +847,7 @@ impl OrderStore for SqliteRunStore {
 #[cfg(test)]
 #[path = "sqlite_orders/tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "sqlite_orders/props.rs"]
+mod props;

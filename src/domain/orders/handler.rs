@@ -17,7 +17,7 @@
 //! liquidity sizing uses the size quoted on the side we trade against (§E7). Sizing by trade
 //! limits and liquidity, and counting what was sent, are in [`super::sizing`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -92,6 +92,30 @@ pub struct StackHandler<'a> {
     pub best: BestExecutionParams,
     /// The clock (UTC).
     pub now: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync),
+    /// Per-pass reads (`PassCache::default()`).
+    pub cache: PassCache,
+}
+
+/// What one pass reads once and reuses: each instrument's (priced, forward) contracts and
+/// stored roll state, and the trade limits (kept up to date with the trades the pass counts).
+/// Cleared at the start of every pass.
+#[derive(Default)]
+pub struct PassCache {
+    contracts: std::sync::Mutex<HashMap<InstrumentCode, Option<(ContractId, ContractId)>>>,
+    rolls: std::sync::Mutex<HashMap<InstrumentCode, RollState>>,
+    pub(super) limits: std::sync::Mutex<Option<Vec<crate::domain::execution::TradeLimit>>>,
+}
+
+pub(super) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl PassCache {
+    fn clear(&self) {
+        lock(&self.contracts).clear();
+        lock(&self.rolls).clear();
+        *lock(&self.limits) = None;
+    }
 }
 
 /// A point in a pass where a test can stop the process (as `kill -9` would).
@@ -101,6 +125,7 @@ impl StackHandler<'_> {
     /// Every method once, in order. `hook` is called at each step boundary of an order's journey
     /// (`after_broker_order_written`, `after_order_sent`, `after_fill_applied`, ...).
     pub async fn pass(&self, hook: Hook<'_>) -> Result<PassReport, HandlerError> {
+        self.cache.clear();
         let mut report = PassReport::default();
         self.recover_unsent(&mut report, hook).await?;
         self.book_executions(&mut report, hook).await?;
@@ -123,6 +148,7 @@ impl StackHandler<'_> {
     /// Cancels every working broker order, books what filled, and archives every order family
     /// (partly filled or not): the stacks are empty for tomorrow (§B22 safe stack removal).
     pub async fn end_of_day(&self, hook: Hook<'_>) -> Result<PassReport, HandlerError> {
+        self.cache.clear();
         let mut report = PassReport::default();
         self.recover_unsent(&mut report, hook).await?;
         for io in self.orders.instrument_orders(true).await? {
@@ -374,11 +400,17 @@ impl StackHandler<'_> {
         &self,
         instrument: &InstrumentCode,
     ) -> Result<Option<(ContractId, ContractId)>, HandlerError> {
+        if let Some(known) = lock(&self.cache.contracts).get(instrument) {
+            return Ok(*known);
+        }
         let multiple = self
             .prices
             .read_multiple(instrument)
             .map_err(|e| HandlerError::Store(e.to_string()))?;
-        Ok(multiple.and_then(|m| Some((*m.price_contract.last()?, *m.forward_contract.last()?))))
+        let current =
+            multiple.and_then(|m| Some((*m.price_contract.last()?, *m.forward_contract.last()?)));
+        lock(&self.cache.contracts).insert(instrument.clone(), current);
+        Ok(current)
     }
 
     async fn roll_state(
@@ -386,11 +418,19 @@ impl StackHandler<'_> {
         instrument: &InstrumentCode,
         q: i64,
     ) -> Result<RollState, HandlerError> {
-        let state = self
-            .rolls
-            .roll_state(instrument)
-            .await
-            .map_err(|e| HandlerError::Store(e.to_string()))?;
+        let cached = lock(&self.cache.rolls).get(instrument).copied();
+        let state = match cached {
+            Some(state) => state,
+            None => {
+                let state = self
+                    .rolls
+                    .roll_state(instrument)
+                    .await
+                    .map_err(|e| HandlerError::Store(e.to_string()))?;
+                lock(&self.cache.rolls).insert(instrument.clone(), state);
+                state
+            }
+        };
         // §B8 auto-demotion: a forced or closing state with nothing in the priced contract.
         Ok(match demotion(state, q != 0) {
             Some(demoted) => {

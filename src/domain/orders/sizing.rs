@@ -96,7 +96,7 @@ impl StackHandler<'_> {
         if co.order_type == OrderType::Limit || pending.iter().all(|&q| q == 0) {
             return Ok(pending.to_vec());
         }
-        let limits = self.controls.trade_limits((self.now)()).await?;
+        let limits = self.cached_trade_limits().await?;
         let relevant = relevant(&limits, &co.strategy, co.instrument.as_str());
         let Some(tightest) = relevant.iter().min_by_key(|l| l.capacity()) else {
             return Ok(pending.to_vec());
@@ -121,6 +121,20 @@ impl StackHandler<'_> {
 
     /// Counts a broker order the broker took towards the trade limits (§B15).
     pub(super) async fn count_trade(&self, bo: &BrokerOrder) -> Result<(), HandlerError> {
+        let limits = self.cached_trade_limits().await?;
+        if relevant(&limits, &bo.strategy, bo.instrument.as_str()).is_empty() {
+            return Ok(()); // no limit counts this trade: nothing to write.
+        }
+        let now = (self.now)();
+        if let Some(cached) = super::handler::lock(&self.cache.limits).as_mut() {
+            for limit in cached
+                .iter_mut()
+                .filter(|l| l.applies_to(&bo.strategy, bo.instrument.as_str()))
+            {
+                limit.reset_if_due(now);
+                limit.record(bo.trade.saturating_abs());
+            }
+        }
         self.controls
             .record_trade(
                 &bo.strategy,
@@ -133,6 +147,20 @@ impl StackHandler<'_> {
                 tracing::error!(order = bo.id, instrument = %bo.instrument, "broker order sent but not counted towards its trade limits: {e}")
             })?;
         Ok(())
+    }
+}
+
+impl StackHandler<'_> {
+    /// The trade limits, read once per pass (the pass's own trades are added as it counts them).
+    async fn cached_trade_limits(
+        &self,
+    ) -> Result<Vec<crate::domain::execution::TradeLimit>, HandlerError> {
+        if let Some(limits) = super::handler::lock(&self.cache.limits).clone() {
+            return Ok(limits);
+        }
+        let limits = self.controls.trade_limits((self.now)()).await?;
+        *super::handler::lock(&self.cache.limits) = Some(limits.clone());
+        Ok(limits)
     }
 }
 

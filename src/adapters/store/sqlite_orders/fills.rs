@@ -5,37 +5,72 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
+use std::collections::HashMap;
+
+use super::batch::{lock, move_contract_position, move_strategy_position, Batch};
 use super::{
-    broker_order_from_row, child_ids, contract_order_in, db, insert_instrument_order,
-    instrument_order_in, legs_to_json, lock_in, move_contract_position, move_strategy_position,
+    broker_order_from_row, child_ids, contract_order_from_row, contract_order_in, db, get, id_list,
+    insert_instrument_order, instrument_order_from_row, instrument_order_in, legs_from_json,
+    legs_to_json,
 };
 use crate::adapters::store::sqlite::ts;
 use crate::domain::broker::Execution;
+use crate::domain::instrument::InstrumentCode;
 use crate::domain::orders::fills::{overfill, remaining, weighted_average};
 use crate::domain::orders::*;
+
+/// What applying an execution reads: whether its id was applied, its broker order, and the
+/// parts of the contract and instrument orders above that it moves — in one query.
+const EXECUTION_FAMILY: &str = "
+    SELECT EXISTS (SELECT 1 FROM order_executions WHERE exec_id = ?) AS seen,
+           b.*,
+           c.id AS co_id, c.parent_id AS co_parent, c.legs AS co_legs,
+           i.id AS io_id, i.strategy AS io_strategy, i.instrument AS io_instrument,
+           i.order_type AS io_order_type, i.fill AS io_fill, i.filled_price AS io_filled_price
+    FROM (SELECT 1) AS one
+    LEFT JOIN broker_orders b ON b.order_ref = ?
+    LEFT JOIN contract_orders c ON c.id = b.parent_id
+    LEFT JOIN instrument_orders i ON i.id = c.parent_id";
 
 pub(super) async fn apply_execution(
     conn: &mut SqliteConnection,
     e: Execution,
     at: DateTime<Utc>,
 ) -> Result<FillOutcome, OrderError> {
-    let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM order_executions WHERE exec_id = ?")
+    let row = sqlx::query(EXECUTION_FAMILY)
         .bind(&e.exec_id)
-        .fetch_optional(&mut *conn)
+        .bind(&e.order_ref)
+        .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-    if seen.is_some() {
+    if get::<bool>(&row, "seen")? {
         return Ok(FillOutcome::Duplicate);
     }
-    let Some(row) = sqlx::query("SELECT * FROM broker_orders WHERE order_ref = ?")
-        .bind(&e.order_ref)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?
-    else {
+    if get::<Option<i64>>(&row, "id")?.is_none() {
         return Ok(FillOutcome::NotOurs);
-    };
+    }
     let bo = broker_order_from_row(&row)?;
+    let Some(co_id) = get::<Option<i64>>(&row, "co_id")? else {
+        return Err(OrderError::NotFound {
+            level: "contract",
+            id: bo.parent,
+        });
+    };
+    let co_parent: i64 = get(&row, "co_parent")?;
+    let mut legs = legs_from_json(&get::<String>(&row, "co_legs")?)?;
+    let Some(io_id) = get::<Option<i64>>(&row, "io_id")? else {
+        return Err(OrderError::NotFound {
+            level: "instrument",
+            id: co_parent,
+        });
+    };
+    let io_type = OrderType::parse(&get::<String>(&row, "io_order_type")?)
+        .map_err(|e| super::corrupt("order type", e))?;
+    let io_strategy: String = get(&row, "io_strategy")?;
+    let io_instrument = InstrumentCode::new(&get::<String>(&row, "io_instrument")?)
+        .map_err(|e| super::corrupt("instrument code", e))?;
+    let io_fill: i64 = get(&row, "io_fill")?;
+    let io_filled_price: Option<f64> = get(&row, "io_filled_price")?;
     let q = e.quantity;
     let late = matches!(
         bo.status,
@@ -50,29 +85,28 @@ pub(super) async fn apply_execution(
     } else {
         bo.status
     };
-    sqlx::query(
-        "UPDATE broker_orders SET fill = ?, filled_price = ?, fill_time = ?, commission = commission + ?,
-             status = ?, broker_id = COALESCE(broker_id, ?) WHERE id = ?",
-    )
-    .bind(fill)
-    .bind(weighted_average(bo.fill, bo.filled_price, q, e.price))
-    .bind(ts(e.ts))
-    .bind(e.commission)
-    .bind(status.as_str())
-    .bind(&e.broker_id)
-    .bind(bo.id)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    // Every write below goes to SQLite as one batch (one round trip), inside the transaction.
+    let mut batch = Batch::default();
+    batch
+        .add(
+            "UPDATE broker_orders SET fill = ?, filled_price = ?, fill_time = ?, commission = commission + ?,
+                 status = ?, broker_id = COALESCE(broker_id, ?) WHERE id = ?",
+        )
+        .bind(fill)?
+        .bind(weighted_average(bo.fill, bo.filled_price, q, e.price))?
+        .bind(ts(e.ts))?
+        .bind(e.commission)?
+        .bind(status.as_str())?
+        .bind(e.broker_id.clone())?
+        .bind(bo.id)?;
 
     // The contract order's leg and the contract position.
-    let mut co = contract_order_in(conn, bo.parent).await?;
-    let Some(leg) = co.legs.iter_mut().find(|l| l.contract == bo.contract) else {
+    let Some(leg) = legs.iter_mut().find(|l| l.contract == bo.contract) else {
         return Err(super::corrupt(
             "broker order",
             format!(
-                "{} is for {}, not a leg of contract order {}",
-                bo.id, bo.contract, co.id
+                "{} is for {}, not a leg of contract order {co_id}",
+                bo.id, bo.contract
             ),
         ));
     };
@@ -83,47 +117,38 @@ pub(super) async fn apply_execution(
     }
     leg.filled_price = Some(weighted_average(leg.fill, leg.filled_price, q, e.price));
     leg.fill += q;
-    sqlx::query("UPDATE contract_orders SET legs = ? WHERE id = ?")
-        .bind(legs_to_json(&co.legs))
-        .bind(co.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    batch
+        .add("UPDATE contract_orders SET legs = ? WHERE id = ?")
+        .bind(legs_to_json(&legs))?
+        .bind(co_id)?;
     move_contract_position(
-        conn,
+        &mut batch,
         &bo.instrument,
         bo.contract,
         q,
         bo.id,
         Some(&e.exec_id),
         at,
-    )
-    .await?;
+    )?;
 
     // The instrument order and the strategy position: not for the legs of a zero-trade roll
     // (a force roll moves contracts, not the strategy's position).
-    let io = instrument_order_in(conn, co.parent).await?;
-    if io.order_type != OrderType::ZeroRoll {
-        sqlx::query(
-            "UPDATE instrument_orders SET fill = ?, filled_price = ?, fill_time = ? WHERE id = ?",
-        )
-        .bind(io.fill + q)
-        .bind(weighted_average(io.fill, io.filled_price, q, e.price))
-        .bind(ts(e.ts))
-        .bind(io.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    if io_type != OrderType::ZeroRoll {
+        batch
+            .add("UPDATE instrument_orders SET fill = ?, filled_price = ?, fill_time = ? WHERE id = ?")
+            .bind(io_fill + q)?
+            .bind(weighted_average(io_fill, io_filled_price, q, e.price))?
+            .bind(ts(e.ts))?
+            .bind(io_id)?;
         move_strategy_position(
-            conn,
-            &io.strategy,
-            &io.instrument,
+            &mut batch,
+            &io_strategy,
+            &io_instrument,
             q,
-            io.id,
+            io_id,
             Some(&e.exec_id),
             at,
-        )
-        .await?;
+        )?;
     }
     if extra != 0 || late {
         let reason = if extra != 0 {
@@ -138,27 +163,26 @@ pub(super) async fn apply_execution(
             )
         };
         tracing::error!(instrument = %bo.instrument, critical = true, "{reason}");
-        lock_in(conn, &bo.instrument, &reason, at).await?;
+        lock(&mut batch, &bo.instrument, &reason, at)?;
     }
-    sqlx::query(
-        "INSERT INTO order_executions (exec_id, broker_order_id, quantity, price, commission, currency, executed_at, overfill, applied_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&e.exec_id)
-    .bind(bo.id)
-    .bind(q)
-    .bind(e.price)
-    .bind(e.commission)
-    .bind(&e.commission_currency)
-    .bind(ts(e.ts))
-    .bind(extra)
-    .bind(ts(at))
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    batch
+        .add(
+            "INSERT INTO order_executions (exec_id, broker_order_id, quantity, price, commission, currency, executed_at, overfill, applied_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.exec_id.clone())?
+        .bind(bo.id)?
+        .bind(q)?
+        .bind(e.price)?
+        .bind(e.commission)?
+        .bind(e.commission_currency.clone())?
+        .bind(ts(e.ts))?
+        .bind(extra)?
+        .bind(ts(at))?;
+    batch.run(conn).await?;
     Ok(FillOutcome::Applied {
         broker_order: bo.id,
-        instrument_order: io.id,
+        instrument_order: io_id,
         overfill: extra,
     })
 }
@@ -218,33 +242,112 @@ async fn archive(
     Ok(())
 }
 
+/// Archives the families that are done. Reads every active instrument order with its whole
+/// family (contract orders, archived or not, and their broker orders) in three queries and
+/// archives in three statements, whatever the number of orders.
 pub(super) async fn complete_orders(
     conn: &mut SqliteConnection,
     allow_partial: bool,
     at: DateTime<Utc>,
 ) -> Result<Vec<OrderId>, OrderError> {
-    let ids: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM instrument_orders WHERE active = 1 ORDER BY id")
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-    let mut done = Vec::new();
-    for id in ids {
-        let io = instrument_order_in(conn, id).await?;
-        let (contract_orders, broker_orders) = family(conn, id).await?;
-        let live = broker_orders.iter().any(|b| !b.status.is_final());
-        if live {
+    let rows = sqlx::query("SELECT * FROM instrument_orders WHERE active = 1 ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let co_rows = sqlx::query(
+        "SELECT * FROM contract_orders
+         WHERE parent_id IN (SELECT id FROM instrument_orders WHERE active = 1) ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let bo_rows = sqlx::query(
+        "SELECT b.* FROM broker_orders b
+         JOIN contract_orders c ON c.id = b.parent_id
+         JOIN instrument_orders i ON i.id = c.parent_id
+         WHERE i.active = 1 ORDER BY b.id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut broker_orders: HashMap<OrderId, Vec<BrokerOrder>> = HashMap::new();
+    for r in &bo_rows {
+        let bo = broker_order_from_row(r)?;
+        broker_orders.entry(bo.parent).or_default().push(bo);
+    }
+    let mut contract_orders: HashMap<OrderId, Vec<ContractOrder>> = HashMap::new();
+    for r in &co_rows {
+        let co = contract_order_from_row(r)?;
+        contract_orders.entry(co.parent).or_default().push(co);
+    }
+    let (mut done, mut cos_done, mut bos_done) = (Vec::new(), Vec::new(), Vec::new());
+    for r in &rows {
+        let io = instrument_order_from_row(r)?;
+        let cos = contract_orders.remove(&io.id).unwrap_or_default();
+        let bos: Vec<&BrokerOrder> = cos
+            .iter()
+            .flat_map(|c| broker_orders.get(&c.id).into_iter().flatten())
+            .collect();
+        if bos.iter().any(|b| !b.status.is_final()) {
             continue;
         }
         let filled = io.remaining() == 0
-            && contract_orders.iter().all(|c| c.is_filled())
-            && (io.order_type != OrderType::ZeroRoll || !contract_orders.is_empty());
+            && cos.iter().all(|c| c.is_filled())
+            && (io.order_type != OrderType::ZeroRoll || !cos.is_empty());
         if filled || io.cancel_requested || allow_partial {
-            archive(conn, &io, &contract_orders, &broker_orders, at).await?;
-            done.push(id);
+            done.push(io.id);
+            cos_done.extend(cos.iter().map(|c| c.id));
+            bos_done.extend(bos.iter().map(|b| b.id));
         }
     }
+    archive_many(conn, &done, &cos_done, &bos_done, at).await?;
     Ok(done)
+}
+
+/// Archives instrument, contract and broker orders by id, one statement per stack.
+async fn archive_many(
+    conn: &mut SqliteConnection,
+    instrument_orders: &[OrderId],
+    contract_orders: &[OrderId],
+    broker_orders: &[OrderId],
+    at: DateTime<Utc>,
+) -> Result<(), OrderError> {
+    let when = ts(at);
+    if !instrument_orders.is_empty() {
+        sqlx::query(
+            "UPDATE instrument_orders SET active = 0, completed_at = ?
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(&when)
+        .bind(id_list(instrument_orders))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    if !contract_orders.is_empty() {
+        sqlx::query(
+            "UPDATE contract_orders SET active = 0, completed_at = ?
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(&when)
+        .bind(id_list(contract_orders))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    if !broker_orders.is_empty() {
+        sqlx::query(
+            "UPDATE broker_orders SET active = 0 WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(id_list(broker_orders))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
 }
 
 pub(super) async fn clear_stack(
@@ -393,25 +496,25 @@ pub(super) async fn balance_trade(
     .execute(&mut *conn)
     .await
     .map_err(db)?;
+    let mut batch = Batch::default();
     move_contract_position(
-        conn,
+        &mut batch,
         &t.instrument,
         t.contract,
         t.quantity,
         io.id,
         None,
         t.at,
-    )
-    .await?;
+    )?;
     move_strategy_position(
-        conn,
+        &mut batch,
         &t.strategy,
         &t.instrument,
         t.quantity,
         io.id,
         None,
         t.at,
-    )
-    .await?;
+    )?;
+    batch.run(conn).await?;
     Ok(io.id)
 }

@@ -463,3 +463,44 @@ async fn one_stack_handler_at_a_time_and_a_dead_ones_claim_is_taken_over() {
         .expect("update");
     assert_eq!(store.claim_handler().await.expect("take over"), Ok(()));
 }
+
+#[tokio::test]
+async fn a_refused_or_abandoned_transaction_leaves_nothing_and_the_next_one_commits() {
+    let (_d, store) = open().await;
+    // Refused half way: the insert before the refusal is rolled back.
+    let refused = store
+        .in_order_tx(|conn| {
+            Box::pin(async move {
+                insert_instrument_order(conn, &new_order(1), 1).await?;
+                Err::<(), _>(OrderError::Refused("no".into()))
+            })
+        })
+        .await;
+    assert!(matches!(refused, Err(OrderError::Refused(_))));
+    // Abandoned half way (its future dropped while it waits): nothing of it is committed.
+    let abandoned = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        store.in_order_tx(|conn| {
+            Box::pin(async move {
+                insert_instrument_order(conn, &new_order(2), 2).await?;
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+        }),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the transaction should have timed out");
+    let added = added(
+        store
+            .add_instrument_order(&new_order(3))
+            .await
+            .expect("the next transaction"),
+    );
+    let active = store.instrument_orders(true).await.expect("list");
+    assert_eq!(
+        active.iter().map(|o| o.trade).collect::<Vec<_>>(),
+        vec![3],
+        "only the committed order: {active:?}"
+    );
+    assert_eq!(active[0].id, added.id);
+}
