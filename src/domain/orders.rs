@@ -409,6 +409,23 @@ pub trait OrderStore: Send + Sync {
     /// Writes a broker order (status `Created`, a fresh `order_ref`) before it is sent.
     async fn add_broker_order(&self, order: &NewBrokerOrder) -> Result<BrokerOrder, OrderError>;
 
+    /// Writes several broker orders in one transaction; one that is refused (its contract
+    /// order archived, no such leg) gets its reason and is not written.
+    async fn add_broker_orders(
+        &self,
+        orders: &[NewBrokerOrder],
+    ) -> Result<Vec<Result<BrokerOrder, String>>, OrderError> {
+        let mut out = Vec::with_capacity(orders.len());
+        for o in orders {
+            out.push(match self.add_broker_order(o).await {
+                Ok(bo) => Ok(bo),
+                Err(OrderError::Refused(why)) => Err(why),
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(out)
+    }
+
     /// Records what the broker said of a broker order (`Sent` with its id, or a final status),
     /// a new limit price, or that it went aggressive.
     async fn update_broker_order(
@@ -424,6 +441,37 @@ pub trait OrderStore: Send + Sync {
         execution: &Execution,
         at: DateTime<Utc>,
     ) -> Result<FillOutcome, OrderError>;
+
+    /// Applies several executions in order, in one transaction (each once, by id).
+    async fn apply_executions(
+        &self,
+        executions: &[Execution],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<FillOutcome>, OrderError> {
+        let mut out = Vec::with_capacity(executions.len());
+        for e in executions {
+            out.push(self.apply_execution(e, at).await?);
+        }
+        Ok(out)
+    }
+
+    /// Spawns the contract orders of several instrument orders in one transaction; a parent
+    /// that is refused (already spawned, cancelled, archived) gets its reason and nothing is
+    /// written for it.
+    async fn spawn_many(
+        &self,
+        spawns: &[(OrderId, Vec<NewContractOrder>)],
+    ) -> Result<Vec<Result<Vec<OrderId>, String>>, OrderError> {
+        let mut out = Vec::with_capacity(spawns.len());
+        for (parent, children) in spawns {
+            out.push(match self.spawn_contract_orders(*parent, children).await {
+                Ok(ids) => Ok(ids),
+                Err(OrderError::Refused(why)) => Err(why),
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(out)
+    }
 
     /// Archives every instrument order whose family is done (§B22): all filled, or — for an
     /// order whose cancel was requested, or when `allow_partial` — nothing left working at

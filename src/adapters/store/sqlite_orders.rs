@@ -340,6 +340,114 @@ pub(super) async fn insert_instrument_order(
     instrument_order_from_row(&row)
 }
 
+/// Writes the contract orders of an instrument order that has none yet (inside a transaction).
+async fn spawn_in(
+    conn: &mut SqliteConnection,
+    parent: OrderId,
+    children: &[NewContractOrder],
+) -> Result<Vec<OrderId>, OrderError> {
+    let p = instrument_order_in(conn, parent).await?;
+    if !p.active || p.cancel_requested {
+        return Err(OrderError::Refused(format!(
+            "instrument order {parent} is not active or is being cancelled"
+        )));
+    }
+    if !p.children.is_empty() {
+        return Err(OrderError::Refused(format!(
+            "instrument order {parent} already has contract orders {:?}",
+            p.children
+        )));
+    }
+    let mut ids = Vec::new();
+    for child in children {
+        let legs: Vec<ContractLeg> = child
+            .legs
+            .iter()
+            .map(|&(contract, trade)| ContractLeg {
+                contract,
+                trade,
+                fill: 0,
+                filled_price: None,
+            })
+            .collect();
+        let id: i64 = sqlx::query_scalar(
+                "INSERT INTO contract_orders (parent_id, strategy, instrument, legs, order_type, limit_price,
+                     reference_price, roll_order, manual, generated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(parent)
+            .bind(&p.strategy)
+            .bind(p.instrument.as_str())
+            .bind(legs_to_json(&legs))
+            .bind(child.order_type.as_str())
+            .bind(child.limit_price)
+            .bind(child.reference_price.filter(|x| x.is_finite()))
+            .bind(p.roll_order)
+            .bind(p.manual)
+            .bind(ts(p.generated_at))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Writes one broker order (status `created`, its unique order_ref) inside a transaction.
+async fn add_broker_order_in(
+    conn: &mut SqliteConnection,
+    order: &NewBrokerOrder,
+) -> Result<BrokerOrder, OrderError> {
+    let parent = contract_order_in(conn, order.parent).await?;
+    if !parent.active {
+        return Err(OrderError::Refused(format!(
+            "contract order {} is not active",
+            parent.id
+        )));
+    }
+    if !parent.legs.iter().any(|l| l.contract == order.contract) {
+        return Err(OrderError::Refused(format!(
+            "contract order {} has no leg in {}",
+            parent.id, order.contract
+        )));
+    }
+    // Unique across installations sharing an account: the id and its creation
+    // time. The id is known once inserted, so the reference is set right after, in
+    // the same round trip.
+    let pending = format!("pending-{}", ts(order.created_at));
+    let rows = sqlx::query(
+        "INSERT INTO broker_orders (parent_id, strategy, instrument, contract, trade, order_type, limit_price,
+             order_ref, status, algo, side_price, offside_price, mid_price, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?);
+         UPDATE broker_orders SET order_ref = 'systrade-' || id || '-' || ?
+         WHERE id = last_insert_rowid() RETURNING *",
+    )
+    .bind(parent.id)
+    .bind(&parent.strategy)
+    .bind(parent.instrument.as_str())
+    .bind(order.contract.to_string())
+    .bind(order.trade)
+    .bind(order.order_type.as_str())
+    .bind(order.limit_price)
+    .bind(&pending)
+    .bind(&order.algo)
+    .bind(order.side_price.filter(|x| x.is_finite()))
+    .bind(order.offside_price.filter(|x| x.is_finite()))
+    .bind(order.mid_price.filter(|x| x.is_finite()))
+    .bind(ts(order.created_at))
+    .bind(order.created_at.timestamp_micros())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let [row] = &rows[..] else {
+        return Err(corrupt(
+            "broker order",
+            format!("{} rows written for one order", rows.len()),
+        ));
+    };
+    broker_order_from_row(row)
+}
+
 /// The body of a transaction.
 pub(super) type TxFuture<'c, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, OrderError>> + Send + 'c>>;
@@ -489,52 +597,28 @@ impl OrderStore for SqliteRunStore {
     ) -> Result<Vec<OrderId>, OrderError> {
         let children = children.to_vec();
         self.in_order_tx(move |conn| {
+            Box::pin(async move { spawn_in(conn, parent, &children).await })
+        })
+        .await
+    }
+
+    async fn spawn_many(
+        &self,
+        spawns: &[(OrderId, Vec<NewContractOrder>)],
+    ) -> Result<Vec<Result<Vec<OrderId>, String>>, OrderError> {
+        let spawns = spawns.to_vec();
+        self.in_order_tx(move |conn| {
             Box::pin(async move {
-                let p = instrument_order_in(conn, parent).await?;
-                if !p.active || p.cancel_requested {
-                    return Err(OrderError::Refused(format!(
-                        "instrument order {parent} is not active or is being cancelled"
-                    )));
+                let mut out = Vec::with_capacity(spawns.len());
+                for (parent, children) in &spawns {
+                    out.push(match spawn_in(conn, *parent, children).await {
+                        Ok(ids) => Ok(ids),
+                        // Refused before anything was written for it: the others go on.
+                        Err(OrderError::Refused(why)) => Err(why),
+                        Err(e) => return Err(e),
+                    });
                 }
-                if !p.children.is_empty() {
-                    return Err(OrderError::Refused(format!(
-                        "instrument order {parent} already has contract orders {:?}",
-                        p.children
-                    )));
-                }
-                let mut ids = Vec::new();
-                for child in &children {
-                    let legs: Vec<ContractLeg> = child
-                        .legs
-                        .iter()
-                        .map(|&(contract, trade)| ContractLeg {
-                            contract,
-                            trade,
-                            fill: 0,
-                            filled_price: None,
-                        })
-                        .collect();
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO contract_orders (parent_id, strategy, instrument, legs, order_type, limit_price,
-                             reference_price, roll_order, manual, generated_at)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    )
-                    .bind(parent)
-                    .bind(&p.strategy)
-                    .bind(p.instrument.as_str())
-                    .bind(legs_to_json(&legs))
-                    .bind(child.order_type.as_str())
-                    .bind(child.limit_price)
-                    .bind(child.reference_price.filter(|x| x.is_finite()))
-                    .bind(p.roll_order)
-                    .bind(p.manual)
-                    .bind(ts(p.generated_at))
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db)?;
-                    ids.push(id);
-                }
-                Ok(ids)
+                Ok(out)
             })
         })
         .await
@@ -543,55 +627,28 @@ impl OrderStore for SqliteRunStore {
     async fn add_broker_order(&self, order: &NewBrokerOrder) -> Result<BrokerOrder, OrderError> {
         let order = order.clone();
         self.in_order_tx(move |conn| {
+            Box::pin(async move { add_broker_order_in(conn, &order).await })
+        })
+        .await
+    }
+
+    async fn add_broker_orders(
+        &self,
+        orders: &[NewBrokerOrder],
+    ) -> Result<Vec<Result<BrokerOrder, String>>, OrderError> {
+        let orders = orders.to_vec();
+        self.in_order_tx(move |conn| {
             Box::pin(async move {
-                let parent = contract_order_in(conn, order.parent).await?;
-                if !parent.active {
-                    return Err(OrderError::Refused(format!(
-                        "contract order {} is not active",
-                        parent.id
-                    )));
+                let mut out = Vec::with_capacity(orders.len());
+                for order in &orders {
+                    out.push(match add_broker_order_in(conn, order).await {
+                        Ok(bo) => Ok(bo),
+                        // Refused before anything was written for it: the others go on.
+                        Err(OrderError::Refused(why)) => Err(why),
+                        Err(e) => return Err(e),
+                    });
                 }
-                if !parent.legs.iter().any(|l| l.contract == order.contract) {
-                    return Err(OrderError::Refused(format!(
-                        "contract order {} has no leg in {}",
-                        parent.id, order.contract
-                    )));
-                }
-                // Unique across installations sharing an account: the id and its creation
-                // time. The id is known once inserted, so the reference is set right after, in
-                // the same round trip.
-                let pending = format!("pending-{}", ts(order.created_at));
-                let rows = sqlx::query(
-                    "INSERT INTO broker_orders (parent_id, strategy, instrument, contract, trade, order_type, limit_price,
-                         order_ref, status, algo, side_price, offside_price, mid_price, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?);
-                     UPDATE broker_orders SET order_ref = 'systrade-' || id || '-' || ?
-                     WHERE id = last_insert_rowid() RETURNING *",
-                )
-                .bind(parent.id)
-                .bind(&parent.strategy)
-                .bind(parent.instrument.as_str())
-                .bind(order.contract.to_string())
-                .bind(order.trade)
-                .bind(order.order_type.as_str())
-                .bind(order.limit_price)
-                .bind(&pending)
-                .bind(&order.algo)
-                .bind(order.side_price.filter(|x| x.is_finite()))
-                .bind(order.offside_price.filter(|x| x.is_finite()))
-                .bind(order.mid_price.filter(|x| x.is_finite()))
-                .bind(ts(order.created_at))
-                .bind(order.created_at.timestamp_micros())
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db)?;
-                let [row] = &rows[..] else {
-                    return Err(corrupt(
-                        "broker order",
-                        format!("{} rows written for one order", rows.len()),
-                    ));
-                };
-                broker_order_from_row(row)
+                Ok(out)
             })
         })
         .await
@@ -647,6 +704,24 @@ impl OrderStore for SqliteRunStore {
         let execution = execution.clone();
         self.in_order_tx(move |conn| Box::pin(fills::apply_execution(conn, execution, at)))
             .await
+    }
+
+    async fn apply_executions(
+        &self,
+        executions: &[Execution],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<FillOutcome>, OrderError> {
+        let executions = executions.to_vec();
+        self.in_order_tx(move |conn| {
+            Box::pin(async move {
+                let mut out = Vec::with_capacity(executions.len());
+                for e in executions {
+                    out.push(fills::apply_execution(conn, e, at).await?);
+                }
+                Ok(out)
+            })
+        })
+        .await
     }
 
     async fn complete_orders(

@@ -129,6 +129,28 @@ impl OrderStore for Orders<'_> {
         let f = self.inner.apply_execution(execution, at);
         self.profile.time("orders.apply_execution", f).await
     }
+    async fn add_broker_orders(
+        &self,
+        orders: &[NewBrokerOrder],
+    ) -> Result<Vec<Result<BrokerOrder, String>>, OrderError> {
+        let f = self.inner.add_broker_orders(orders);
+        self.profile.time("orders.add_broker_orders", f).await
+    }
+    async fn apply_executions(
+        &self,
+        executions: &[Execution],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<FillOutcome>, OrderError> {
+        let f = self.inner.apply_executions(executions, at);
+        self.profile.time("orders.apply_executions", f).await
+    }
+    async fn spawn_many(
+        &self,
+        spawns: &[(OrderId, Vec<NewContractOrder>)],
+    ) -> Result<Vec<Result<Vec<OrderId>, String>>, OrderError> {
+        let f = self.inner.spawn_many(spawns);
+        self.profile.time("orders.spawn_many", f).await
+    }
     async fn complete_orders(
         &self,
         allow_partial: bool,

@@ -324,12 +324,14 @@ impl StackHandler<'_> {
             .executions_synced_at()
             .await?
             .map(|t| t - chrono::Duration::hours(1));
-        for execution in self.broker.executions(since).await? {
-            match self
-                .orders
-                .apply_execution(&execution, (self.now)())
-                .await?
-            {
+        let executions = self.broker.executions(since).await?;
+        // One transaction for all of them: each is applied once by id, all or none.
+        for outcome in self
+            .orders
+            .apply_executions(&executions, (self.now)())
+            .await?
+        {
+            match outcome {
                 FillOutcome::Applied { .. } => {
                     report.fills += 1;
                     hook("after_fill_applied");
@@ -451,6 +453,7 @@ impl StackHandler<'_> {
             .map(|l| l.instrument)
             .collect();
         let positions = contract_positions_by_key(self.orders.contract_positions().await?);
+        let mut spawns: Vec<(OrderId, Vec<NewContractOrder>)> = Vec::new();
         for io in self.orders.instrument_orders(true).await? {
             if !io.children.is_empty()
                 || io.cancel_requested
@@ -490,12 +493,18 @@ impl StackHandler<'_> {
                                 .flatten(),
                         })
                         .collect();
-                    self.orders.spawn_contract_orders(io.id, &children).await?;
-                    report.spawned += children.len();
+                    spawns.push((io.id, children));
                 }
                 SpawnPlan::Wait { reason } => {
                     report.notes.push(format!("order {}: {reason}", io.id));
                 }
+            }
+        }
+        // One transaction for the pass's spawns.
+        for ((id, children), outcome) in spawns.iter().zip(self.orders.spawn_many(&spawns).await?) {
+            match outcome {
+                Ok(_) => report.spawned += children.len(),
+                Err(why) => report.notes.push(format!("order {id}: not spawned: {why}")),
             }
         }
         Ok(())
@@ -688,6 +697,7 @@ impl StackHandler<'_> {
             .filter(|b| !b.status.is_final())
             .map(|b| (b.parent, b.contract))
             .collect();
+        let mut to_send: Vec<NewBrokerOrder> = Vec::new();
         for co in self.orders.contract_orders(true).await? {
             if cancelling.contains(&co.parent) {
                 continue;
@@ -718,18 +728,37 @@ impl StackHandler<'_> {
                 let new = self
                     .price_order(&co, contract, quantity, tick.as_ref())
                     .await;
-                let bo = self.orders.add_broker_order(&new).await?;
-                hook("after_broker_order_written");
-                match self.submit(&bo, hook).await {
-                    Ok(()) => report.sent += 1,
-                    Err(e) if e.is_retryable() => {
-                        report
-                            .notes
-                            .push(format!("broker order {}: not sent yet: {e}", bo.id));
-                        return Err(e);
-                    }
-                    Err(e) => return Err(e),
+                // Later legs of this pass are sized against what this one will use.
+                self.reserve_trade(&co.strategy, &co.instrument, quantity);
+                to_send.push(new);
+            }
+        }
+        if to_send.is_empty() {
+            return Ok(());
+        }
+        // Written (`created`) in one transaction before any is sent: a crash from here on is
+        // recovered by looking each up at the broker by its order_ref.
+        let written = self.orders.add_broker_orders(&to_send).await?;
+        hook("after_broker_order_written");
+        for bo in written {
+            let bo = match bo {
+                Ok(bo) => bo,
+                Err(why) => {
+                    report
+                        .notes
+                        .push(format!("broker order not written: {why}"));
+                    continue;
                 }
+            };
+            match self.submit(&bo, hook).await {
+                Ok(()) => report.sent += 1,
+                Err(e) if e.is_retryable() => {
+                    report
+                        .notes
+                        .push(format!("broker order {}: not sent yet: {e}", bo.id));
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())

@@ -29,6 +29,7 @@ use crate::domain::contract::ContractId;
 use crate::domain::execution::{
     allowed_abs_quantity, liquidity_cap, relevant, scale_legs, TickAnalysis, TradeLimit,
 };
+use crate::domain::instrument::InstrumentCode;
 
 /// One leg to send: contract, signed quantity, and the tick it was priced on (best execution).
 pub(super) type SizedLeg = (ContractId, i64, Option<TickAnalysis>);
@@ -125,16 +126,6 @@ impl StackHandler<'_> {
         if relevant(&limits, &bo.strategy, bo.instrument.as_str()).is_empty() {
             return Ok(()); // no limit counts this trade: nothing to write.
         }
-        let now = (self.now)();
-        if let Some(cached) = super::handler::lock(&self.cache.limits).as_mut() {
-            for limit in cached
-                .iter_mut()
-                .filter(|l| l.applies_to(&bo.strategy, bo.instrument.as_str()))
-            {
-                limit.reset_if_due(now);
-                limit.record(bo.trade.saturating_abs());
-            }
-        }
         self.controls
             .record_trade(
                 &bo.strategy,
@@ -151,6 +142,22 @@ impl StackHandler<'_> {
 }
 
 impl StackHandler<'_> {
+    /// Counts `quantity` against the pass's cached trade limits (what `send` is about to use),
+    /// so the next legs of the pass are sized against it; the store is written when the order
+    /// is sent ([`StackHandler::count_trade`]).
+    pub(super) fn reserve_trade(&self, strategy: &str, instrument: &InstrumentCode, quantity: i64) {
+        let now = (self.now)();
+        if let Some(cached) = super::handler::lock(&self.cache.limits).as_mut() {
+            for limit in cached
+                .iter_mut()
+                .filter(|l| l.applies_to(strategy, instrument.as_str()))
+            {
+                limit.reset_if_due(now);
+                limit.record(quantity.saturating_abs());
+            }
+        }
+    }
+
     /// The trade limits, read once per pass (the pass's own trades are added as it counts them).
     async fn cached_trade_limits(
         &self,
