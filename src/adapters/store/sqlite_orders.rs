@@ -234,23 +234,38 @@ fn parse_child_ids(r: &SqliteRow) -> Result<Vec<OrderId>, OrderError> {
     Ok(ids)
 }
 
+/// The row of order `id` of `table` with its children's ids (`child_ids`) from `children`.
+async fn order_row_with_children(
+    conn: &mut SqliteConnection,
+    table: &str,
+    children: &str,
+    level: &'static str,
+    id: OrderId,
+) -> Result<SqliteRow, OrderError> {
+    sqlx::query(&format!(
+        "SELECT o.*, (SELECT group_concat(k.id) FROM {children} k WHERE k.parent_id = o.id) AS child_ids
+         FROM {table} o WHERE o.id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .ok_or(OrderError::NotFound { level, id })
+}
+
 /// One instrument order with its children, in one query.
 pub(super) async fn instrument_order_in(
     conn: &mut SqliteConnection,
     id: OrderId,
 ) -> Result<InstrumentOrder, OrderError> {
-    let row = sqlx::query(
-        "SELECT i.*, (SELECT group_concat(c.id) FROM contract_orders c WHERE c.parent_id = i.id) AS child_ids
-         FROM instrument_orders i WHERE i.id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?
-    .ok_or(OrderError::NotFound {
-        level: "instrument",
+    let row = order_row_with_children(
+        conn,
+        "instrument_orders",
+        "contract_orders",
+        "instrument",
         id,
-    })?;
+    )
+    .await?;
     let mut order = instrument_order_from_row(&row)?;
     order.children = parse_child_ids(&row)?;
     Ok(order)
@@ -261,18 +276,8 @@ pub(super) async fn contract_order_in(
     conn: &mut SqliteConnection,
     id: OrderId,
 ) -> Result<ContractOrder, OrderError> {
-    let row = sqlx::query(
-        "SELECT c.*, (SELECT group_concat(b.id) FROM broker_orders b WHERE b.parent_id = c.id) AS child_ids
-         FROM contract_orders c WHERE c.id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?
-    .ok_or(OrderError::NotFound {
-        level: "contract",
-        id,
-    })?;
+    let row =
+        order_row_with_children(conn, "contract_orders", "broker_orders", "contract", id).await?;
     let mut order = contract_order_from_row(&row)?;
     order.children = parse_child_ids(&row)?;
     Ok(order)
