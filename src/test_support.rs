@@ -157,6 +157,7 @@ mod scripted_broker {
                     min_tick: 0.01,
                     currency: "USD".into(),
                     trading_hours: String::new(),
+                    time_zone: String::new(),
                 }),
                 None => Err(BrokerError::UnknownContract {
                     instrument: instrument.clone(),

@@ -121,8 +121,11 @@ pub struct ContractDetails {
     pub multiplier: f64,
     pub min_tick: f64,
     pub currency: String,
-    /// Trading hours as the broker states them (for the trading-hours checks later).
+    /// Trading hours as the broker states them: IB's `YYYYMMDD:HHMM-YYYYMMDD:HHMM` sessions
+    /// separated by `;` (a day may be `YYYYMMDD:CLOSED`), in `time_zone`.
     pub trading_hours: String,
+    /// The exchange's time zone (IANA name, e.g. `US/Central`); empty when unknown.
+    pub time_zone: String,
 }
 
 /// A top-of-book quote.

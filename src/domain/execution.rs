@@ -255,6 +255,64 @@ pub fn timed_out(elapsed: Duration, params: &BestExecutionParams) -> bool {
     elapsed > params.total_timeout
 }
 
+// ---- Trading hours (B19 step 2, B20 closing soon) ----
+
+/// Where `now` stands in a contract's trading hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "market", rename_all = "snake_case")]
+pub enum MarketHours {
+    /// In a session that closes in this many seconds.
+    Open { closes_in_seconds: i64 },
+    /// The hours are known and no session contains `now`.
+    Closed,
+    /// No usable hours (none stated, an unknown time zone, text that does not parse).
+    Unknown,
+}
+
+/// `now` against IB's trading hours (`YYYYMMDD:HHMM-YYYYMMDD:HHMM` sessions, `;`- or
+/// `,`-separated, `YYYYMMDD:CLOSED` days skipped) in
+/// `time_zone` (IANA).
+pub fn market_hours(trading_hours: &str, time_zone: &str, now: DateTime<Utc>) -> MarketHours {
+    let Ok(tz) = time_zone.trim().parse::<chrono_tz::Tz>() else {
+        return MarketHours::Unknown;
+    };
+    let at = |date: &str, hhmm: &str| -> Option<DateTime<Utc>> {
+        let d = chrono::NaiveDate::parse_from_str(date.trim(), "%Y%m%d").ok()?;
+        let t = chrono::NaiveTime::parse_from_str(hhmm.trim(), "%H%M").ok()?;
+        use chrono::TimeZone;
+        tz.from_local_datetime(&d.and_time(t))
+            .earliest()
+            .map(|x| x.with_timezone(&Utc))
+    };
+    let mut sessions = 0;
+    for part in trading_hours.split([';', ',']).map(str::trim) {
+        if part.is_empty() || part.ends_with("CLOSED") {
+            continue;
+        }
+        let Some((start, end)) = part.split_once('-') else {
+            return MarketHours::Unknown;
+        };
+        let Some((start_date, start_time)) = start.split_once(':') else {
+            return MarketHours::Unknown;
+        };
+        let (end_date, end_time) = end.split_once(':').unwrap_or((start_date, end));
+        let (Some(open), Some(close)) = (at(start_date, start_time), at(end_date, end_time)) else {
+            return MarketHours::Unknown;
+        };
+        sessions += 1;
+        if open <= now && now < close {
+            return MarketHours::Open {
+                closes_in_seconds: (close - now).num_seconds(),
+            };
+        }
+    }
+    if sessions == 0 {
+        MarketHours::Unknown
+    } else {
+        MarketHours::Closed
+    }
+}
+
 // ---- Trade limits (B15) ----
 
 /// At most `limit` contracts (sum of |legs| of orders sent) per rolling period of `period_days`,

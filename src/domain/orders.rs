@@ -28,6 +28,7 @@ pub mod fills;
 pub mod generate;
 pub mod generator;
 pub mod handler;
+mod hours;
 pub mod sizing;
 pub mod spawn;
 

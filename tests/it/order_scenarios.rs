@@ -39,6 +39,8 @@ fn mar() -> ContractId {
 struct Injecting {
     inner: SimBroker,
     extra: Mutex<Vec<Execution>>,
+    /// (trading hours, time zone) the contract details report instead of the simulated ones.
+    hours: Mutex<Option<(String, String)>>,
 }
 
 impl Injecting {
@@ -80,7 +82,12 @@ impl Broker for Injecting {
         i: &InstrumentCode,
         c: ContractId,
     ) -> Result<ContractDetails, BrokerError> {
-        self.inner.contract_details(i, c).await
+        let mut details = self.inner.contract_details(i, c).await?;
+        if let Some((hours, zone)) = self.hours.lock().expect("lock").clone() {
+            details.trading_hours = hours;
+            details.time_zone = zone;
+        }
+        Ok(details)
     }
     async fn historical_bars(
         &self,
@@ -186,6 +193,7 @@ impl World {
             broker: Injecting {
                 inner: broker,
                 extra: Mutex::new(Vec::new()),
+                hours: Mutex::new(None),
             },
             best: BestExecutionParams {
                 passive_timeout: chrono::Duration::zero(),
@@ -473,4 +481,57 @@ async fn a_balance_trade_offsets_a_position_break() {
     assert_eq!(w.contract_position(dec()).await, 3);
     assert_eq!(w.strategy_position().await, 3);
     w.agrees().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_market_gets_nothing_and_a_closing_one_no_passive_order() {
+    let mut w = World::new().await;
+    w.best = BestExecutionParams {
+        passive_timeout: chrono::Duration::hours(1),
+        total_timeout: chrono::Duration::hours(2),
+        ..Default::default()
+    };
+    let session = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        format!(
+            "{}-{}",
+            from.format("%Y%m%d:%H%M"),
+            to.format("%Y%m%d:%H%M")
+        )
+    };
+    let now = Utc::now();
+    // Closed: the session ended an hour ago.
+    *w.broker.hours.lock().expect("lock") = Some((
+        session(
+            now - chrono::Duration::hours(9),
+            now - chrono::Duration::hours(1),
+        ),
+        "UTC".into(),
+    ));
+    w.order(2, OrderType::Best).await;
+    let report = w.pass().await;
+    assert_eq!(report.sent, 0, "{report:?}");
+    assert!(
+        report.notes.iter().any(|n| n.contains("is closed")),
+        "{report:?}"
+    );
+    // Open, closing in 10 minutes: no time for a passive limit, a market order instead.
+    *w.broker.hours.lock().expect("lock") = Some((
+        session(
+            now - chrono::Duration::hours(8),
+            now + chrono::Duration::minutes(10),
+        ),
+        "UTC".into(),
+    ));
+    let report = w.pass().await;
+    assert_eq!(report.sent, 1, "{report:?}");
+    let history = w.store.broker_orders(false).await.expect("history");
+    let sent = history
+        .iter()
+        .chain(w.store.broker_orders(true).await.expect("active").iter())
+        .find(|b| b.algo == "best")
+        .cloned()
+        .expect("the best-execution order");
+    assert_eq!(sent.order_type, OrderType::Market);
+    w.until_idle().await;
+    assert_eq!(w.strategy_position().await, 2);
 }

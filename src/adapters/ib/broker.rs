@@ -768,6 +768,7 @@ impl Broker for IbBroker {
                 min_tick: details.min_tick * config.price_magnifier,
                 currency: details.contract.currency.to_string(),
                 trading_hours: details.trading_hours.join(";"),
+                time_zone: details.time_zone_id.clone(),
             })
         })
         .await

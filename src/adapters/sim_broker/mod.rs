@@ -430,6 +430,7 @@ impl Broker for SimBroker {
             min_tick: 0.0,
             currency: inst.currency.clone(),
             trading_hours: "simulated: always open".into(),
+            time_zone: String::new(),
         })
     }
 

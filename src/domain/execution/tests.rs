@@ -654,3 +654,49 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn market_hours_from_ib_sessions_in_the_exchange_time_zone() {
+    use chrono::TimeZone;
+    // 14:00 UTC is 08:00 in Chicago (CST, UTC-6) on 2026-11-25.
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 25, 14, 0, 0)
+        .single()
+        .expect("time");
+    let hours = "20261124:1700-20261125:1600;20261125:1700-20261126:1600;20261127:CLOSED";
+    assert_eq!(
+        market_hours(hours, "US/Central", now),
+        MarketHours::Open {
+            closes_in_seconds: 8 * 3600
+        }
+    );
+    let evening = Utc
+        .with_ymd_and_hms(2026, 11, 25, 22, 30, 0)
+        .single()
+        .expect("time");
+    assert_eq!(
+        market_hours(hours, "US/Central", evening),
+        MarketHours::Closed
+    );
+    assert_eq!(
+        market_hours("20261127:CLOSED", "US/Central", now),
+        MarketHours::Unknown,
+        "no session at all says nothing"
+    );
+    assert_eq!(market_hours(hours, "", now), MarketHours::Unknown);
+    assert_eq!(
+        market_hours(hours, "Mars/Olympus", now),
+        MarketHours::Unknown
+    );
+    assert_eq!(
+        market_hours("simulated: always open", "UTC", now),
+        MarketHours::Unknown
+    );
+    assert_eq!(
+        market_hours("20261125:0700-1800", "UTC", now),
+        MarketHours::Open {
+            closes_in_seconds: 4 * 3600
+        },
+        "an end without a date is the start's date"
+    );
+}

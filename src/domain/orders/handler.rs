@@ -30,8 +30,8 @@ use crate::domain::broker::{Broker, BrokerError, OrderPricing, OrderRequest, Ord
 use crate::domain::contract::ContractId;
 use crate::domain::controls::{ControlError, ControlStore};
 use crate::domain::execution::{
-    aggressive_price, analyse, go_aggressive, initial_order, round_to_tick, timed_out,
-    BestExecutionParams, InitialOrder, Tick, TickAnalysis,
+    aggressive_price, analyse, go_aggressive, initial_order, timed_out, BestExecutionParams,
+    InitialOrder, MarketHours, Tick, TickAnalysis,
 };
 use crate::domain::metadata::RollStateStore;
 use crate::domain::ports::PriceStore;
@@ -104,6 +104,9 @@ pub struct PassCache {
     contracts: std::sync::Mutex<HashMap<InstrumentCode, Option<(ContractId, ContractId)>>>,
     rolls: std::sync::Mutex<HashMap<InstrumentCode, RollState>>,
     pub(super) limits: std::sync::Mutex<Option<Vec<crate::domain::execution::TradeLimit>>>,
+    pub(super) details: std::sync::Mutex<
+        HashMap<(InstrumentCode, ContractId), Option<crate::domain::broker::ContractDetails>>,
+    >,
 }
 
 pub(super) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -115,6 +118,7 @@ impl PassCache {
         lock(&self.contracts).clear();
         lock(&self.rolls).clear();
         *lock(&self.limits) = None;
+        lock(&self.details).clear();
     }
 }
 
@@ -709,6 +713,20 @@ impl StackHandler<'_> {
                 ));
                 continue;
             }
+            // §B19 step 2: nothing is sent for a contract whose market is closed now.
+            let mut closed = None;
+            for leg in &co.legs {
+                if self.hours(&co.instrument, leg.contract).await == MarketHours::Closed {
+                    closed = Some(leg.contract);
+                }
+            }
+            if let Some(contract) = closed {
+                report.notes.push(format!(
+                    "contract order {}: the market for {} {contract} is closed",
+                    co.id, co.instrument
+                ));
+                continue;
+            }
             // What is left of each leg with nothing working at the broker, sized (§B19 step 3).
             let pending: Vec<i64> = co
                 .legs
@@ -832,8 +850,9 @@ impl StackHandler<'_> {
                 new.side_price = Some(analysis.side_price);
                 new.offside_price = Some(analysis.offside_price);
                 new.mid_price = Some(analysis.mid);
+                let time_left = self.time_left(&co.instrument, contract).await;
                 if let InitialOrder::Limit { price } =
-                    initial_order(analysis, quantity, None, &self.best)
+                    initial_order(analysis, quantity, time_left, &self.best)
                 {
                     new.order_type = OrderType::Limit;
                     new.limit_price = Some(self.round(&co.instrument, contract, price).await);
@@ -843,13 +862,6 @@ impl StackHandler<'_> {
             _ => {}
         }
         new
-    }
-
-    async fn round(&self, instrument: &InstrumentCode, contract: ContractId, price: f64) -> f64 {
-        match self.broker.contract_details(instrument, contract).await {
-            Ok(d) => round_to_tick(price, d.min_tick),
-            Err(_) => price,
-        }
     }
 
     /// §B20: passive best-execution limits that must go aggressive are moved to the side
@@ -912,8 +924,9 @@ impl StackHandler<'_> {
                 Err(_) => None,
             };
             let reference = reference_tick(&bo);
+            let time_left = self.time_left(&bo.instrument, bo.contract).await;
             let aggressive_now = bo.aggressive_at.is_some()
-                || go_aggressive(elapsed, &reference, current.as_ref(), left, None, &self.best)
+                || go_aggressive(elapsed, &reference, current.as_ref(), left, time_left, &self.best)
                     .inspect(|why| {
                         tracing::info!(order = bo.id, instrument = %bo.instrument, "best execution goes aggressive: {why}")
                     })
