@@ -479,6 +479,36 @@ impl SqliteRunStore {
         result
     }
 
+    /// The active (or archived) orders of `table`, oldest first, each built by `build` from its
+    /// row and the ids of its children in `children` (one query for the children of all).
+    async fn orders_with_children<T>(
+        &self,
+        table: &str,
+        children: &str,
+        active: bool,
+        build: impl Fn(&SqliteRow, Vec<OrderId>) -> Result<T, OrderError>,
+    ) -> Result<Vec<T>, OrderError> {
+        let mut conn = self.pool().acquire().await.map_err(db)?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM {table} WHERE active = ? ORDER BY id"
+        ))
+        .bind(active)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let ids = rows
+            .iter()
+            .map(|r| get(r, "id"))
+            .collect::<Result<Vec<OrderId>, _>>()?;
+        let mut kids = children_by_parent(&mut conn, children, &ids).await?;
+        rows.iter()
+            .map(|r| {
+                let id: OrderId = get(r, "id")?;
+                build(r, kids.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the kept connection, committed when
     /// it succeeds.
     pub(super) async fn in_order_tx<T, F>(&self, body: F) -> Result<T, OrderError>
@@ -545,45 +575,21 @@ impl OrderStore for SqliteRunStore {
     }
 
     async fn instrument_orders(&self, active: bool) -> Result<Vec<InstrumentOrder>, OrderError> {
-        let mut conn = self.pool().acquire().await.map_err(db)?;
-        let rows = sqlx::query("SELECT * FROM instrument_orders WHERE active = ? ORDER BY id")
-            .bind(active)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-        let ids = rows
-            .iter()
-            .map(|r| get(r, "id"))
-            .collect::<Result<Vec<OrderId>, _>>()?;
-        let mut children = children_by_parent(&mut conn, "contract_orders", &ids).await?;
-        rows.iter()
-            .map(|r| {
-                let mut o = instrument_order_from_row(r)?;
-                o.children = children.remove(&o.id).unwrap_or_default();
-                Ok(o)
-            })
-            .collect()
+        self.orders_with_children("instrument_orders", "contract_orders", active, |r, kids| {
+            let mut o = instrument_order_from_row(r)?;
+            o.children = kids;
+            Ok(o)
+        })
+        .await
     }
 
     async fn contract_orders(&self, active: bool) -> Result<Vec<ContractOrder>, OrderError> {
-        let mut conn = self.pool().acquire().await.map_err(db)?;
-        let rows = sqlx::query("SELECT * FROM contract_orders WHERE active = ? ORDER BY id")
-            .bind(active)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-        let ids = rows
-            .iter()
-            .map(|r| get(r, "id"))
-            .collect::<Result<Vec<OrderId>, _>>()?;
-        let mut children = children_by_parent(&mut conn, "broker_orders", &ids).await?;
-        rows.iter()
-            .map(|r| {
-                let mut o = contract_order_from_row(r)?;
-                o.children = children.remove(&o.id).unwrap_or_default();
-                Ok(o)
-            })
-            .collect()
+        self.orders_with_children("contract_orders", "broker_orders", active, |r, kids| {
+            let mut o = contract_order_from_row(r)?;
+            o.children = kids;
+            Ok(o)
+        })
+        .await
     }
 
     async fn broker_orders(&self, active: bool) -> Result<Vec<BrokerOrder>, OrderError> {
