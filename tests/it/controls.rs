@@ -6,13 +6,13 @@ use serde_json::{json, Value};
 
 use crate::support::{stderr, stdout, TestHome};
 
-const NOW: &str = "2026-11-24T12:00:00Z";
+pub(crate) const NOW: &str = "2026-11-24T12:00:00Z";
 
 fn home() -> TestHome {
     TestHome::new()
 }
 
-fn run(h: &TestHome, args: &[&str]) -> std::process::Output {
+pub(crate) fn run(h: &TestHome, args: &[&str]) -> std::process::Output {
     h.cmd()
         .env("SYSTRADE_NOW", NOW)
         .args(args)
@@ -20,7 +20,7 @@ fn run(h: &TestHome, args: &[&str]) -> std::process::Output {
         .expect("run systrade")
 }
 
-fn ok(h: &TestHome, args: &[&str]) -> String {
+pub(crate) fn ok(h: &TestHome, args: &[&str]) -> String {
     let out = run(h, args);
     assert_eq!(
         out.status.code(),
@@ -32,7 +32,7 @@ fn ok(h: &TestHome, args: &[&str]) -> String {
     stdout(&out)
 }
 
-fn json_of(h: &TestHome, args: &[&str]) -> Value {
+pub(crate) fn json_of(h: &TestHome, args: &[&str]) -> Value {
     let text = ok(h, args);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{text}"))
 }
@@ -54,7 +54,7 @@ fn rows(list: &Value, key: &str) -> Value {
 }
 
 /// Exit 2 with `needle` in stderr.
-fn invalid(h: &TestHome, args: &[&str], needle: &str) {
+pub(crate) fn invalid(h: &TestHome, args: &[&str], needle: &str) {
     let out = run(h, args);
     assert_eq!(
         out.status.code(),

@@ -23,7 +23,9 @@ use systrade::domain::ports::PriceStore;
 use systrade::domain::series::{MultiplePrices, PriceSeries};
 use systrade::engine::clock::Clock;
 
-use crate::support::{stderr, stdout, TestHome};
+// The CLI tests run like the controls tests: the same test clock, exit checks, JSON parsing.
+use crate::controls::{invalid, json_of, ok, run, NOW};
+use crate::support::{stderr, TestHome};
 
 // ---------------------------------------------------------------------------------------------
 // The stack handler
@@ -361,50 +363,6 @@ async fn an_order_a_crash_interrupted_is_counted_when_the_restart_finds_or_sends
 
 // ---------------------------------------------------------------------------------------------
 // systrade controls trade-limits
-
-const NOW: &str = "2026-11-24T12:00:00Z";
-
-fn run(h: &TestHome, args: &[&str]) -> std::process::Output {
-    h.cmd()
-        .env("SYSTRADE_NOW", NOW)
-        .args(args)
-        .output()
-        .expect("run systrade")
-}
-
-fn ok(h: &TestHome, args: &[&str]) -> String {
-    let out = run(h, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
-fn json_of(h: &TestHome, args: &[&str]) -> Value {
-    let text = ok(h, args);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{text}"))
-}
-
-/// Exit 2 with `needle` in stderr.
-fn invalid(h: &TestHome, args: &[&str], needle: &str) {
-    let out = run(h, args);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains(needle),
-        "{args:?}: `{needle}` not in stderr:\n{}",
-        stderr(&out)
-    );
-}
 
 /// `trade-limits list --json` rows without their times (checked: the test clock starts at NOW,
 /// and the period ends `period_days` after the last reset).

@@ -2,6 +2,14 @@
 //! instrument, contract(s), trade, fill, prices, type and status, and times.
 
 use crate::cli::output::{local, local_opt, table};
+
+/// A stack's table, or `none` when it is empty.
+fn stack_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return "  none\n".into();
+    }
+    table(header, rows)
+}
 use crate::domain::orders::{BrokerOrder, ContractLeg, ContractOrder, InstrumentOrder, OrderId};
 
 fn ids(ids: &[OrderId]) -> String {
@@ -75,10 +83,7 @@ pub fn instrument_rows(orders: &[InstrumentOrder]) -> Vec<Vec<String>> {
 }
 
 pub fn instrument_table(orders: &[InstrumentOrder]) -> String {
-    if orders.is_empty() {
-        return "  none\n".into();
-    }
-    table(
+    stack_table(
         &[
             "id",
             "children",
@@ -138,10 +143,7 @@ pub fn contract_rows(orders: &[ContractOrder]) -> Vec<Vec<String>> {
 }
 
 pub fn contract_table(orders: &[ContractOrder]) -> String {
-    if orders.is_empty() {
-        return "  none\n".into();
-    }
-    table(
+    stack_table(
         &[
             "id",
             "parent",
@@ -189,10 +191,7 @@ pub fn broker_rows(orders: &[BrokerOrder]) -> Vec<Vec<String>> {
 }
 
 pub fn broker_table(orders: &[BrokerOrder]) -> String {
-    if orders.is_empty() {
-        return "  none\n".into();
-    }
-    table(
+    stack_table(
         &[
             "id",
             "parent",
