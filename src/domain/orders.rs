@@ -29,6 +29,7 @@ pub mod generate;
 pub mod generator;
 pub mod handler;
 mod hours;
+mod manage;
 pub mod sizing;
 pub mod spawn;
 

@@ -15,7 +15,8 @@
 //! because the broker port sends single-contract orders (IB combo orders can come later);
 //! average prices are quantity-weighted (§E5); trade-limit capacity is clamped at zero (§E6);
 //! liquidity sizing uses the size quoted on the side we trade against (§E7). Sizing by trade
-//! limits and liquidity, and counting what was sent, are in [`super::sizing`].
+//! limits and liquidity, and counting what was sent, are in [`super::sizing`]; managing working
+//! orders in `manage`; trading hours and contract details in `hours`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -30,8 +31,7 @@ use crate::domain::broker::{Broker, BrokerError, OrderPricing, OrderRequest, Ord
 use crate::domain::contract::ContractId;
 use crate::domain::controls::{ControlError, ControlStore};
 use crate::domain::execution::{
-    aggressive_price, analyse, go_aggressive, initial_order, timed_out, BestExecutionParams,
-    InitialOrder, MarketHours, Tick, TickAnalysis,
+    analyse, initial_order, BestExecutionParams, InitialOrder, MarketHours, Tick, TickAnalysis,
 };
 use crate::domain::metadata::RollStateStore;
 use crate::domain::ports::PriceStore;
@@ -169,7 +169,7 @@ impl StackHandler<'_> {
         Ok(report)
     }
 
-    async fn cancel(&self, bo: &BrokerOrder, why: &str) -> Result<(), HandlerError> {
+    pub(super) async fn cancel(&self, bo: &BrokerOrder, why: &str) -> Result<(), HandlerError> {
         let Some(id) = &bo.broker_id else {
             return Ok(());
         };
@@ -345,8 +345,27 @@ impl StackHandler<'_> {
             }
         }
         self.orders.set_executions_synced_at(started).await?;
-        for bo in self.orders.broker_orders(true).await? {
-            let (BrokerOrderStatus::Sent, Some(id)) = (bo.status, &bo.broker_id) else {
+        let sent: Vec<BrokerOrder> = self
+            .orders
+            .broker_orders(true)
+            .await?
+            .into_iter()
+            .filter(|b| b.status == BrokerOrderStatus::Sent && b.broker_id.is_some())
+            .collect();
+        if sent.is_empty() {
+            return Ok(());
+        }
+        // Orders the broker still works need no question each: one list of the open ones, then
+        // the state of each order that left it (filled, cancelled or rejected there).
+        let open: HashSet<String> = self
+            .broker
+            .open_orders()
+            .await?
+            .into_iter()
+            .map(|o| o.broker_id)
+            .collect();
+        for bo in sent {
+            let Some(id) = bo.broker_id.as_ref().filter(|id| !open.contains(*id)) else {
                 continue;
             };
             let state = match self.broker.order_state(id).await {
@@ -862,118 +881,6 @@ impl StackHandler<'_> {
             _ => {}
         }
         new
-    }
-
-    /// §B20: passive best-execution limits that must go aggressive are moved to the side
-    /// price; orders past the total time-out are cancelled (the leg is sent again later).
-    async fn manage(&self, report: &mut PassReport) -> Result<(), HandlerError> {
-        let now = (self.now)();
-        // A leg filled by another broker order (a late fill of one that was cancelled and
-        // replaced): what still works for it would over-fill it.
-        let filled_legs: HashSet<(OrderId, ContractId)> = self
-            .orders
-            .contract_orders(true)
-            .await?
-            .iter()
-            .flat_map(|co| {
-                co.legs
-                    .iter()
-                    .filter(|l| remaining(l.trade, l.fill) == 0)
-                    .map(move |l| (co.id, l.contract))
-            })
-            .collect();
-        for bo in self.orders.broker_orders(true).await? {
-            if bo.status == BrokerOrderStatus::Sent
-                && remaining(bo.trade, bo.fill) != 0
-                && filled_legs.contains(&(bo.parent, bo.contract))
-            {
-                self.cancel(&bo, "its contract order is filled already")
-                    .await?;
-                report.cancelled += 1;
-                continue;
-            }
-            let (BrokerOrderStatus::Sent, Some(id), OrderType::Limit) =
-                (bo.status, &bo.broker_id, bo.order_type)
-            else {
-                continue;
-            };
-            if bo.algo != "best" {
-                continue;
-            }
-            let elapsed = now - bo.submitted_at.unwrap_or(bo.created_at);
-            if timed_out(elapsed, &self.best) {
-                self.cancel(&bo, "best execution timed out").await?;
-                report.cancelled += 1;
-                continue;
-            }
-            let left = remaining(bo.trade, bo.fill);
-            if left == 0 {
-                continue;
-            }
-            let current = match self.broker.quote(&bo.instrument, bo.contract).await {
-                Ok(q) => analyse(
-                    &Tick {
-                        bid: q.bid,
-                        ask: q.ask,
-                        bid_size: q.bid_size,
-                        ask_size: q.ask_size,
-                    },
-                    left,
-                ),
-                Err(e) if e.is_retryable() => return Err(e.into()),
-                Err(_) => None,
-            };
-            let reference = reference_tick(&bo);
-            let time_left = self.time_left(&bo.instrument, bo.contract).await;
-            let aggressive_now = bo.aggressive_at.is_some()
-                || go_aggressive(elapsed, &reference, current.as_ref(), left, time_left, &self.best)
-                    .inspect(|why| {
-                        tracing::info!(order = bo.id, instrument = %bo.instrument, "best execution goes aggressive: {why}")
-                    })
-                    .is_some();
-            let Some(current) = current else { continue };
-            if !aggressive_now {
-                continue;
-            }
-            let price = self
-                .round(&bo.instrument, bo.contract, aggressive_price(&current))
-                .await;
-            if bo.limit_price == Some(price) {
-                continue;
-            }
-            match self.broker.modify_order(id, price).await {
-                Ok(_) => {
-                    self.orders
-                        .update_broker_order(
-                            bo.id,
-                            &BrokerOrderUpdate {
-                                limit_price: Some(price),
-                                aggressive_at: Some(bo.aggressive_at.unwrap_or(now)),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                    report.aggressive += 1;
-                }
-                Err(e) if e.is_retryable() => return Err(e.into()),
-                Err(e) => report
-                    .notes
-                    .push(format!("broker order {}: modify refused: {e}", bo.id)),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The tick a broker order was created on (prices only: the adverse-move check needs no sizes).
-fn reference_tick(bo: &BrokerOrder) -> TickAnalysis {
-    TickAnalysis {
-        side_price: bo.side_price.unwrap_or(f64::NAN),
-        offside_price: bo.offside_price.unwrap_or(f64::NAN),
-        side_qty: 0.0,
-        offside_qty: 0.0,
-        mid: bo.mid_price.unwrap_or(f64::NAN),
-        imbalance: 0.0,
     }
 }
 
