@@ -50,7 +50,10 @@ pub async fn execute(
     json: bool,
 ) -> anyhow::Result<i32> {
     let executor = ctx.executor(ctx.progress(json), cancel_on_signals());
-    let summary = executor.execute(plan, req).await?;
+    let summary = executor.execute(plan, req).await;
+    // The run's broker connection ends with it (IB gives its client id back).
+    executor.app.broker.close().await;
+    let summary = summary?;
     report(&summary, json)?;
     Ok(match summary.status {
         RunStatus::Succeeded => 0,

@@ -99,6 +99,13 @@ fn the_price_tasks_take_bars_and_fx_from_ib_when_the_broker_is_ib() {
     let out = run_prices(&trader, Some(port));
     assert_success(&out);
 
+    let leases = trader.json(&["broker", "client-ids", "--json"]);
+    assert_eq!(
+        leases["leases"],
+        serde_json::json!([]),
+        "the run gave its client id back"
+    );
+
     let (ours, theirs) = (store(trader.path()), store(exchange.path()));
     let contracts = theirs
         .contracts_with_prices(&sp500(), Frequency::Daily)
