@@ -24,10 +24,14 @@ use super::store::{
     AttemptChange, BeginRun, ControlState, LockHolder, NewRun, NewRunNode, NodeChange, NodeState,
     NodeUpdate, RunStatus, StoreError, Trigger,
 };
-use super::task::{EngineEnv, TaskContext, TaskError};
+use super::spec::UpstreamRule;
+use super::task::{EngineEnv, StopSignal, StopTrigger, TaskContext, TaskError};
 
 /// How often the executor re-reads the control state (STOP is honoured within this).
 pub const CONTROL_POLL: Duration = Duration::from_millis(500);
+/// After Ctrl-C / SIGTERM, running tasks get this long to stop at a safe point (the stack
+/// handler books its last fills) before they are aborted.
+pub const SIGNAL_GRACE: Duration = Duration::from_secs(15);
 /// Backoff never grows beyond this.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
@@ -248,7 +252,10 @@ impl<C: Send + Sync + 'static> Executor<C> {
             }
         };
         let span = tracing::info_span!("run", run_id, workflow = %spec.name);
+        let (stop_trigger, stop_signal) = StopSignal::channel();
         let mut state = RunState {
+            stop_trigger,
+            stop_signal,
             exec: self,
             plan,
             rt,
@@ -332,6 +339,10 @@ impl<C: Send + Sync + 'static> Executor<C> {
 }
 
 struct RunState<'a, C: 'static> {
+    /// Asks the running tasks to stop (STOP, window closed, signal).
+    stop_trigger: StopTrigger,
+    /// Given to every regular node's attempt.
+    stop_signal: StopSignal,
     exec: &'a Executor<C>,
     plan: &'a Plan<C>,
     rt: Vec<NodeRt>,
@@ -479,18 +490,24 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
     }
 
     fn enqueue_ready(&mut self) {
-        if self.stopping.is_some() || self.cancelled {
+        if self.cancelled {
             return;
         }
         for &i in &self.plan.dag.topo {
             let r = &self.rt[i];
-            if r.state != NodeState::Pending || r.queued || self.spec_node(i).on_completion_only {
+            let node = self.spec_node(i);
+            if r.state != NodeState::Pending || r.queued || node.on_completion_only {
                 continue;
             }
-            if self.plan.dag.upstream[i]
-                .iter()
-                .all(|&u| self.rt[u].state.satisfies_downstream())
-            {
+            // While stopping only the nodes that run on the way out start.
+            if self.stopping.is_some() && node.upstream != UpstreamRule::Finished {
+                continue;
+            }
+            let upstream_ok = |u: usize| match node.upstream {
+                UpstreamRule::Succeeded => self.rt[u].state.satisfies_downstream(),
+                UpstreamRule::Finished => self.rt[u].state.is_final(),
+            };
+            if self.plan.dag.upstream[i].iter().all(|&u| upstream_ok(u)) {
                 self.rt[i].queued = true;
                 self.ready.push_back(i);
             }
@@ -503,7 +520,12 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                 break;
             };
             self.rt[i].queued = false;
-            if self.stopping.is_some() && !self.spec_node(i).on_completion_only {
+            let node = self.spec_node(i);
+            if self.stopping.is_some()
+                && !node.on_completion_only
+                && !(node.upstream == UpstreamRule::Finished
+                    && self.rt[i].state == NodeState::Pending)
+            {
                 continue;
             }
             self.start_attempt(i);
@@ -564,6 +586,11 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             inputs,
             app: exec.app.clone(),
             env: exec.env.clone(),
+            stop: if node.on_completion_only {
+                StopSignal::never()
+            } else {
+                self.stop_signal.clone()
+            },
         };
         let task = self.plan.tasks[i].clone();
         let timeout = node.policy.timeout;
@@ -608,6 +635,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                 r.error = None;
                 let repeat_again = node.repeat.as_ref().is_some_and(|rep| {
                     self.stopping.is_none()
+                        && !self.cancelled
                         && rep.max_runs.is_none_or(|m| r.executions < m)
                         && !(rep.max_runs.is_none() && self.window_closed)
                 });
@@ -630,6 +658,16 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                     );
                 }
                 (NodeState::Succeeded, None, Some(output))
+            }
+            Err(err) if err.stopped => {
+                let r = &mut self.rt[i];
+                r.error = Some(err.message.clone());
+                r.state = NodeState::Cancelled;
+                r.waiting_repeat = false;
+                r.due = None;
+                r.finished_at = Some(now);
+                tracing::warn!(attempt = r.attempt, "stopped early: {}", err.message);
+                (NodeState::Cancelled, Some(err.message), None)
             }
             Err(err) => {
                 let r = &mut self.rt[i];
@@ -669,7 +707,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             self.rt[i].attempt,
             self.rt[i].error.as_deref(),
         );
-        if self.rt[i].state == NodeState::Failed {
+        if matches!(self.rt[i].state, NodeState::Failed | NodeState::Cancelled) {
             self.propagate_failures().await?;
         }
         self.enqueue_ready();
@@ -680,7 +718,9 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
     async fn propagate_failures(&mut self) -> Result<(), StoreError> {
         let topo = self.plan.dag.topo.clone();
         for i in topo {
-            if self.rt[i].state != NodeState::Pending {
+            if self.rt[i].state != NodeState::Pending
+                || self.spec_node(i).upstream == UpstreamRule::Finished
+            {
                 continue;
             }
             let blocked = self.plan.dag.upstream[i].iter().any(|&u| {
@@ -717,12 +757,18 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
 
     /// STOP or window close: nothing new starts; running attempts finish; waiting nodes end.
     async fn begin_stopping(&mut self, reason: String) -> Result<(), StoreError> {
-        tracing::warn!("{reason}: no new node starts; running nodes finish");
+        tracing::warn!("{reason}: running nodes are asked to stop; only nodes that run on the way out (`upstream = \"finished\"`, `on_completion_only`) start");
         self.stopping = Some(reason.clone());
-        self.ready
-            .retain(|&i| self.plan.spec.nodes[i].on_completion_only);
+        self.stop_trigger.request(&reason);
+        let finishing = |n: &super::spec::NodeSpec| {
+            n.on_completion_only || n.upstream == UpstreamRule::Finished
+        };
+        self.ready.retain(|&i| finishing(&self.plan.spec.nodes[i]));
         for i in 0..self.rt.len() {
-            if self.plan.spec.nodes[i].on_completion_only {
+            let n = &self.plan.spec.nodes[i];
+            if n.on_completion_only
+                || (n.upstream == UpstreamRule::Finished && self.rt[i].state == NodeState::Pending)
+            {
                 continue;
             }
             let r = &mut self.rt[i];
@@ -745,7 +791,9 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                 .observer
                 .node_changed(id, new_state, 0, Some(&reason));
         }
-        self.propagate_failures().await
+        self.propagate_failures().await?;
+        self.enqueue_ready();
+        Ok(())
     }
 
     /// Repeating nodes stop repeating (manual runs past the window's stop time).
@@ -795,10 +843,31 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         Ok(true)
     }
 
-    /// Ctrl-C / SIGTERM: abort running attempts (their process groups are killed) and record it.
+    /// Ctrl-C / SIGTERM: running attempts are asked to stop and get [`SIGNAL_GRACE`] to do so
+    /// (their results are recorded as usual), then the rest are aborted (their process groups
+    /// killed); nothing new starts and every unfinished node is recorded `cancelled`.
     async fn cancel_all(&mut self) -> Result<(), StoreError> {
-        tracing::warn!("cancelled by signal: aborting running nodes");
+        const REASON: &str = "cancelled by signal";
         self.cancelled = true;
+        self.stop_trigger.request(REASON);
+        self.ready.clear();
+        if !self.join.is_empty() {
+            tracing::warn!(
+                "{REASON}: running nodes are asked to stop; waiting up to {} before aborting them (Ctrl-C again exits at once)",
+                super::duration::format_duration(SIGNAL_GRACE)
+            );
+            let deadline = Instant::now() + SIGNAL_GRACE;
+            while !self.join.is_empty() {
+                match tokio::time::timeout_at(deadline, self.join.join_next_with_id()).await {
+                    Ok(Some(joined)) => self.attempt_done(joined).await?,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.flush().await?;
+            if !self.join.is_empty() {
+                tracing::warn!("{REASON}: aborting the nodes still running");
+            }
+        }
         self.join.abort_all();
         while self.join.join_next().await.is_some() {}
         self.task_nodes.clear();

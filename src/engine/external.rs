@@ -3,7 +3,8 @@
 //!
 //! Each command runs under `systrade __guard`, a tiny parent in its own process group. The guard
 //! watches its parent: if the runner dies (even by `kill -9`) the guard kills the whole group, so
-//! no orphan goes on running after a crash. On timeout or cancel the runner kills the group itself.
+//! no orphan goes on running after a crash. On timeout or abort the runner kills the group itself;
+//! asked to stop (STOP, Ctrl-C) it sends SIGTERM first and SIGKILL after [`TERM_GRACE`].
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -122,6 +123,18 @@ pub struct ExternalCommand {
     pub params: Params,
 }
 
+/// How long a command asked to stop (SIGTERM) has before it is killed (SIGKILL).
+pub const TERM_GRACE: Duration = Duration::from_secs(5);
+
+fn signal_group(pgid: Option<i32>, signal: i32) {
+    if let Some(pgid) = pgid {
+        // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
 /// Kills the command's process group when dropped (timeout, cancel, or normal end).
 struct GroupKiller(Option<i32>);
 
@@ -222,7 +235,33 @@ impl<C: Send + Sync + 'static> Task<C> for ExternalCommand {
             }
             tail
         };
-        let (status, (), tail) = tokio::join!(child.wait(), out_task, err_task);
+        let pgid = child.id().map(|p| p as i32);
+        let finished = async { tokio::join!(child.wait(), out_task, err_task) };
+        tokio::pin!(finished);
+        let mut stopped: Option<String> = None;
+        let (status, (), tail) = tokio::select! {
+            r = &mut finished => r,
+            reason = ctx.stop.requested() => {
+                // SIGTERM the group, give it TERM_GRACE to exit, then SIGKILL.
+                signal_group(pgid, libc::SIGTERM);
+                tracing::warn!("{reason}: sent SIGTERM to `{}`; SIGKILL in {} if it has not exited", argv[0], super::duration::format_duration(TERM_GRACE));
+                let r = match tokio::time::timeout(TERM_GRACE, &mut finished).await {
+                    Ok(r) => {
+                        stopped = Some(format!("{reason}; `{}` exited after SIGTERM", argv[0]));
+                        r
+                    }
+                    Err(_) => {
+                        signal_group(pgid, libc::SIGKILL);
+                        stopped = Some(format!("{reason}; `{}` ignored SIGTERM for {} and was killed", argv[0], super::duration::format_duration(TERM_GRACE)));
+                        (&mut finished).await
+                    }
+                };
+                r
+            }
+        };
+        if let Some(message) = stopped {
+            return Err(TaskError::stopped(message));
+        }
         let status =
             status.map_err(|e| TaskError::retryable(format!("waiting for `{}`: {e}", argv[0])))?;
         if !status.success() {

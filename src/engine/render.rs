@@ -62,13 +62,14 @@ pub fn render(
                 .map(|(i, n)| {
                     json!({
                         "id": n.id, "task": n.task, "after": n.after, "depth": depths[i],
+                        "upstream": n.upstream.as_str(),
                         "state": states.and_then(|s| s.get(&n.id)).map(|s| s.as_str()),
                     })
                 })
                 .collect();
             let edges: Vec<_> = (0..dag.len())
                 .flat_map(|i| dag.downstream[i].iter().map(move |&d| (i, d)))
-                .map(|(a, b)| json!({"from": dag.ids[a], "to": dag.ids[b]}))
+                .map(|(a, b)| json!({"from": dag.ids[a], "to": dag.ids[b], "whatever_the_outcome": spec.nodes[b].upstream == super::spec::UpstreamRule::Finished}))
                 .collect();
             serde_json::to_string_pretty(
                 &json!({"workflow": spec.name, "nodes": nodes, "edges": edges}),
@@ -140,10 +141,15 @@ fn ascii(
                 .iter()
                 .map(|&u| dag.ids[u].as_str())
                 .collect();
+            // `<-` waits for success, `<~` for the upstream to finish in any state.
+            let arrow = match n.upstream {
+                super::spec::UpstreamRule::Succeeded => "<-",
+                super::spec::UpstreamRule::Finished => "<~",
+            };
             let after = if ups.is_empty() {
                 String::new()
             } else {
-                format!("  <- {}", ups.join(", "))
+                format!("  {arrow} {}", ups.join(", "))
             };
             let flags = match (&n.repeat, n.on_completion_only) {
                 (Some(r), _) => format!(
@@ -163,6 +169,13 @@ fn ascii(
                 n.id, n.task
             );
         }
+    }
+    if spec
+        .nodes
+        .iter()
+        .any(|n| n.upstream == super::spec::UpstreamRule::Finished)
+    {
+        out.push_str("<- runs when its upstream succeeded; <~ once its upstream has finished, whatever the outcome\n");
     }
     out
 }
@@ -191,7 +204,18 @@ fn dot(spec: &WorkflowSpec, dag: &Dag, states: Option<&BTreeMap<String, NodeStat
     }
     for i in 0..dag.len() {
         for &d in &dag.downstream[i] {
-            let _ = writeln!(out, "  {} -> {};", quote(&dag.ids[i]), quote(&dag.ids[d]));
+            let style = match spec.nodes[d].upstream {
+                super::spec::UpstreamRule::Succeeded => "",
+                super::spec::UpstreamRule::Finished => {
+                    " [style=dashed, label=\"finished\"]"
+                }
+            };
+            let _ = writeln!(
+                out,
+                "  {} -> {}{style};",
+                quote(&dag.ids[i]),
+                quote(&dag.ids[d])
+            );
         }
     }
     out.push_str("}\n");

@@ -72,7 +72,31 @@ struct RawNode {
     every: Option<Spanned<String>>,
     max_runs: Option<Spanned<i64>>,
     on_completion_only: Option<Spanned<bool>>,
+    upstream: Option<Spanned<String>>,
     machine: Option<Spanned<String>>,
+}
+
+/// When a node may start, given its upstream nodes' outcomes (Airflow's trigger rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamRule {
+    /// Every upstream node succeeded (or was skipped); a failure upstream marks this node
+    /// `upstream_failed`. The default.
+    #[default]
+    Succeeded,
+    /// Every upstream node has finished, in any state (Airflow's `all_done`): housekeeping
+    /// (cleaners, backups, reports) that must run whatever trading did. Such a node also runs
+    /// on the way out of a STOP, once its upstream has finished.
+    Finished,
+}
+
+impl UpstreamRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamRule::Succeeded => "succeeded",
+            UpstreamRule::Finished => "finished",
+        }
+    }
 }
 
 /// When `systrade scheduler` may start a workflow.
@@ -141,6 +165,8 @@ pub struct NodeSpec {
     pub policy: RetryPolicy,
     pub repeat: Option<Repeat>,
     pub on_completion_only: bool,
+    /// `upstream = "succeeded" | "finished"`: what the upstream nodes must have done.
+    pub upstream: UpstreamRule,
     pub machine: Option<String>,
     pub line: usize,
     #[serde(skip)]
@@ -398,6 +424,28 @@ pub fn parse_workflow_partial(
                 "a node that runs on completion only runs once: remove `every`/`max_runs`".into(),
             ));
         }
+        let upstream = match &n.upstream {
+            None => UpstreamRule::Succeeded,
+            Some(v) => match v.get_ref().as_str() {
+                "succeeded" => UpstreamRule::Succeeded,
+                "finished" => UpstreamRule::Finished,
+                other => {
+                    errs.push(err(
+                        v.span().start,
+                        &k("upstream"),
+                        format!("unknown upstream rule `{other}`: use \"succeeded\" (the default: run when every upstream node succeeded) or \"finished\" (run once every upstream node has finished, in any state)"),
+                    ));
+                    UpstreamRule::Succeeded
+                }
+            },
+        };
+        if upstream == UpstreamRule::Finished && n.after.is_empty() {
+            errs.push(err(
+                n.upstream.as_ref().map_or(node_offset, |v| v.span().start),
+                &k("upstream"),
+                "`upstream = \"finished\"` needs `after` (the nodes to wait for)".into(),
+            ));
+        }
         let mut spans = NodeSpans {
             id: n.id.span().start,
             task: n.task.span().start,
@@ -428,6 +476,7 @@ pub fn parse_workflow_partial(
             policy,
             repeat,
             on_completion_only,
+            upstream,
             machine: n.machine.map(Spanned::into_inner),
             line: source.line_of(node_offset),
             spans,

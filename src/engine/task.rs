@@ -26,6 +26,88 @@ pub struct TaskContext<C> {
     pub inputs: BTreeMap<String, Value>,
     pub app: Arc<C>,
     pub env: Arc<EngineEnv>,
+    /// Set when the run winds down (STOP, the schedule window closing, Ctrl-C): a long task
+    /// stops at its next safe point and returns [`TaskError::stopped`].
+    pub stop: StopSignal,
+}
+
+/// Asks a running task to stop: the executor sets it, tasks look at it between units of work
+/// (passes, instruments) and wait on it instead of sleeping. Nodes that run on the way out
+/// (`on_completion_only`) get one that is never set.
+#[derive(Clone, Debug)]
+pub struct StopSignal {
+    rx: tokio::sync::watch::Receiver<Option<String>>,
+}
+
+/// The executor's side of a [`StopSignal`].
+#[derive(Debug)]
+pub struct StopTrigger {
+    tx: tokio::sync::watch::Sender<Option<String>>,
+}
+
+impl StopTrigger {
+    /// Asks every task holding a signal of this trigger to stop, saying why.
+    pub fn request(&self, reason: &str) {
+        self.tx.send_if_modified(|r| {
+            if r.is_none() {
+                *r = Some(reason.to_string());
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+impl StopSignal {
+    pub fn channel() -> (StopTrigger, StopSignal) {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        (StopTrigger { tx }, StopSignal { rx })
+    }
+
+    /// A signal that is never set (on-completion nodes, direct calls, tests).
+    pub fn never() -> StopSignal {
+        // The sender is dropped at once: `changed` then never resolves with a value.
+        StopSignal::channel().1
+    }
+
+    /// Why the task was asked to stop, if it was.
+    pub fn reason(&self) -> Option<String> {
+        self.rx.borrow().clone()
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.rx.borrow().is_some()
+    }
+
+    /// Resolves once a stop is requested (never, for [`StopSignal::never`]).
+    pub async fn requested(&self) -> String {
+        let mut rx = self.rx.clone();
+        loop {
+            if let Some(r) = rx.borrow_and_update().clone() {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Sleeps for `d` unless a stop is requested first: `Err(reason)` then.
+    pub async fn sleep(&self, d: std::time::Duration) -> Result<(), String> {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => Ok(()),
+            reason = self.requested() => Err(reason),
+        }
+    }
+
+    /// `Err(TaskError::stopped)` if a stop was requested: for a task's checks between units.
+    pub fn check(&self, what_is_left: &str) -> Result<(), TaskError> {
+        match self.reason() {
+            Some(reason) => Err(TaskError::stopped(format!("{reason}; {what_is_left}"))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Engine-level facts shared by all tasks of a process.
@@ -39,11 +121,17 @@ pub struct EngineEnv {
 }
 
 /// Why an attempt failed, and whether trying again may help.
+///
+/// Transient failures (a network error, a busy broker, a lock held) are `retryable`; permanent
+/// ones (corrupt or missing data, bad config, refused input) are `fatal` and fail the node at
+/// once, their message saying how to fix it. A task that honoured a stop request returns
+/// `stopped`: the node is recorded `cancelled`, not failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct TaskError {
     pub message: String,
     pub retryable: bool,
+    pub stopped: bool,
 }
 
 impl TaskError {
@@ -51,12 +139,22 @@ impl TaskError {
         Self {
             message: message.into(),
             retryable: true,
+            stopped: false,
         }
     }
     pub fn fatal(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             retryable: false,
+            stopped: false,
+        }
+    }
+    /// The task stopped early because a stop was requested (see [`StopSignal`]).
+    pub fn stopped(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+            stopped: true,
         }
     }
 }

@@ -57,6 +57,7 @@ impl Task<App> for FailTask {
             return Err(TaskError {
                 message: self.p.message.clone(),
                 retryable: self.p.retryable,
+                stopped: false,
             });
         }
         Ok(json!({ "succeeded_on_attempt": ctx.attempt }))

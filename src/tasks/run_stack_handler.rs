@@ -22,7 +22,9 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::domain::execution::BestExecutionParams;
 use crate::domain::orders::handler::{HandlerError, PassReport, StackHandler};
-use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
+use crate::engine::task::{
+    parse_params, Params, StopSignal, Task, TaskContext, TaskError, TaskKind,
+};
 
 pub struct RunStackHandler;
 
@@ -112,6 +114,7 @@ fn task_error(e: HandlerError) -> TaskError {
     TaskError {
         message: e.to_string(),
         retryable,
+        stopped: false,
     }
 }
 
@@ -148,7 +151,7 @@ impl Task<App> for HandlerTask {
                 "another stack handler is running ({holder}); one per home"
             )));
         }
-        let result = self.run_claimed(app).await;
+        let result = self.run_claimed(app, &ctx.stop).await;
         if let Err(e) = orders.release_handler().await {
             tracing::warn!("could not release the stack handler claim: {e}");
         }
@@ -157,7 +160,7 @@ impl Task<App> for HandlerTask {
 }
 
 impl HandlerTask {
-    async fn run_claimed(&self, app: &App) -> Result<Value, TaskError> {
+    async fn run_claimed(&self, app: &App, stop: &StopSignal) -> Result<Value, TaskError> {
         let cfg = &app.config.execution;
         let best = BestExecutionParams {
             passive_timeout: chrono::Duration::milliseconds(
@@ -244,7 +247,16 @@ impl HandlerTask {
                 );
                 break;
             }
-            tokio::time::sleep(Duration::from_secs_f64(cfg.poll_seconds)).await;
+            if let Err(reason) = stop.sleep(Duration::from_secs_f64(cfg.poll_seconds)).await {
+                tracing::warn!(
+                    active,
+                    working,
+                    "stack handler stops between passes: {reason}"
+                );
+                return Err(TaskError::stopped(format!(
+                    "{reason}; the stack handler stopped after {passes} passes with {active} instrument orders on the stack and {working} broker orders working"
+                )));
+            }
         }
         tracing::info!(
             passes,

@@ -114,6 +114,7 @@ impl Task<App> for GeneratorTask {
             return Err(TaskError {
                 message: failures.join("; "),
                 retryable,
+                stopped: false,
             });
         }
         Ok(json!({ "strategies": reports }))

@@ -1,4 +1,5 @@
-//! `sleep`: waits for `duration`, then succeeds (tests, drills and pacing).
+//! `sleep`: waits for `duration`, then succeeds (tests, drills and pacing); a stop request ends
+//! the wait at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,8 +41,15 @@ impl TaskKind<App> for Sleep {
 
 #[async_trait]
 impl Task<App> for SleepTask {
-    async fn run(&self, _ctx: &TaskContext<App>) -> Result<Value, TaskError> {
-        tokio::time::sleep(self.duration).await;
+    async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
+        let started = std::time::Instant::now();
+        if let Err(reason) = ctx.stop.sleep(self.duration).await {
+            return Err(TaskError::stopped(format!(
+                "{reason}; slept {} of {}",
+                crate::engine::duration::format_duration(started.elapsed()),
+                crate::engine::duration::format_duration(self.duration)
+            )));
+        }
         Ok(json!({ "slept_ms": self.duration.as_millis() as u64 }))
     }
 }

@@ -45,6 +45,7 @@ pub(crate) fn capital_error(e: CapitalError) -> TaskError {
     TaskError {
         message: e.to_string(),
         retryable,
+        stopped: false,
     }
 }
 
