@@ -78,7 +78,7 @@ pub enum Command {
     Show(ShowArgs),
     /// Every workflow: control state, whether it is running, its last run and its schedule.
     Status(JsonFlag),
-    /// Show or set control states: go (default), stop (a running workflow stops within a second), no-run (no new starts).
+    /// Show or set control states: go (default), stop (a running workflow's tasks are asked to stop within a second: sleeps end, commands get SIGTERM then SIGKILL after 5 s, the stack handler stops between passes; way-out nodes still run), no-run (no new starts).
     Control(control::ControlArgs),
     /// Show run logs.
     Logs(LogsArgs),

@@ -20,11 +20,11 @@ use super::clock::Clock;
 use super::logsink::LogBuffer;
 use super::plan::Plan;
 use super::process::{holder_is_dead, ProcessIdentity};
+use super::spec::UpstreamRule;
 use super::store::{
     AttemptChange, BeginRun, ControlState, LockHolder, NewRun, NewRunNode, NodeChange, NodeState,
     NodeUpdate, RunStatus, StoreError, Trigger,
 };
-use super::spec::UpstreamRule;
 use super::task::{EngineEnv, StopSignal, StopTrigger, TaskContext, TaskError};
 
 /// How often the executor re-reads the control state (STOP is honoured within this).
@@ -253,9 +253,12 @@ impl<C: Send + Sync + 'static> Executor<C> {
         };
         let span = tracing::info_span!("run", run_id, workflow = %spec.name);
         let (stop_trigger, stop_signal) = StopSignal::channel();
+        let (signal_trigger, signal_stop) = StopSignal::channel();
         let mut state = RunState {
             stop_trigger,
             stop_signal,
+            signal_trigger,
+            signal_stop,
             exec: self,
             plan,
             rt,
@@ -343,6 +346,11 @@ struct RunState<'a, C: 'static> {
     stop_trigger: StopTrigger,
     /// Given to every regular node's attempt.
     stop_signal: StopSignal,
+    /// Asks the nodes that run on the way out (on-completion nodes, and `upstream =
+    /// "finished"` nodes started after a STOP) to stop: only Ctrl-C / SIGTERM.
+    signal_trigger: StopTrigger,
+    /// Given to the way-out nodes' attempts.
+    signal_stop: StopSignal,
     exec: &'a Executor<C>,
     plan: &'a Plan<C>,
     rt: Vec<NodeRt>,
@@ -586,8 +594,8 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             inputs,
             app: exec.app.clone(),
             env: exec.env.clone(),
-            stop: if node.on_completion_only {
-                StopSignal::never()
+            stop: if node.on_completion_only || self.stopping.is_some() {
+                self.signal_stop.clone()
             } else {
                 self.stop_signal.clone()
             },
@@ -707,7 +715,10 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
             self.rt[i].attempt,
             self.rt[i].error.as_deref(),
         );
-        if matches!(self.rt[i].state, NodeState::Failed | NodeState::Cancelled) {
+        // (Under Ctrl-C every unfinished node is recorded cancelled instead.)
+        if self.rt[i].state == NodeState::Failed
+            || (self.rt[i].state == NodeState::Cancelled && !self.cancelled)
+        {
             self.propagate_failures().await?;
         }
         self.enqueue_ready();
@@ -850,6 +861,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         const REASON: &str = "cancelled by signal";
         self.cancelled = true;
         self.stop_trigger.request(REASON);
+        self.signal_trigger.request(REASON);
         self.ready.clear();
         if !self.join.is_empty() {
             tracing::warn!(

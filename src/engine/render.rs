@@ -69,7 +69,14 @@ pub fn render(
                 .collect();
             let edges: Vec<_> = (0..dag.len())
                 .flat_map(|i| dag.downstream[i].iter().map(move |&d| (i, d)))
-                .map(|(a, b)| json!({"from": dag.ids[a], "to": dag.ids[b], "whatever_the_outcome": spec.nodes[b].upstream == super::spec::UpstreamRule::Finished}))
+                .map(|(a, b)| match spec.nodes[b].upstream {
+                    super::spec::UpstreamRule::Succeeded => {
+                        json!({"from": dag.ids[a], "to": dag.ids[b]})
+                    }
+                    super::spec::UpstreamRule::Finished => {
+                        json!({"from": dag.ids[a], "to": dag.ids[b], "when": "finished"})
+                    }
+                })
                 .collect();
             serde_json::to_string_pretty(
                 &json!({"workflow": spec.name, "nodes": nodes, "edges": edges}),
@@ -206,9 +213,7 @@ fn dot(spec: &WorkflowSpec, dag: &Dag, states: Option<&BTreeMap<String, NodeStat
         for &d in &dag.downstream[i] {
             let style = match spec.nodes[d].upstream {
                 super::spec::UpstreamRule::Succeeded => "",
-                super::spec::UpstreamRule::Finished => {
-                    " [style=dashed, label=\"finished\"]"
-                }
+                super::spec::UpstreamRule::Finished => " [style=dashed, label=\"finished\"]",
             };
             let _ = writeln!(
                 out,

@@ -17,12 +17,12 @@ use crate::support::{bin, stderr, stdout, TestHome};
 // Helpers
 
 /// Writes workflow NAME with a `[workflow]` header followed by `body` (nodes, schedule...).
-fn wf(h: &TestHome, name: &str, body: &str) {
+pub(crate) fn wf(h: &TestHome, name: &str, body: &str) {
     h.workflow(name, &format!("[workflow]\nname = \"{name}\"\n{body}"));
 }
 
 /// Runs `args` plus `--json`; returns the exit code and the parsed summary (Null if no JSON).
-fn run_json(h: &TestHome, args: &[&str]) -> (i32, Value) {
+pub(crate) fn run_json(h: &TestHome, args: &[&str]) -> (i32, Value) {
     let mut a = args.to_vec();
     a.push("--json");
     let out = h.run(&a);
@@ -31,7 +31,7 @@ fn run_json(h: &TestHome, args: &[&str]) -> (i32, Value) {
 }
 
 /// Runs workflow NAME; returns exit code and run id.
-fn run_wf(h: &TestHome, name: &str) -> (i32, i64) {
+pub(crate) fn run_wf(h: &TestHome, name: &str) -> (i32, i64) {
     let (code, v) = run_json(h, &["run", name]);
     let id = v["run_id"]
         .as_i64()
@@ -39,11 +39,11 @@ fn run_wf(h: &TestHome, name: &str) -> (i32, i64) {
     (code, id)
 }
 
-fn show(h: &TestHome, id: i64) -> Value {
+pub(crate) fn show(h: &TestHome, id: i64) -> Value {
     h.json(&["show", &id.to_string(), "--json"])
 }
 
-fn node<'a>(s: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn node<'a>(s: &'a Value, id: &str) -> &'a Value {
     s["nodes"]
         .as_array()
         .unwrap()
@@ -52,12 +52,12 @@ fn node<'a>(s: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no node {id} in {s}"))
 }
 
-fn state(s: &Value, id: &str) -> String {
+pub(crate) fn state(s: &Value, id: &str) -> String {
     node(s, id)["state"].as_str().unwrap().to_string()
 }
 
 /// Attempt records of one node, in (execution, attempt) order.
-fn attempts<'a>(s: &'a Value, id: &str) -> Vec<&'a Value> {
+pub(crate) fn attempts<'a>(s: &'a Value, id: &str) -> Vec<&'a Value> {
     let mut v: Vec<&Value> = s["attempts"]
         .as_array()
         .unwrap()
@@ -76,11 +76,11 @@ fn ms(d: chrono::Duration) -> i64 {
     d.num_milliseconds()
 }
 
-fn runs(h: &TestHome) -> Vec<Value> {
+pub(crate) fn runs(h: &TestHome) -> Vec<Value> {
     h.json(&["runs", "--json"]).as_array().unwrap().clone()
 }
 
-fn read(h: &TestHome, file: &str) -> String {
+pub(crate) fn read(h: &TestHome, file: &str) -> String {
     std::fs::read_to_string(h.path().join(file)).unwrap_or_default()
 }
 
@@ -89,7 +89,7 @@ fn lines(h: &TestHome, file: &str) -> Vec<String> {
 }
 
 /// Starts `systrade --home H ARGS` in the background (clean SYSTRADE_* env, output to a file).
-fn spawn(h: &TestHome, args: &[&str]) -> Child {
+pub(crate) fn spawn(h: &TestHome, args: &[&str]) -> Child {
     let mut c = std::process::Command::new(bin());
     for (k, _) in std::env::vars() {
         if k.starts_with("SYSTRADE_") {
@@ -108,7 +108,7 @@ fn spawn(h: &TestHome, args: &[&str]) -> Child {
 }
 
 /// Waits for the child to exit; kills it and panics after `limit`.
-fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+pub(crate) fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(st) = child.try_wait().unwrap() {
@@ -124,7 +124,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
 }
 
 /// Waits until `file` in the home holds a number (a PID written by a script) or exists.
-fn wait_for_file(h: &TestHome, file: &str, limit: Duration) -> String {
+pub(crate) fn wait_for_file(h: &TestHome, file: &str, limit: Duration) -> String {
     let deadline = Instant::now() + limit;
     loop {
         let text = read(h, file);
@@ -141,7 +141,7 @@ fn wait_for_file(h: &TestHome, file: &str, limit: Duration) -> String {
 }
 
 /// True while the process exists and is not a zombie.
-fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => false,
         Ok(stat) => {
@@ -153,7 +153,7 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-fn assert_dead_soon(pid: i32) {
+pub(crate) fn assert_dead_soon(pid: i32) {
     let deadline = Instant::now() + Duration::from_secs(3);
     while alive(pid) {
         assert!(Instant::now() < deadline, "process {pid} is still alive");
@@ -570,8 +570,9 @@ const STOPPABLE_REST: &str = "\
 [[node]]\nid = \"last\"\ntask = \"noop\"\nafter = [\"next\"]\n\n\
 [[node]]\nid = \"wrapup\"\ntask = \"shell\"\non_completion_only = true\nparams = { script = 'touch wrapup.ran' }\n";
 
-/// Sets STOP on a running `stoppable` run and checks it winds down: the running node finishes,
-/// pending ones are cancelled, the on-completion node runs, and the run ends soon after.
+/// Sets STOP on a running `stoppable` run and checks it winds down: the running command is
+/// asked to stop (SIGTERM) and recorded cancelled, pending nodes are cancelled, the
+/// on-completion node runs, and the run ends soon after.
 fn stop_and_check(h: &TestHome, child: &mut Child) {
     assert_eq!(
         h.run(&["control", "stoppable", "stop"]).status.code(),
@@ -596,7 +597,19 @@ fn stop_and_check(h: &TestHome, child: &mut Child) {
         "{}",
         s["run"]
     );
-    assert_eq!(state(&s, "slow"), "succeeded", "the running node finishes");
+    assert_eq!(
+        state(&s, "slow"),
+        "cancelled",
+        "the running node is stopped"
+    );
+    let slow_error = node(&s, "slow")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        slow_error.contains("STOP") && slow_error.contains("SIGTERM"),
+        "{slow_error}"
+    );
     assert_eq!(state(&s, "next"), "cancelled");
     assert_eq!(state(&s, "last"), "cancelled");
     assert_eq!(state(&s, "wrapup"), "succeeded");

@@ -19,6 +19,7 @@ mod orders_cli;
 mod price_tasks;
 mod prices;
 mod roll;
+mod stopping;
 mod strategies;
 mod support;
 mod trade_limits;
