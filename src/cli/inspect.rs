@@ -17,6 +17,7 @@ use crate::engine::schedule::{
 };
 use crate::engine::spec::Schedule;
 use crate::engine::store::{LogQuery, NodeState, RunStore, Trigger};
+use crate::engine::task::output_warnings;
 
 /// `systrade validate NAME|FILE` / `--all`. Writes nothing.
 pub async fn validate(opts: &GlobalOpts, a: ValidateArgs) -> anyhow::Result<i32> {
@@ -226,6 +227,19 @@ pub async fn show(opts: &GlobalOpts, a: ShowArgs) -> anyhow::Result<i32> {
             &rows
         )
     );
+    let warnings: Vec<(&str, String)> = nodes
+        .iter()
+        .flat_map(|n| {
+            let list = n.output.as_ref().map(output_warnings).unwrap_or_default();
+            list.into_iter().map(move |w| (n.node_id.as_str(), w))
+        })
+        .collect();
+    if !warnings.is_empty() {
+        outln!("\nwarnings:");
+        for (node, w) in warnings {
+            outln!("  {node}: {w}");
+        }
+    }
     let failed: Vec<_> = attempts
         .iter()
         .filter(|t| t.status != NodeState::Succeeded)

@@ -79,6 +79,15 @@ fn report(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
         summary.seconds,
         parts.join(", ")
     );
+    let n_warnings: usize = summary.warnings.values().map(Vec::len).sum();
+    if n_warnings > 0 {
+        outln!("{n_warnings} warning(s):");
+        for (node, list) in &summary.warnings {
+            for w in list {
+                outln!("  {node}: {w}");
+            }
+        }
+    }
     if summary.status != RunStatus::Succeeded {
         for (node, state) in &summary.nodes {
             if matches!(

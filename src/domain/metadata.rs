@@ -53,6 +53,24 @@ pub enum MetadataError {
     },
 }
 
+impl MetadataError {
+    /// Worth trying again: the database is busy or locked by another process, or the connection
+    /// dropped. Damage ("malformed", "not a database"), invalid rows and refused changes are
+    /// permanent.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            MetadataError::Database { detail } => {
+                let d = detail.to_ascii_lowercase();
+                ["locked", "busy", "timed out", "connection", "pool"]
+                    .iter()
+                    .any(|w| d.contains(w))
+                    && !d.contains("malformed")
+            }
+            _ => false,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Contracts
 // ---------------------------------------------------------------------------------------------

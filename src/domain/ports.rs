@@ -42,6 +42,15 @@ pub enum PriceStoreError {
     Write { path: PathBuf, detail: String },
 }
 
+impl PriceStoreError {
+    /// Worth trying again: an interrupted or timed-out read or write. A corrupt file, a missing
+    /// or unwritable path is permanent: retrying only delays the message.
+    pub fn is_transient(&self) -> bool {
+        use std::io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+        matches!(self, PriceStoreError::Io { source, .. } if matches!(source.kind(), Interrupted | TimedOut | WouldBlock))
+    }
+}
+
 /// Time series storage. Every write replaces the whole series atomically (a crash leaves the
 /// old or the new file, never a half-written one); reading one instrument reads nothing else.
 pub trait PriceStore: Send + Sync {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use rand::Rng;
+
 /// Parses a duration such as `30s`, `1h30m` or `250ms`. A bare `0` means zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
@@ -68,8 +70,38 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// Backoff never grows beyond this.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Exponential backoff with jitter: `base * 2^(attempt-1)`, capped, then a random point in
+/// its upper half (so many retrying nodes do not hit a recovering service together).
+pub fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+    if base.is_zero() {
+        return Duration::ZERO;
+    }
+    let exp = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF);
+    let half = exp / 2;
+    half + Duration::from_nanos(
+        rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64),
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn backoff_grows_exponentially_within_jitter_bounds() {
+        let base = Duration::from_secs(10);
+        for attempt in 1..6u32 {
+            let d = backoff_delay(base, attempt);
+            let full = base * 2u32.pow(attempt - 1);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+        }
+        assert_eq!(backoff_delay(Duration::ZERO, 3), Duration::ZERO);
+        assert!(backoff_delay(base, 40) <= MAX_BACKOFF);
+    }
+
     use super::*;
 
     #[test]

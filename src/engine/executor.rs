@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -32,8 +31,6 @@ pub const CONTROL_POLL: Duration = Duration::from_millis(500);
 /// After Ctrl-C / SIGTERM, running tasks get this long to stop at a safe point (the stack
 /// handler books its last fills) before they are aborted.
 pub const SIGNAL_GRACE: Duration = Duration::from_secs(15);
-/// Backoff never grows beyond this.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
 /// What to do with each node in this run.
 #[derive(Debug, Clone)]
@@ -107,6 +104,8 @@ pub struct RunSummary {
     pub crashed_runs_recovered: Vec<i64>,
     pub message: Option<String>,
     pub seconds: f64,
+    /// Each node's output warnings ([`super::task::output_warnings`]), nodes without omitted.
+    pub warnings: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -321,6 +320,12 @@ impl<C: Send + Sync + 'static> Executor<C> {
             crashed_runs_recovered: crashed,
             message,
             seconds: started.elapsed().as_secs_f64(),
+            warnings: (dag.ids.iter().cloned().zip(state.rt.iter()))
+                .filter_map(|(id, r)| {
+                    let w = r.output.as_ref().map(super::task::output_warnings)?;
+                    (!w.is_empty()).then_some((id, w))
+                })
+                .collect(),
         };
         self.observer.run_finished(&summary);
         Ok(summary)
@@ -638,6 +643,9 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         let _g = span.enter();
         let (attempt_status, error, output) = match result {
             Ok(output) => {
+                for w in super::task::output_warnings(&output) {
+                    tracing::warn!("{w}");
+                }
                 let r = &mut self.rt[i];
                 r.output = Some(output.clone());
                 r.error = None;
@@ -685,7 +693,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
                     && !self.cancelled;
                 r.error = Some(err.message.clone());
                 if can_retry {
-                    let delay = backoff_delay(node.policy.backoff, r.attempt);
+                    let delay = super::duration::backoff_delay(node.policy.backoff, r.attempt);
                     r.state = NodeState::Retrying;
                     r.due = Some(Instant::now() + delay);
                     tracing::warn!(attempt = r.attempt, error = %err.message, "attempt failed; retrying in {}", super::duration::format_duration(delay));
@@ -938,7 +946,19 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         if count(NodeState::Cancelled) > 0 {
             return (RunStatus::Cancelled, self.stopping.clone());
         }
-        (RunStatus::Succeeded, None)
+        let warned: Vec<&str> = (self.rt.iter().enumerate())
+            .filter(|(_, r)| {
+                r.output
+                    .as_ref()
+                    .is_some_and(|o| !super::task::output_warnings(o).is_empty())
+            })
+            .map(|(i, _)| self.plan.dag.ids[i].as_str())
+            .collect();
+        let note = format!(
+            "succeeded with warnings from {}: `systrade show`",
+            warned.join(", ")
+        );
+        (RunStatus::Succeeded, (!warned.is_empty()).then_some(note))
     }
 }
 
@@ -946,37 +966,5 @@ async fn sleep_until_opt(due: Option<Instant>) {
     match due {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Exponential backoff with jitter: `base * 2^(attempt-1)`, capped, then a random point in
-/// its upper half (so many retrying nodes do not hit a recovering service together).
-pub fn backoff_delay(base: Duration, attempt: u32) -> Duration {
-    if base.is_zero() {
-        return Duration::ZERO;
-    }
-    let exp = base
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-        .min(MAX_BACKOFF);
-    let half = exp / 2;
-    half + Duration::from_nanos(
-        rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_exponentially_within_jitter_bounds() {
-        let base = Duration::from_secs(10);
-        for attempt in 1..6u32 {
-            let d = backoff_delay(base, attempt);
-            let full = base * 2u32.pow(attempt - 1);
-            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
-        }
-        assert_eq!(backoff_delay(Duration::ZERO, 3), Duration::ZERO);
-        assert!(backoff_delay(base, 40) <= MAX_BACKOFF);
     }
 }

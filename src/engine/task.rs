@@ -203,3 +203,18 @@ impl<C: 'static> Registry<C> {
 pub fn parse_params<T: serde::de::DeserializeOwned>(params: &Params) -> Result<T, Vec<String>> {
     serde_json::from_value(Value::Object(params.clone())).map_err(|e| vec![format!("params: {e}")])
 }
+
+/// The warnings a task's output carries: its `"warnings"` array of sentences (a task that
+/// succeeded with something the operator must see, e.g. one instrument of many that failed).
+/// The executor logs them at warn level; the run summary and `systrade show` list them.
+pub fn output_warnings(output: &Value) -> Vec<String> {
+    output
+        .get("warnings")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|w| w.as_str().map_or_else(|| w.to_string(), str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

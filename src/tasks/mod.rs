@@ -8,6 +8,7 @@ use crate::engine::task::{Registry, TaskKind};
 mod backup_run_store;
 mod clean_run_logs;
 mod fail;
+mod instruments;
 mod noop;
 mod run_stack_handler;
 mod run_strategy_order_generator;

@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::instruments::{finish, Excluded, Subject};
 use crate::app::App;
 use crate::domain::controls::StrategyName;
+use crate::domain::instrument::InstrumentCode;
 use crate::domain::orders::generator::{generate_orders, GeneratorError};
 use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
 
@@ -85,6 +87,17 @@ impl Task<App> for GeneratorTask {
                 .collect(),
         };
         let now = app.clock.now();
+        // Instruments that failed upstream (prices, FX, sizing) get no new orders today.
+        let excluded = Excluded::from_inputs(&ctx.inputs);
+        let reference = app.reference_data().ok();
+        let left_alone = move |code: &InstrumentCode| {
+            let currency = reference
+                .as_ref()
+                .and_then(|r| r.instrument(code))
+                .map(|i| i.currency.clone());
+            excluded.reason(code.as_str(), currency.as_deref())
+        };
+        let excluded = Excluded::from_inputs(&ctx.inputs);
         let mut reports = serde_json::Map::new();
         let mut failures = Vec::new();
         let mut retryable = true;
@@ -95,6 +108,7 @@ impl Task<App> for GeneratorTask {
                 app.orders.as_ref(),
                 app.controls.as_ref(),
                 now,
+                &left_alone,
             )
             .await
             {
@@ -117,6 +131,8 @@ impl Task<App> for GeneratorTask {
                 stopped: false,
             });
         }
-        Ok(json!({ "strategies": reports }))
+        let mut out = serde_json::Map::new();
+        out.insert("strategies".into(), Value::Object(reports));
+        finish(out, Vec::new(), &excluded, Subject::Instruments, false)
     }
 }

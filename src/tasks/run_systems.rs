@@ -5,9 +5,11 @@
 //! than `strategies.backtest_keep_days`.
 //!
 //! An instrument with missing or NaN prices, or without a finite position at its last date, is
-//! reported (warning, and in the output's `skipped`) and gets no new optimal position; the others
-//! go on. A strategy that cannot run at all (bad file, no capital, currency mismatch) fails the
-//! task after the other strategies have run.
+//! reported (in the output's `skipped`, `failed` and warnings) and gets no new optimal position;
+//! the others go on (an instrument the home does not collect is only `skipped`). Failures
+//! upstream are passed on (`excluded`) for the order generator. A strategy that cannot run at
+//! all (bad file, no capital, currency mismatch) fails the task after the other strategies
+//! have run.
 
 use std::sync::Arc;
 
@@ -15,8 +17,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::instruments::{finish, Excluded, Failure, Subject};
 use crate::app::App;
-use crate::domain::backtest::portfolio::run_strategy;
+use crate::domain::backtest::portfolio::{run_strategy, NO_ADJUSTED_PRICES};
 use crate::domain::optimal::{optimal_positions, BACKTEST_STATE_ROWS};
 use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
 
@@ -81,7 +84,37 @@ impl Task<App> for RunSystemsTask {
         if !failures.is_empty() {
             return Err(TaskError::fatal(failures.join("; ")));
         }
-        Ok(json!({ "strategies": reports }))
+        // Instruments a strategy could not size get no new optimal position: the order
+        // generator leaves them alone, as it does those that failed upstream. Instruments the
+        // home does not collect (no adjusted prices at all) are not failures.
+        let skipped: Vec<Failure> = reports
+            .iter()
+            .flat_map(|r| {
+                let strategy = r["strategy"].as_str().unwrap_or_default().to_string();
+                r["skipped"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|s| s["reason"] != NO_ADJUSTED_PRICES)
+                    .map(move |s| Failure {
+                        instrument: s["instrument"].as_str().unwrap_or_default().to_string(),
+                        message: format!(
+                            "strategy {strategy}: no new optimal position: {}",
+                            s["reason"].as_str().unwrap_or_default()
+                        ),
+                    })
+            })
+            .collect();
+        let mut out = serde_json::Map::new();
+        out.insert("strategies".into(), json!(reports));
+        finish(
+            out,
+            skipped,
+            &Excluded::from_inputs(&ctx.inputs),
+            Subject::Instruments,
+            false,
+        )
     }
 }
 

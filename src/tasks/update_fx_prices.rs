@@ -1,9 +1,11 @@
 //! `update_fx_prices`: appends new daily FX rates (USD per unit of a currency) from the market
 //! data source to the price store, spike checked (B3; the first download of a currency is a
 //! backfill and is not checked). A spike is recorded in the spike log and
-//! nothing is written for that currency; the other currencies are still updated, then the task
-//! fails (not retryable) naming the pending spikes, so the workflow shows them until someone runs
-//! `systrade prices check-spikes`. Accepted/rejected spikes apply as described in
+//! nothing is written for that currency; the other currencies are still updated. A currency
+//! that failed (a spike pending until someone runs `systrade prices check-spikes`, a corrupt
+//! file) is listed in `failed_currencies` and the warnings, and later nodes leave the
+//! instruments priced in it alone ([`super::instruments`]); the task fails only when every
+//! currency failed. Accepted/rejected spikes apply as described in
 //! [`crate::domain::price_update`].
 
 use std::collections::BTreeSet;
@@ -13,9 +15,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::instruments::{finish_nested, Excluded, Failure, Subject};
 use crate::app::App;
-use crate::domain::metadata::{NewSpike, SpikeQuery, SpikeSubject};
-use crate::domain::ports::{Frequency, MarketDataError};
+use crate::domain::metadata::{MetadataError, NewSpike, SpikeQuery, SpikeSubject};
+use crate::domain::ports::{Frequency, MarketDataError, PriceStoreError};
 use crate::domain::price_update::{clean_fx, fetch_from, SpikeDecisions};
 use crate::domain::series::format_timestamp;
 use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
@@ -68,12 +71,42 @@ impl TaskKind<App> for UpdateFxPrices {
     }
 }
 
-pub(crate) fn store_error(e: impl std::fmt::Display) -> TaskError {
-    TaskError::retryable(format!("price store: {e}"))
+/// A price store error: retried only if transient; a corrupt or missing file fails at once.
+pub(crate) fn store_error(e: PriceStoreError) -> TaskError {
+    if e.is_transient() {
+        TaskError::retryable(format!("price store: {e}"))
+    } else {
+        TaskError::fatal(format!("price store: {e}{}", store_hint(&e)))
+    }
 }
 
-pub(crate) fn metadata_error(e: impl std::fmt::Display) -> TaskError {
-    TaskError::retryable(format!("metadata store: {e}"))
+/// How to repair a permanent price store error.
+pub(crate) fn store_hint(e: &PriceStoreError) -> &'static str {
+    match e {
+        PriceStoreError::Corrupt { .. } => {
+            "; the file is damaged: restore it from a backup or import it again (`systrade import pysystemtrade DIR`)"
+        }
+        _ => "",
+    }
+}
+
+/// A metadata store error: retried only if transient (busy, locked); damage fails at once.
+pub(crate) fn metadata_error(e: MetadataError) -> TaskError {
+    if e.is_transient() {
+        TaskError::retryable(e.to_string())
+    } else {
+        TaskError::fatal(format!("{e}{}", metadata_hint(&e)))
+    }
+}
+
+/// How to repair a permanent metadata store error.
+pub(crate) fn metadata_hint(e: &MetadataError) -> &'static str {
+    match e {
+        MetadataError::Database { detail } if detail.contains("malformed") || detail.contains("not a database") => {
+            "; the database file is damaged: restore systrade.db from the copies in the home's backups/ directory, or move it aside and run `systrade init`"
+        }
+        _ => "",
+    }
 }
 
 pub(crate) fn market_error(e: MarketDataError) -> TaskError {
@@ -119,20 +152,30 @@ impl Task<App> for FxTask {
 
         let mut results = serde_json::Map::new();
         let mut spikes = Vec::new();
-        let mut problems = Vec::new();
-        for ccy in &currencies {
-            let stored = store.read_fx(ccy).map_err(store_error)?.unwrap_or_default();
+        let mut failures = Vec::new();
+        for (n, ccy) in currencies.iter().enumerate() {
+            ctx.stop
+                .check(&format!("{n} of {} currencies updated", currencies.len()))?;
+            let stored = match store.read_fx(ccy) {
+                Ok(s) => s.unwrap_or_default(),
+                Err(e) if e.is_transient() => return Err(store_error(e)),
+                Err(e) => {
+                    failures.push(Failure {
+                        instrument: ccy.clone(),
+                        message: format!("price store: {e}{}", store_hint(&e)),
+                    });
+                    continue;
+                }
+            };
             let from = fetch_from(stored.last_ts(), self.p.lookback_days);
             let fetched = match market.fx_rates(ccy, from, now) {
                 Ok(f) => f,
                 Err(e) if e.is_retryable() => return Err(market_error(e)),
                 Err(e) => {
-                    tracing::error!(currency = %ccy, "FX {ccy}: {e}");
-                    results.insert(
-                        ccy.clone(),
-                        json!({ "rows_added": 0, "error": e.to_string() }),
-                    );
-                    problems.push(format!("FX {ccy}: {e}"));
+                    failures.push(Failure {
+                        instrument: ccy.clone(),
+                        message: e.to_string(),
+                    });
                     continue;
                 }
             };
@@ -168,23 +211,24 @@ impl Task<App> for FxTask {
                         spike_id = rec.id,
                         "FX {ccy}: {spike}; nothing written for {ccy}: run `systrade prices check-spikes`"
                     );
-                    results.insert(
-                        ccy.clone(),
-                        json!({ "rows_added": 0, "spike_id": rec.id, "spike_at": format_timestamp(spike.ts) }),
-                    );
-                    spikes.push(format!("FX {ccy} (spike {})", rec.id));
+                    spikes.push(json!({ "currency": ccy, "spike_id": rec.id, "spike_at": format_timestamp(spike.ts) }));
+                    failures.push(Failure {
+                        instrument: ccy.clone(),
+                        message: format!("price spike {} at {} pending; nothing written; review it with `systrade prices check-spikes`, then rerun", rec.id, format_timestamp(spike.ts)),
+                    });
                 }
             }
         }
-        if !spikes.is_empty() {
-            problems.push(format!(
-                "price spikes pending for {}; review them with `systrade prices check-spikes`, then rerun",
-                spikes.join(", ")
-            ));
-        }
-        if !problems.is_empty() {
-            return Err(TaskError::fatal(problems.join("; ")));
-        }
-        Ok(json!({ "currencies": results }))
+        let mut extra = serde_json::Map::new();
+        extra.insert("spikes".into(), json!(spikes));
+        finish_nested(
+            "currencies",
+            results,
+            extra,
+            failures,
+            &Excluded::default(),
+            Subject::Currencies,
+            false,
+        )
     }
 }

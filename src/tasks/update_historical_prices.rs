@@ -4,8 +4,10 @@
 //! spike-merges them into the stored bars (B3; the first download of a series is a backfill and
 //! is not checked), writes what is new, then rebuilds the merged
 //! series (daily wins over hourly). A spike is recorded in the spike log and nothing is written
-//! for that contract and frequency; the rest is still updated, then the task fails (not
-//! retryable, unless `fail_on_spike = false`) naming the pending spikes. Accepted spikes go
+//! for that contract and frequency; the rest is still updated. An instrument with a pending
+//! spike (unless `fail_on_spike = false`: then a warning only) or a failure (a corrupt file, no
+//! data) is listed as failed and left alone by later nodes ([`super::instruments`]); the task
+//! fails only when every instrument failed. Accepted spikes go
 //! through on the next run, rejected bars are dropped before merging (see
 //! [`crate::domain::price_update`]). Instruments without sampled contracts are skipped:
 //! `update_sampled_contracts` runs first.
@@ -16,6 +18,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::instruments::{finish_nested, Excluded, Failure, Subject};
 use super::update_fx_prices::{market_error, metadata_error, store_error};
 use crate::app::App;
 use crate::domain::contract::ContractId;
@@ -210,10 +213,21 @@ impl Task<App> for HistTask {
                 .map_err(metadata_error)?,
         );
 
+        let excluded = Excluded::from_inputs(&ctx.inputs);
         let mut report = serde_json::Map::new();
         let mut spikes = Vec::new();
-        let mut problems = Vec::new();
-        for code in codes {
+        let mut failures = Vec::new();
+        let mut warnings = Vec::new();
+        let total = codes.len();
+        for (n, code) in codes.into_iter().enumerate() {
+            ctx.stop
+                .check(&format!("{n} of {total} instruments updated"))?;
+            let currency = reference.instrument(&code).map(|i| i.currency.clone());
+            if let Some(why) = excluded.reason(code.as_str(), currency.as_deref()) {
+                tracing::warn!(instrument = %code, "{code}: left alone: {why}");
+                report.insert(code.to_string(), json!({ "skipped": why }));
+                continue;
+            }
             let contracts: Vec<ContractId> = app
                 .metadata
                 .sampled_contracts(&code)
@@ -240,10 +254,27 @@ impl Task<App> for HistTask {
                 lookback_days: self.lookback_days,
                 threshold: app.config.prices.max_price_spike,
             };
-            let results = tokio::task::spawn_blocking(move || job.run())
-                .await
-                .map_err(|e| TaskError::fatal(format!("price update of {code} panicked: {e}")))??;
+            let results = match tokio::task::spawn_blocking(move || job.run()).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) if e.retryable => return Err(e),
+                Ok(Err(e)) => {
+                    failures.push(Failure {
+                        instrument: code.to_string(),
+                        message: e.message,
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    failures.push(Failure {
+                        instrument: code.to_string(),
+                        message: format!("price update panicked: {e}"),
+                    });
+                    continue;
+                }
+            };
             let mut per_contract = serde_json::Map::new();
+            let mut problems = Vec::new();
+            let mut pending = Vec::new();
             for (contract, frequency, outcome) in results {
                 let entry = per_contract
                     .entry(contract.to_string())
@@ -251,8 +282,7 @@ impl Task<App> for HistTask {
                 let value = match outcome {
                     SeriesOutcome::Added(n) => json!({ "rows_added": n }),
                     SeriesOutcome::Failed(e) => {
-                        tracing::error!(instrument = %code, contract = %contract, "{code} {contract} {}: {e}", frequency.as_str());
-                        problems.push(format!("{code} {contract} {}: {e}", frequency.as_str()));
+                        problems.push(format!("{contract} {}: {e}", frequency.as_str()));
                         json!({ "error": e })
                     }
                     SeriesOutcome::Spike(spike) => {
@@ -279,6 +309,11 @@ impl Task<App> for HistTask {
                             "{code} {contract} {}: {spike}; nothing written: run `systrade prices check-spikes`",
                             frequency.as_str()
                         );
+                        pending.push(format!(
+                            "{contract} {} (spike {})",
+                            frequency.as_str(),
+                            rec.id
+                        ));
                         spikes.push(format!(
                             "{code} {contract} {} (spike {})",
                             frequency.as_str(),
@@ -291,18 +326,40 @@ impl Task<App> for HistTask {
                     obj.insert(frequency.as_str().to_string(), value);
                 }
             }
-            tracing::info!(instrument = %code, "{code}: contract prices updated");
-            report.insert(code.to_string(), Value::Object(per_contract));
+            if !pending.is_empty() {
+                let text = format!(
+                    "price spikes pending for {}; review them with `systrade prices check-spikes`, then rerun",
+                    pending.join(", ")
+                );
+                if self.fail_on_spike {
+                    problems.push(text);
+                } else {
+                    warnings.push(format!("{code}: {text}"));
+                }
+            }
+            if problems.is_empty() {
+                tracing::info!(instrument = %code, "{code}: contract prices updated");
+                report.insert(code.to_string(), Value::Object(per_contract));
+            } else {
+                failures.push(Failure {
+                    instrument: code.to_string(),
+                    message: problems.join("; "),
+                });
+            }
         }
-        if !spikes.is_empty() && self.fail_on_spike {
-            problems.push(format!(
-                "price spikes pending for {}; review them with `systrade prices check-spikes`, then rerun",
-                spikes.join(", ")
-            ));
+        let mut extra = serde_json::Map::new();
+        extra.insert("spikes".into(), json!(spikes));
+        if !warnings.is_empty() {
+            report.insert("warnings".into(), json!(warnings));
         }
-        if !problems.is_empty() {
-            return Err(TaskError::fatal(problems.join("; ")));
-        }
-        Ok(json!({ "instruments": report, "spikes": spikes }))
+        finish_nested(
+            "instruments",
+            report,
+            extra,
+            failures,
+            &excluded,
+            Subject::Instruments,
+            false,
+        )
     }
 }

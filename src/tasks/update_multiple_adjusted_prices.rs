@@ -21,7 +21,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::update_sampled_contracts::{finish, instruments_to_update, load_reference, Failure};
+use super::instruments::{finish, Excluded, Failure, Subject};
+use super::update_sampled_contracts::{instruments_to_update, load_reference};
 use crate::app::App;
 use crate::domain::bootstrap::build_multiple_prices;
 use crate::domain::contract::ContractId;
@@ -94,7 +95,20 @@ impl Task<App> for MultipleTask {
     async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
         let app = &ctx.app;
         let reference = load_reference(app)?;
-        let instruments = instruments_to_update(app, self.instruments.as_deref(), &reference)?;
+        let mut instruments = instruments_to_update(app, self.instruments.as_deref(), &reference)?;
+        let excluded = Excluded::from_inputs(&ctx.inputs);
+        let mut out = serde_json::Map::new();
+        instruments.retain(|(code, _)| {
+            let currency = reference.instrument(code).map(|i| i.currency.as_str());
+            match excluded.reason(code.as_str(), currency) {
+                Some(why) => {
+                    tracing::warn!(instrument = %code, "{code}: left alone: {why}");
+                    out.insert(code.to_string(), json!({ "skipped": why }));
+                    false
+                }
+                None => true,
+            }
+        });
         let job = Arc::new(Job {
             store: app.price_store(),
             market: app.market(&reference),
@@ -108,12 +122,16 @@ impl Task<App> for MultipleTask {
             now: app.clock.now().timestamp_micros(),
             forward_fill: self.forward_fill,
         });
-        let mut out = serde_json::Map::new();
         let mut failures = Vec::new();
         // Instruments are independent: as many at a time as there are cores.
         let width = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut results = Vec::with_capacity(instruments.len());
-        for chunk in instruments.chunks(width) {
+        for (n, chunk) in instruments.chunks(width).enumerate() {
+            ctx.stop.check(&format!(
+                "{} of {} instruments updated",
+                n * width,
+                instruments.len()
+            ))?;
             let running: Vec<_> = chunk
                 .iter()
                 .map(|(code, params)| {
@@ -160,12 +178,12 @@ impl Task<App> for MultipleTask {
                     out.insert(code.to_string(), json!({ "roll_not_registered": detail }));
                 }
                 Err(message) => failures.push(Failure {
-                    instrument: code,
+                    instrument: code.to_string(),
                     message,
                 }),
             }
         }
-        finish(out, failures, false)
+        finish(out, failures, &excluded, Subject::Instruments, false)
     }
 }
 

@@ -11,6 +11,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::instruments::{finish, Excluded, Failure, Subject};
+use super::update_fx_prices::store_hint;
 use crate::app::App;
 use crate::domain::bootstrap::{carry_contract, priced_contract_on};
 use crate::domain::contract::ContractId;
@@ -97,10 +99,6 @@ pub(super) fn load_reference(app: &App) -> Result<ReferenceData, TaskError> {
 }
 
 /// One instrument's failure, for the summary at the end.
-pub(super) struct Failure {
-    pub(super) instrument: InstrumentCode,
-    pub(super) message: String,
-}
 
 #[async_trait]
 impl Task<App> for SampledTask {
@@ -114,13 +112,15 @@ impl Task<App> for SampledTask {
         let today = now.date_naive();
         let mut out = serde_json::Map::new();
         let mut failures = Vec::new();
-        for (code, params) in &instruments {
+        for (n, (code, params)) in instruments.iter().enumerate() {
+            ctx.stop
+                .check(&format!("{n} of {} instruments updated", instruments.len()))?;
             let multiple = match store.read_multiple(code) {
                 Ok(m) => m,
                 Err(e) => {
                     failures.push(Failure {
-                        instrument: code.clone(),
-                        message: format!("cannot read multiple prices: {e}"),
+                        instrument: code.to_string(),
+                        message: format!("cannot read multiple prices: {e}{}", store_hint(&e)),
                     });
                     continue;
                 }
@@ -129,7 +129,7 @@ impl Task<App> for SampledTask {
                 Ok(k) => k,
                 Err(message) => {
                     failures.push(Failure {
-                        instrument: code.clone(),
+                        instrument: code.to_string(),
                         message,
                     });
                     continue;
@@ -140,7 +140,7 @@ impl Task<App> for SampledTask {
                 Ok(rows) => rows.iter().map(|r| r.stored()).collect(),
                 Err(e) => {
                     failures.push(Failure {
-                        instrument: code.clone(),
+                        instrument: code.to_string(),
                         message: format!("cannot read the contract table: {e}"),
                     });
                     continue;
@@ -162,7 +162,7 @@ impl Task<App> for SampledTask {
                 .await
             {
                 failures.push(Failure {
-                    instrument: code.clone(),
+                    instrument: code.to_string(),
                     message: format!("cannot update the contract table: {e}"),
                 });
                 continue;
@@ -182,7 +182,13 @@ impl Task<App> for SampledTask {
                 }),
             );
         }
-        finish(out, failures, true)
+        finish(
+            out,
+            failures,
+            &Excluded::default(),
+            Subject::Instruments,
+            false,
+        )
     }
 }
 
@@ -198,32 +204,4 @@ fn key_contracts(
     let priced = priced_contract_on(params, today);
     let carry = carry_contract(priced, params).map_err(|e| e.to_string())?;
     Ok([priced, priced.next_in(&params.hold_cycle), carry])
-}
-
-/// Logs every failure; the output when there were none, else an error listing them.
-pub(super) fn finish(
-    out: serde_json::Map<String, Value>,
-    failures: Vec<Failure>,
-    retryable: bool,
-) -> Result<Value, TaskError> {
-    if failures.is_empty() {
-        return Ok(Value::Object(out));
-    }
-    for f in &failures {
-        tracing::error!(instrument = %f.instrument, "{}", f.message);
-    }
-    let list: Vec<String> = failures
-        .iter()
-        .map(|f| format!("{}: {}", f.instrument, f.message))
-        .collect();
-    let message = format!(
-        "{} instrument(s) failed: {}",
-        failures.len(),
-        list.join("; ")
-    );
-    Err(if retryable {
-        TaskError::retryable(message)
-    } else {
-        TaskError::fatal(message)
-    })
 }

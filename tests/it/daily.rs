@@ -219,3 +219,85 @@ fn demo_builds_prices_and_prints_how_to_see_them() {
     let runs = h.json(&["runs", "--json"]);
     assert_eq!(runs[0]["status"], "succeeded");
 }
+
+/// The shipped daily workflow with a short stack handler (the simulated prices never move).
+fn quick_daily(h: &TestHome) {
+    let text = include_str!("../../workflows/daily.toml");
+    let quick = replaced(text, "max_seconds = 300", "max_seconds = 2");
+    h.workflow("daily", &quick);
+}
+
+fn replaced(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "daily.toml no longer has `{from}`");
+    text.replace(from, to)
+}
+
+#[test]
+fn one_corrupt_instrument_stops_nothing_else() {
+    let h = price_home();
+    quick_daily(&h);
+    let out = run_at(&h, THURSDAY, &["run", "daily"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let multiple = h.path().join("data/multiple/SP500.parquet");
+    std::fs::write(&multiple, b"garbage").unwrap();
+
+    let summary = json_at(&h, FRIDAY, &["run", "daily", "--json"]);
+    assert_eq!(summary["status"], "succeeded", "{summary}");
+    for (node, state) in summary["nodes"].as_object().unwrap() {
+        assert_eq!(state, "succeeded", "{node}: {summary}");
+    }
+    let run = summary["run_id"].as_i64().unwrap();
+    let sampled = node_output(&h, run, "update_sampled_contracts");
+    let why = sampled["failed"]["SP500"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("SP500.parquet") && why.contains("corrupt") && why.contains("import"),
+        "the failure names the file and the repair: {sampled}"
+    );
+    assert_eq!(
+        sampled["CORN"]["needs_roll"], false,
+        "CORN went on: {sampled}"
+    );
+    let warned = summary["warnings"]["update_sampled_contracts"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        warned.starts_with("SP500: cannot read multiple prices"),
+        "{summary}"
+    );
+    // Later nodes work on CORN and leave SP500 alone.
+    let hist = node_output(&h, run, "update_historical_prices");
+    assert!(hist["instruments"]["SP500"]["skipped"]
+        .as_str()
+        .is_some_and(|s| s.contains("failed upstream")));
+    let built = node_output(&h, run, "update_multiple_adjusted_prices");
+    assert!(built["CORN"]["new_rows"].as_u64().unwrap() >= 1, "{built}");
+    assert!(built["SP500"]["skipped"].is_string(), "{built}");
+    let orders = node_output(&h, run, "run_strategy_order_generator");
+    let generated: Vec<&Value> = orders["strategies"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|v| v.as_array().unwrap())
+        .collect();
+    let outcome = |code: &str| {
+        generated
+            .iter()
+            .find(|g| g["instrument"] == code)
+            .map(|g| g["outcome"].as_str().unwrap_or_default().to_string())
+    };
+    assert!(
+        outcome("SP500").is_some_and(|o| o.starts_with("skipped: failed upstream")),
+        "{orders}"
+    );
+    assert!(
+        outcome("CORN").is_some_and(|o| !o.starts_with("skipped")),
+        "{orders}"
+    );
+    // The file is left as it was, for the operator to repair.
+    assert_eq!(std::fs::read(&multiple).unwrap(), b"garbage");
+    let shown = stdout(&h.run(&["show", &run.to_string()]));
+    assert!(
+        shown.contains("warnings:\n  update_sampled_contracts: SP500"),
+        "{shown}"
+    );
+}

@@ -301,7 +301,26 @@ fn an_fx_spike_blocks_only_that_currency_until_rejected() {
     let chf = store.read_fx("CHF").unwrap().unwrap().len();
 
     let out = run("2024-06-28T23:30:00Z");
-    assert!(!out.status.success());
+    // One currency's spike stops nothing else: the node succeeds, warning about EUR.
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warning = summary["warnings"]["fx"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        warning.starts_with("FX EUR: price spike") && warning.contains("check-spikes"),
+        "{summary}"
+    );
+    assert!(summary["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("warnings from fx")));
+    let show = h.run(&["show", &summary["run_id"].to_string()]);
+    assert!(
+        stdout(&show).contains("warnings:\n  fx: FX EUR: price spike"),
+        "{}",
+        stdout(&show)
+    );
     // CHF was still updated; EUR was not.
     assert_eq!(store.read_fx("CHF").unwrap().unwrap().len(), chf + 1);
     assert_eq!(store.read_fx("EUR").unwrap().unwrap().len(), n);

@@ -50,6 +50,9 @@ pub struct InstrumentRun {
     pub positions: PositionStages,
 }
 
+/// Why an instrument the home does not collect is left out (not a failure: nothing to run).
+pub const NO_ADJUSTED_PRICES: &str = "no adjusted prices in the store";
+
 /// An instrument left out, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skipped {
@@ -109,9 +112,7 @@ fn run_one<I: BacktestInputs + ?Sized>(
     let cfg = strategy
         .position_config(code)
         .ok_or("not in the strategy")?;
-    let adjusted = inputs
-        .adjusted(&ic)?
-        .ok_or("no adjusted prices in the store")?;
+    let adjusted = inputs.adjusted(&ic)?.ok_or(NO_ADJUSTED_PRICES)?;
     if !adjusted.value.iter().any(|v| v.is_finite()) {
         return Err("adjusted prices are empty or all NaN".into());
     }

@@ -45,6 +45,7 @@ pub async fn generate_orders(
     orders: &dyn OrderStore,
     controls: &dyn ControlStore,
     now: DateTime<Utc>,
+    left_alone: &(dyn Fn(&InstrumentCode) -> Option<String> + Send + Sync),
 ) -> Result<Vec<GeneratedOrder>, GeneratorError> {
     let store = |e: &dyn std::fmt::Display| GeneratorError::Store(e.to_string());
     let targets = optimal
@@ -84,6 +85,12 @@ pub async fn generate_orders(
             continue;
         };
         report.proposed = proposed;
+        if let Some(why) = left_alone(&code) {
+            report.outcome = format!("skipped: {why}");
+            tracing::warn!(instrument = %code, "{}", report.outcome);
+            out.push(report);
+            continue;
+        }
         if let Some(lock) = locks.iter().find(|l| l.instrument == code) {
             report.outcome = format!("skipped: {code} is locked ({})", lock.reason);
             tracing::warn!(instrument = %code, "{}", report.outcome);

@@ -490,9 +490,15 @@ impl StackHandler<'_> {
                     .push(format!("order {}: {} is locked", io.id, io.instrument));
                 continue;
             }
-            let Some((priced, forward)) = self.current_contracts(&io.instrument)? else {
+            // One instrument's unreadable prices hold back only its own orders.
+            let Some((priced, forward)) =
+                self.current_contracts(&io.instrument).unwrap_or_else(|e| {
+                    tracing::error!(instrument = %io.instrument, "order {}: {e}", io.id);
+                    None
+                })
+            else {
                 report.notes.push(format!(
-                    "order {}: {} has no multiple prices (no priced contract)",
+                    "order {}: {} has no readable multiple prices (no priced contract)",
                     io.id, io.instrument
                 ));
                 continue;
@@ -559,7 +565,13 @@ impl StackHandler<'_> {
             if locked.contains(&instrument) {
                 continue;
             }
-            let Some((priced, forward)) = self.current_contracts(&instrument)? else {
+            let current = self.current_contracts(&instrument).unwrap_or_else(|e| {
+                report
+                    .notes
+                    .push(format!("{instrument}: no force roll: {e}"));
+                None
+            });
+            let Some((priced, forward)) = current else {
                 continue;
             };
             let q = positions
