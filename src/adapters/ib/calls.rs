@@ -66,12 +66,10 @@ pub(super) fn map_notice(
             contract: contract.to_string(),
             detail: text,
         },
-        (354 | 10167 | 10168 | 10089 | 10090, Some(instrument)) => {
-            BrokerError::NoMarketData {
-                instrument: instrument.clone(),
-                detail: text,
-            }
-        }
+        (354 | 10167 | 10168 | 10089 | 10090, Some(instrument)) => BrokerError::NoMarketData {
+            instrument: instrument.clone(),
+            detail: text,
+        },
         (201 | 103 | 110 | 10148, _) => BrokerError::Rejected { reason: text },
         (10147, _) => BrokerError::UnknownOrder { order: text },
         (504 | 1100 | 2110, _) => disconnected(text),
@@ -153,7 +151,10 @@ mod tests {
                 contract,
                 detail,
             } => {
-                assert_eq!((instrument.as_str(), contract.as_str()), ("SP500", "20261200"));
+                assert_eq!(
+                    (instrument.as_str(), contract.as_str()),
+                    ("SP500", "20261200")
+                );
                 assert!(detail.contains("IB error 162"), "{detail}");
             }
             other => panic!("expected NoData, got {other:?}"),
@@ -176,7 +177,12 @@ mod tests {
     #[test]
     fn permission_codes_stay_permission_errors() {
         for code in [354, 10167, 10168, 10089, 10090] {
-            let e = map_notice(code, "Requested market data is not subscribed", Some(&sp500()), "");
+            let e = map_notice(
+                code,
+                "Requested market data is not subscribed",
+                Some(&sp500()),
+                "",
+            );
             assert!(
                 matches!(&e, BrokerError::NoMarketData { .. })
                     && e.to_string().contains("no market data permission"),
@@ -186,7 +192,10 @@ mod tests {
         // Without an instrument (an FX pair) 162 stays a coded error for the caller to name.
         assert!(matches!(
             map_notice(162, "HMDS query returned no data", None, ""),
-            BrokerError::Other { code: Some(162), .. }
+            BrokerError::Other {
+                code: Some(162),
+                ..
+            }
         ));
     }
 }
