@@ -57,10 +57,23 @@ fn controls<'a>(env: &'a Env<'_>) -> &'a dyn ControlStore {
 async fn set_reduce_only(env: &Env<'_>) -> anyhow::Result<String> {
     let scope = OverrideScope::Instrument(env.code.clone());
     let current = controls(env).override_for(&scope).await?;
+    let file = kept_override_file(env);
+    // An override kept earlier and not yet put back (a roll_adjusted that reverted to no_open)
+    // is the instrument's own: keep it rather than the reduce-only set then.
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        controls(env)
+            .set_override(&scope, Override::ReduceOnly, env.ctx.clock.now())
+            .await?;
+        return Ok(format!(
+            "entering no_open: {} is now reduce-only (the override kept before, {}, is put back \
+             when it leaves no_open)",
+            env.code,
+            text.trim()
+        ));
+    }
     let kept = current
         .as_ref()
         .map_or(NO_OWN_OVERRIDE.to_string(), |r| r.value.to_string());
-    let file = kept_override_file(env);
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

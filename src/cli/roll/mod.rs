@@ -32,7 +32,9 @@ use crate::domain::metadata::{ContractStore, MetadataError, RollStateStore};
 use crate::domain::orders::OrderStore;
 use crate::domain::ports::{Frequency, PriceStore};
 use crate::domain::roll_report::{roll_report, KnownExpiry, RollReport, RollReportInputs};
-use crate::domain::rolls::{check_transition, side_effects, AutoRollConfig, RollState};
+use crate::domain::rolls::{
+    check_transition, side_effects, AutoRollConfig, RollSideEffect, RollState,
+};
 use crate::domain::series::{ContractPrices, MultiplePrices};
 
 #[derive(Args, Debug)]
@@ -337,10 +339,21 @@ async fn change_state(env: &Env<'_>, to: RollState, a: &RollArgs) -> anyhow::Res
             env.code
         ))
     })?;
+    let effects = side_effects(from, to);
     if to == RollState::RollAdjusted {
+        // Leaving no_open puts the instrument's override back before the prices roll.
+        let restore: Vec<_> = effects
+            .iter()
+            .copied()
+            .filter(|e| *e == RollSideEffect::RestoreOverride)
+            .collect();
+        for n in effects::apply(env, &restore, to, q).await? {
+            if !a.json {
+                outln!("note: {n}");
+            }
+        }
         return adjust::roll_adjusted(env, from, a).await;
     }
-    let effects = side_effects(from, to);
     env.set_state(from, to, "systrade roll --state").await?;
     let notes = effects::apply(env, &effects, to, q).await?;
     // Leaving roll_adjusted for no_roll keeps the rolled prices, as --confirm does.
