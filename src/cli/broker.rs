@@ -247,6 +247,10 @@ async fn fake_ib(ctx: &Ctx, a: FakeIbArgs) -> anyhow::Result<i32> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("cannot build the fake gateway's state: {e}"))?;
+    // "Now" is the app clock (`SYSTRADE_NOW`), as for every other command: a home built under
+    // a fixed clock has its bars at that time, and an empty end date means its now.
+    let mut state = state;
+    state.clock_offset = ctx.clock.now() - chrono::Utc::now();
     let (n_contracts, n_positions) = (state.contracts.len(), state.positions.len());
     let server = FakeIbServer::start(state, a.port)
         .await

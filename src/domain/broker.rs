@@ -48,10 +48,19 @@ pub enum BrokerError {
     /// The broker has no spot FX rate for the currency (no mapping, or it does not know it).
     #[error("the broker has no spot FX for {currency}: {detail}")]
     UnknownCurrency { currency: String, detail: String },
-    /// No market data permission for the instrument (IB error 162/354).
+    /// No market data permission for the instrument (IB errors 354, 10167, 10168, 10089,
+    /// 10090).
     #[error("no market data permission for {instrument}: {detail}")]
     NoMarketData {
         instrument: InstrumentCode,
+        detail: String,
+    },
+    /// The broker has no data for this request (IB error 162 without a pacing text: "HMDS
+    /// query returned no data"): nothing in the window asked, not a permission problem.
+    #[error("no data for this request for {instrument} {contract}: {detail}")]
+    NoData {
+        instrument: InstrumentCode,
+        contract: String,
         detail: String,
     },
     /// The client id is used by another connection (IB error 326).

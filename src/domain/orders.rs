@@ -24,6 +24,7 @@ use super::contract::ContractId;
 use super::instrument::InstrumentCode;
 
 pub mod breaks;
+pub mod expiry;
 pub mod fills;
 pub mod generate;
 pub mod generator;

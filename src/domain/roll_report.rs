@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::contract::ContractId;
 use super::instrument::{InstrumentCode, RollParameters};
 use super::rolls::{
-    allowed_next, relative_volume, roll_timing, smoothed_volume, suggest_roll_state,
+    allowed_next, demotion, relative_volume, roll_timing, smoothed_volume, suggest_roll_state,
     AutoRollConfig, RollState, RollSuggestion, RollSuggestionInputs,
 };
 use super::series::{format_timestamp, ContractPrices, MultiplePrices};
@@ -48,8 +48,9 @@ pub struct ReportContract {
 pub struct RollReportInputs<'a> {
     pub instrument: &'a InstrumentCode,
     pub state: RollState,
-    /// Position in the priced contract (0 until positions are recorded).
-    pub priced_position: i64,
+    /// The system's position (all strategies) in each contract of the instrument, from the
+    /// position store; contracts without an entry hold nothing.
+    pub positions: &'a BTreeMap<ContractId, i64>,
     pub multiple: &'a MultiplePrices,
     pub params: &'a RollParameters,
     /// Expiries from the contract table.
@@ -66,7 +67,16 @@ pub struct RollReportInputs<'a> {
 pub struct RollReport {
     pub instrument: InstrumentCode,
     pub state: RollState,
+    /// What the stack handler treats `state` as (§B8 automatic demotion: `force`,
+    /// `force_outright` or `close` with nothing in the priced contract is `passive`); `None`
+    /// when it trades the state as stored.
+    pub demoted_to: Option<RollState>,
+    /// Position in the priced contract (all strategies).
     pub priced_position: i64,
+    /// Position in the forward contract (all strategies).
+    pub forward_position: i64,
+    /// Every non-zero contract position of the instrument, by contract.
+    pub positions: Vec<ContractHolding>,
     /// Allowed next states, the recommended one first.
     pub allowed_next: Vec<RollState>,
     pub last_row: String,
@@ -86,6 +96,13 @@ pub struct RollReport {
     /// CARRY − PRICE of the last prices.
     pub carry_minus_price: f64,
     pub suggestion: RollSuggestion,
+}
+
+/// A position held in one contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ContractHolding {
+    pub contract: ContractId,
+    pub position: i64,
 }
 
 /// The last non-NaN value of `values` in the trailing run of rows whose contract is the last one.
@@ -145,6 +162,8 @@ pub fn roll_report(i: &RollReportInputs<'_>) -> Result<RollReport, RollReportErr
     let forward = line(fc, &m.forward, &m.forward_contract);
     let carry = line(cc, &m.carry, &m.carry_contract);
 
+    let held = |c: ContractId| i.positions.get(&c).copied().unwrap_or(0);
+    let (priced_position, forward_position) = (held(pc), held(fc));
     let now = i.now.naive_utc();
     let timing = roll_timing(price.expiry, i.params.roll_offset_days, now);
     let carry_timing = roll_timing(carry.expiry, 0, now);
@@ -157,7 +176,7 @@ pub fn roll_report(i: &RollReportInputs<'_>) -> Result<RollReport, RollReportErr
         &RollSuggestionInputs {
             days_to_price_expiry: timing.days_to_price_expiry,
             days_to_desired_roll: timing.days_to_desired_roll,
-            priced_position: i.priced_position,
+            priced_position,
             relative_volume: relative,
             forward_volume,
         },
@@ -166,8 +185,19 @@ pub fn roll_report(i: &RollReportInputs<'_>) -> Result<RollReport, RollReportErr
     Ok(RollReport {
         instrument: i.instrument.clone(),
         state: i.state,
-        priced_position: i.priced_position,
-        allowed_next: allowed_next(i.state, i.priced_position != 0),
+        demoted_to: demotion(i.state, priced_position != 0),
+        priced_position,
+        forward_position,
+        positions: i
+            .positions
+            .iter()
+            .filter(|(_, p)| **p != 0)
+            .map(|(c, p)| ContractHolding {
+                contract: *c,
+                position: *p,
+            })
+            .collect(),
+        allowed_next: allowed_next(i.state, priced_position != 0),
         last_row: format_timestamp(ts),
         price,
         forward,

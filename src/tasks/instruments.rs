@@ -109,7 +109,7 @@ pub(super) fn finish(
     for f in &failures {
         tracing::error!(instrument = %f.instrument, "{}: {}", f.instrument, f.message);
     }
-    if !failures.is_empty() && out.is_empty() {
+    if !failures.is_empty() && out.keys().all(|k| k == "warnings") {
         let list: Vec<String> = failures
             .iter()
             .map(|f| format!("{}: {}", f.instrument, f.message))

@@ -135,6 +135,11 @@ fn add(total: &mut PassReport, r: PassReport) {
             total.notes.push(note);
         }
     }
+    for warning in r.warnings {
+        if !total.warnings.contains(&warning) {
+            total.warnings.push(warning);
+        }
+    }
 }
 
 #[async_trait]
@@ -179,6 +184,7 @@ impl HandlerTask {
             orders: app.orders.as_ref(),
             broker: broker.as_ref(),
             rolls: app.metadata.as_ref(),
+            contracts: app.metadata.as_ref(),
             prices: prices.as_ref(),
             controls: app.controls.as_ref(),
             best,
@@ -268,6 +274,10 @@ impl HandlerTask {
         for note in &total.notes {
             tracing::info!("{note}");
         }
-        Ok(json!({ "passes": passes, "report": total }))
+        for warning in &total.warnings {
+            tracing::warn!("{warning}");
+        }
+        let warnings = total.warnings.clone();
+        Ok(json!({ "passes": passes, "report": total, "warnings": warnings }))
     }
 }

@@ -2,7 +2,8 @@
 //! works out the chain of contracts to sample from the last multiple-prices row (or, for an
 //! instrument with no prices yet, from the contracts priced today), asks the market data source
 //! for exact expiries, and brings the contract table in line. A PRICE, FORWARD or CARRY contract
-//! that has expired is logged at error level ("YOU NEED TO ROLL"); it does not fail the task.
+//! that has expired is logged at error level ("YOU NEED TO ROLL") and listed in the output's
+//! `warnings`; it does not fail the task (the stack handler refuses orders in an expired contract).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -112,6 +113,7 @@ impl Task<App> for SampledTask {
         let today = now.date_naive();
         let mut out = serde_json::Map::new();
         let mut failures = Vec::new();
+        let mut warnings: Vec<String> = Vec::new();
         for (n, (code, params)) in instruments.iter().enumerate() {
             ctx.stop
                 .check(&format!("{n} of {} instruments updated", instruments.len()))?;
@@ -172,6 +174,7 @@ impl Task<App> for SampledTask {
             }
             if let Some(warning) = plan.roll_warning(code.as_str()) {
                 tracing::error!(instrument = %code, "{warning}");
+                warnings.push(warning);
             }
             out.insert(
                 code.to_string(),
@@ -181,6 +184,9 @@ impl Task<App> for SampledTask {
                     "needs_roll": plan.needs_roll(),
                 }),
             );
+        }
+        if !warnings.is_empty() {
+            out.insert("warnings".into(), json!(warnings));
         }
         finish(
             out,

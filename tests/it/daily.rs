@@ -167,6 +167,12 @@ fn an_expired_price_contract_asks_for_a_roll_without_failing() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let sampled = node_output(&h, 2, "s");
     assert_eq!(sampled["SP500"]["needs_roll"], true, "{sampled}");
+    let warning = sampled["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.starts_with("SP500: price contract 20240900 expired")
+            && warning.contains("YOU NEED TO ROLL"),
+        "{sampled}"
+    );
     let chain = strings(&sampled["SP500"]["sampled"]);
     assert!(!chain.contains(&"20240900".to_string()), "{chain:?}");
     let logs = stdout(&h.run(&["logs", "--run", "2"]));

@@ -19,6 +19,7 @@ mod orders_cli;
 mod price_tasks;
 mod prices;
 mod roll;
+mod roll_positions;
 mod stopping;
 mod strategies;
 mod support;

@@ -1,7 +1,8 @@
 //! The stack handler on the library, against the simulated broker, in the situations that bit
 //! users of the Python original: a fill that arrives after its order was cancelled, a force-roll
 //! order and a strategy order for the same instrument at the same time, a roll in `close` with
-//! orders on the stack, and a balance trade that offsets a position break.
+//! orders on the stack, a balance trade that offsets a position break, and an order refused
+//! because its contract expired.
 
 use std::sync::{Arc, Mutex};
 
@@ -208,6 +209,7 @@ impl World {
             orders: &self.store,
             broker: &self.broker,
             rolls: &self.store,
+            contracts: &self.store,
             controls: &self.store,
             prices: &self.prices,
             best: self.best,
@@ -534,4 +536,47 @@ async fn a_closed_market_gets_nothing_and_a_closing_one_no_passive_order() {
     assert_eq!(sent.order_type, OrderType::Market);
     w.until_idle().await;
     assert_eq!(w.strategy_position().await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_order_is_spawned_into_an_expired_contract() {
+    use systrade::domain::metadata::ContractStore;
+    use systrade::domain::sampling::StoredContract;
+    let w = World::new().await;
+    w.holding_three().await;
+    // December expired yesterday (the contract table says so).
+    let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
+    w.store
+        .upsert_contract(
+            &sp500(),
+            &StoredContract {
+                contract: dec(),
+                expiry: yesterday,
+                expiry_is_exact: true,
+                sampling: true,
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("contract");
+    let refused = w.order(1, OrderType::Market).await;
+    let reports = w.until_idle().await;
+    assert!(
+        reports.iter().all(|r| r.spawned == 0 && r.sent == 0),
+        "{reports:?}"
+    );
+    let warning = format!(
+        "SP500: order {} is not traded: contract 20261200 expired on {yesterday}; set \
+         `systrade roll SP500 --state force` to roll the position of +3 into the forward contract",
+        refused.id
+    );
+    assert_eq!(reports[0].warnings, vec![warning], "{reports:?}");
+    assert_eq!(w.contract_position(dec()).await, 3);
+    // In passive the opening trade goes to the forward, which has not expired: it is traded.
+    w.roll_state(RollState::Passive).await;
+    let reports = w.until_idle().await;
+    assert!(reports.iter().all(|r| r.warnings.is_empty()), "{reports:?}");
+    assert_eq!(w.contract_position(dec()).await, 3);
+    assert_eq!(w.contract_position(mar()).await, 1);
+    w.agrees().await;
 }

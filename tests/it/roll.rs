@@ -23,7 +23,7 @@ const NOW: &str = "2023-09-01T12:00:00Z";
 const LAST_ROW: &str = "2023-08-31 20:00:00";
 
 /// Copies the header and the last `n` rows of `shared/rel` to `root/rel`.
-fn copy_tail(shared: &Path, root: &Path, rel: &str, n: usize) {
+pub(crate) fn copy_tail(shared: &Path, root: &Path, rel: &str, n: usize) {
     let text = std::fs::read_to_string(shared.join(rel)).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let mut out = vec![lines[0]];
@@ -49,7 +49,7 @@ fn bars(rows: &[(&str, f64, f64)]) -> ContractPrices {
 /// A home with AUD imported (last 300 rows: price 20230900, forward and carry 20231200), daily
 /// bars of the priced and forward contracts (volumes 100 and 300) and one close of the
 /// contract that becomes forward and carry after a roll (20240300) at the last row.
-fn home() -> Option<TestHome> {
+pub(crate) fn home() -> Option<TestHome> {
     let shared = systrade::test_support::shared_data_dir()?;
     let fx = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(fx.path().join("csvconfig")).unwrap();
@@ -90,7 +90,7 @@ fn home() -> Option<TestHome> {
     Some(h)
 }
 
-fn run(h: &TestHome, args: &[&str]) -> Output {
+pub(crate) fn run(h: &TestHome, args: &[&str]) -> Output {
     h.cmd()
         .env("SYSTRADE_NOW", NOW)
         .args(args)
@@ -98,7 +98,7 @@ fn run(h: &TestHome, args: &[&str]) -> Output {
         .expect("run systrade")
 }
 
-fn expect(h: &TestHome, args: &[&str], code: i32) -> Output {
+pub(crate) fn expect(h: &TestHome, args: &[&str], code: i32) -> Output {
     let out = run(h, args);
     assert_eq!(
         out.status.code(),
@@ -110,7 +110,7 @@ fn expect(h: &TestHome, args: &[&str], code: i32) -> Output {
     out
 }
 
-fn json(h: &TestHome, args: &[&str]) -> Value {
+pub(crate) fn json(h: &TestHome, args: &[&str]) -> Value {
     let out = expect(h, args, 0);
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
@@ -122,7 +122,7 @@ fn state(h: &TestHome) -> String {
         .to_string()
 }
 
-fn multiple(h: &TestHome) -> Value {
+pub(crate) fn multiple(h: &TestHome) -> Value {
     json(h, &["prices", "show", "AUD", "--multiple", "--json"])
 }
 
@@ -148,7 +148,7 @@ fn report_shows_state_contracts_timing_volumes_and_suggestion() {
     let text = stdout(&expect(&h, &["roll", "AUD"], 0));
     for needle in [
         "state:        no_roll",
-        "positions:    none recorded (order management not built yet)",
+        "positions:    priced 20230900 +0, forward 20231200 +0",
         "allowed next: roll_adjusted (recommended), passive, no_roll, no_open",
         "price    20230900  expiry ~2023-09-18",
         "forward  20231200",
@@ -161,6 +161,9 @@ fn report_shows_state_contracts_timing_volumes_and_suggestion() {
     let v = json(&h, &["roll", "AUD", "--json"]);
     assert_eq!(v["state"], "no_roll");
     assert_eq!(v["priced_position"], 0);
+    assert_eq!(v["forward_position"], 0);
+    assert_eq!(v["positions"], serde_json::json!([]));
+    assert_eq!(v["demoted_to"], Value::Null);
     assert_eq!(v["allowed_next"][0], "roll_adjusted");
     assert_eq!(v["last_row"], LAST_ROW);
     assert_eq!(v["price"]["contract"], "20230900");
@@ -209,7 +212,7 @@ fn state_changes_follow_the_transition_table() {
         v["notes"][0]
             .as_str()
             .unwrap()
-            .contains("systrade overrides set --instrument AUD reduce-only"),
+            .contains("AUD is now reduce-only"),
         "{v}"
     );
     expect(&h, &["roll", "AUD", "--state", "no_roll"], 2);

@@ -142,6 +142,7 @@ impl Desk {
             orders: &self.store,
             broker: &self.broker,
             rolls: &self.store,
+            contracts: &self.store,
             prices: &self.prices,
             controls: &self.store,
             best: BestExecutionParams::default(),

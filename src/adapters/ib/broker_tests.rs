@@ -287,12 +287,12 @@ async fn the_ib_failures_that_bite_are_typed() {
         other => panic!("expected a pacing error, got {other:?}"),
     }
     // No bars and no quote for US10 (ZN is unknown to the fake): error 200; the CORN hourly
-    // series does not exist: error 162, no market data.
+    // series does not exist: error 162, no data for this request (not a permission error).
     let no_data = broker
         .historical_bars(&code("CORN"), dec26(), Frequency::Hourly)
         .await;
     assert!(
-        matches!(no_data, Err(BrokerError::NoMarketData { .. })),
+        matches!(&no_data, Err(BrokerError::NoData { .. })),
         "{no_data:?}"
     );
     server.update_state(|s| {

@@ -59,12 +59,17 @@ pub(super) fn map_notice(
             contract: contract.to_string(),
             detail: text,
         },
-        (162 | 354 | 10167 | 10168 | 10089 | 10090, Some(instrument)) => {
-            BrokerError::NoMarketData {
-                instrument: instrument.clone(),
-                detail: text,
-            }
-        }
+        // 162 is also how pacing is told (caught above by its text); otherwise it means the
+        // query found nothing, which is not a permission problem.
+        (162, Some(instrument)) => BrokerError::NoData {
+            instrument: instrument.clone(),
+            contract: contract.to_string(),
+            detail: text,
+        },
+        (354 | 10167 | 10168 | 10089 | 10090, Some(instrument)) => BrokerError::NoMarketData {
+            instrument: instrument.clone(),
+            detail: text,
+        },
         (201 | 103 | 110 | 10148, _) => BrokerError::Rejected { reason: text },
         (10147, _) => BrokerError::UnknownOrder { order: text },
         (504 | 1100 | 2110, _) => disconnected(text),
@@ -121,5 +126,76 @@ pub(super) fn parse_ib_time(text: &str) -> Option<DateTime<Utc>> {
                 .map(|t| t.with_timezone(&Utc)),
             Err(_) => Some(naive.and_utc()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp500() -> InstrumentCode {
+        InstrumentCode::new("SP500").expect("code")
+    }
+
+    #[test]
+    fn error_162_is_no_data_unless_it_tells_of_pacing() {
+        let no_data = map_notice(
+            162,
+            "Historical Market Data Service error message:HMDS query returned no data: ESZ6@CME Trades",
+            Some(&sp500()),
+            "20261200",
+        );
+        match &no_data {
+            BrokerError::NoData {
+                instrument,
+                contract,
+                detail,
+            } => {
+                assert_eq!(
+                    (instrument.as_str(), contract.as_str()),
+                    ("SP500", "20261200")
+                );
+                assert!(detail.contains("IB error 162"), "{detail}");
+            }
+            other => panic!("expected NoData, got {other:?}"),
+        }
+        let text = no_data.to_string();
+        assert!(
+            text.contains("no data for this request") && !text.contains("permission"),
+            "{text}"
+        );
+        assert!(!no_data.is_retryable());
+        let paced = map_notice(
+            162,
+            "Historical Market Data Service error message:Historical data request pacing violation",
+            Some(&sp500()),
+            "20261200",
+        );
+        assert!(matches!(paced, BrokerError::Pacing { .. }), "{paced:?}");
+    }
+
+    #[test]
+    fn permission_codes_stay_permission_errors() {
+        for code in [354, 10167, 10168, 10089, 10090] {
+            let e = map_notice(
+                code,
+                "Requested market data is not subscribed",
+                Some(&sp500()),
+                "",
+            );
+            assert!(
+                matches!(&e, BrokerError::NoMarketData { .. })
+                    && e.to_string().contains("no market data permission"),
+                "{code}: {e:?}"
+            );
+        }
+        // Without an instrument (an FX pair) 162 stays a coded error for the caller to name.
+        assert!(matches!(
+            map_notice(162, "HMDS query returned no data", None, ""),
+            BrokerError::Other {
+                code: Some(162),
+                ..
+            }
+        ));
     }
 }

@@ -127,7 +127,7 @@ fn fill_price(state: &FakeIbState, order: &FakeOrder) -> Option<f64> {
 /// Fills the whole remainder of `state.orders[index]` at `price`; returns the messages TWS
 /// sends for it (execution, commission, open order, status).
 fn fill(state: &mut FakeIbState, index: usize, price: f64) -> Vec<Reply> {
-    let now = Utc::now();
+    let now = state.now();
     state.next_exec_id += 1;
     let exec_number = state.next_exec_id;
     let commission_per_contract = state.commission_per_contract;

@@ -209,6 +209,16 @@ pub struct FakeIbState {
     /// The next this many `placeOrder` requests are carried out, but the connection is then
     /// dropped before any answer is sent (a gateway that dies mid-order).
     pub drop_after_place: u32,
+    /// The fake's "now" is the wall clock plus this (`broker fake-ib` sets it from the app
+    /// clock, so a home built under `SYSTRADE_NOW` gets its history back).
+    pub clock_offset: chrono::Duration,
+}
+
+impl FakeIbState {
+    /// The fake's "now": the wall clock shifted by [`FakeIbState::clock_offset`].
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.clock_offset
+    }
 }
 
 impl Default for FakeIbState {
@@ -229,6 +239,7 @@ impl Default for FakeIbState {
             next_exec_id: 0,
             pacing_violations: 0,
             drop_after_place: 0,
+            clock_offset: chrono::Duration::zero(),
         }
     }
 }
@@ -427,7 +438,11 @@ async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bodies: &[Vec<u8>]) -> Resu
 
 /// The server's half of the handshake: the version reply (server version and connection
 /// time) and the encoding of the connection, or `None` for a range the fake cannot serve.
-fn handshake_reply(client_min: i32, client_max: i32) -> Option<(Vec<u8>, Encoding)> {
+fn handshake_reply(
+    client_min: i32,
+    client_max: i32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<(Vec<u8>, Encoding)> {
     let (version, encoding) = if client_max >= MIN_SERVER_VERSION {
         let version = SERVER_VERSION
             .min(client_max)
@@ -439,7 +454,7 @@ fn handshake_reply(client_min: i32, client_max: i32) -> Option<(Vec<u8>, Encodin
     } else {
         return None;
     };
-    let time = chrono::Utc::now().format("%Y%m%d %H:%M:%S UTC").to_string();
+    let time = now.format("%Y%m%d %H:%M:%S UTC").to_string();
     Some((wire::text_fields(&[version.to_string(), time]), encoding))
 }
 
@@ -468,7 +483,8 @@ where
     W: AsyncWrite + Unpin,
 {
     let (min, max) = wire::read_client_hello(&mut reader).await?;
-    let Some((reply, encoding)) = handshake_reply(min, max) else {
+    let now = lock(&shared.state).now();
+    let Some((reply, encoding)) = handshake_reply(min, max, now) else {
         tracing::info!(
             min,
             max,
@@ -532,7 +548,8 @@ where
                     }
                     Ok(request @ Request::PlaceOrder(_)) => {
                         let mut state = lock(&shared.state);
-                        let replies = handle(&mut state, client_id, &request, chrono::Utc::now());
+                        let now = state.now();
+                        let replies = handle(&mut state, client_id, &request, now);
                         if state.drop_after_place > 0 {
                             state.drop_after_place -= 1;
                             tracing::info!("fake-ib: dropping the connection after a placeOrder");
@@ -540,12 +557,11 @@ where
                         }
                         replies
                     }
-                    Ok(request) => handle(
-                        &mut lock(&shared.state),
-                        client_id,
-                        &request,
-                        chrono::Utc::now(),
-                    ),
+                    Ok(request) => {
+                        let mut state = lock(&shared.state);
+                        let now = state.now();
+                        handle(&mut state, client_id, &request, now)
+                    }
                     Err(e) => vec![Reply::error(
                         codes::NO_REQUEST,
                         codes::REQUEST_VALIDATION,
@@ -565,7 +581,10 @@ where
 /// the state.
 pub fn respond(state: &mut FakeIbState, client_id: i32, message: &Message) -> Vec<Vec<u8>> {
     let replies = match fake_proto::decode(message) {
-        Ok(request) => handle(state, client_id, &request, chrono::Utc::now()),
+        Ok(request) => {
+            let now = state.now();
+            handle(state, client_id, &request, now)
+        }
         Err(e) => vec![Reply::error(
             codes::NO_REQUEST,
             codes::REQUEST_VALIDATION,

@@ -338,11 +338,11 @@ async fn pre_protobuf_clients_get_the_text_encoding_at_178_or_their_maximum() {
         assert!(reply[1].ends_with("UTC"), "{reply:?}");
     }
     assert_eq!(
-        handshake_reply(157, 178).map(|(_, encoding)| encoding),
+        handshake_reply(157, 178, chrono::Utc::now()).map(|(_, encoding)| encoding),
         Some(Encoding::Text { version: 178 })
     );
     assert_eq!(
-        handshake_reply(100, 226).map(|(_, encoding)| encoding),
+        handshake_reply(100, 226, chrono::Utc::now()).map(|(_, encoding)| encoding),
         Some(Encoding::Protobuf)
     );
 }
@@ -469,6 +469,40 @@ async fn hourly_bars_carry_timestamps() {
         .collect();
     assert!(times.windows(2).all(|w| w[1] - w[0] == 3600), "{times:?}");
     assert!(times.iter().all(|t| t % 3600 == 0), "{times:?}");
+}
+
+#[tokio::test]
+async fn now_is_the_wall_clock_shifted_by_the_clock_offset() {
+    use ibapi::market_data::historical::{BarSize, Duration as IbDuration};
+    // A home built under SYSTRADE_NOW 1000 days ago has its bars then, and so does the fake.
+    let offset = chrono::Duration::days(-1000);
+    let mut shifted = state();
+    for series in &mut shifted.bar_series {
+        for b in &mut series.bars {
+            b.time += offset;
+        }
+    }
+    shifted.clock_offset = offset;
+    let now = shifted.now();
+    assert!((now - (chrono::Utc::now() + offset)).num_seconds().abs() < 5);
+    let server = FakeIbServer::start(shifted, 0).await.expect("bind");
+    let client = connect(&server, 14).await.expect("handshake");
+    let es = future("ES", "CME", "202612");
+    let ask = || {
+        client
+            .historical_data(&es, BarSize::Day)
+            .duration(IbDuration::days(10))
+            .fetch()
+    };
+    let data = ask().await.expect("bars at the shifted now");
+    assert_eq!(data.bars.len(), 5);
+    // On the wall clock the same request finds nothing (the bug `broker fake-ib` had).
+    server.update_state(|s| s.clock_offset = chrono::Duration::zero());
+    let none = ask().await;
+    assert!(
+        matches!(&none, Err(ibapi::Error::Notice(n)) if n.code == codes::HISTORICAL_DATA_ERROR),
+        "{none:?}"
+    );
 }
 
 #[tokio::test]

@@ -132,6 +132,7 @@ async fn run_once(
         orders: &timed_orders,
         broker: &timed_broker,
         rolls: &rolls,
+        contracts: &store,
         controls: &store,
         prices: &timed_prices,
         best: BestExecutionParams::default(),

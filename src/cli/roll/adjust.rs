@@ -25,7 +25,7 @@ const TAIL: usize = 5;
 /// In a backup: the instrument had no adjusted prices before the roll (undo removes them).
 const NO_ADJUSTED_MARKER: &str = "no_adjusted";
 
-fn backups_dir(env: &Env) -> PathBuf {
+fn backups_dir(env: &Env<'_>) -> PathBuf {
     env.ctx
         .home
         .data_dir()
@@ -34,7 +34,7 @@ fn backups_dir(env: &Env) -> PathBuf {
 }
 
 /// The newest backup of the instrument, if any.
-pub(super) fn pending_backup(env: &Env) -> anyhow::Result<Option<PathBuf>> {
+pub(super) fn pending_backup(env: &Env<'_>) -> anyhow::Result<Option<PathBuf>> {
     let dir = backups_dir(env);
     if !dir.is_dir() {
         return Ok(None);
@@ -49,7 +49,7 @@ pub(super) fn pending_backup(env: &Env) -> anyhow::Result<Option<PathBuf>> {
 }
 
 /// Deletes every backup of the instrument; returns how many there were.
-pub(super) fn delete_backups(env: &Env) -> anyhow::Result<usize> {
+pub(super) fn delete_backups(env: &Env<'_>) -> anyhow::Result<usize> {
     let dir = backups_dir(env);
     if !dir.is_dir() {
         return Ok(0);
@@ -59,7 +59,7 @@ pub(super) fn delete_backups(env: &Env) -> anyhow::Result<usize> {
     Ok(n)
 }
 
-fn closes(env: &Env, contract: ContractId) -> anyhow::Result<PriceSeries> {
+fn closes(env: &Env<'_>, contract: ContractId) -> anyhow::Result<PriceSeries> {
     Ok(env
         .bars(contract)?
         .map(|b| PriceSeries {
@@ -100,7 +100,11 @@ fn ask(prompt: &str) -> anyhow::Result<bool> {
 
 /// `--state roll_adjusted`: computes the rolled prices, shows them, asks, then sets the state,
 /// backs up the stored series and writes the new ones. Declining or failing writes nothing.
-pub(super) async fn roll_adjusted(env: &Env, from: RollState, a: &RollArgs) -> anyhow::Result<i32> {
+pub(super) async fn roll_adjusted(
+    env: &Env<'_>,
+    from: RollState,
+    a: &RollArgs,
+) -> anyhow::Result<i32> {
     let invalid = |e: String| anyhow::Error::from(CliError::Invalid(e));
     let old = env.multiple()?;
     let old_adjusted = env.prices.read_adjusted(&env.code)?;
@@ -212,7 +216,7 @@ pub(super) async fn roll_adjusted(env: &Env, from: RollState, a: &RollArgs) -> a
 /// Backs up the stored series, then writes the rolled ones; on a write error puts the old ones
 /// back.
 fn write_rolled(
-    env: &Env,
+    env: &Env<'_>,
     backup: &std::path::Path,
     old: &MultiplePrices,
     old_adjusted: Option<&AdjustedPrices>,
@@ -244,7 +248,7 @@ fn write_rolled(
 }
 
 /// `--undo`: restores the backed-up series and the state before `roll_adjusted`.
-pub(super) async fn undo(env: &Env, json: bool) -> anyhow::Result<i32> {
+pub(super) async fn undo(env: &Env<'_>, json: bool) -> anyhow::Result<i32> {
     let state = env.state().await?;
     if state != RollState::RollAdjusted {
         return Err(CliError::Invalid(format!(
@@ -320,7 +324,7 @@ pub(super) async fn undo(env: &Env, json: bool) -> anyhow::Result<i32> {
 }
 
 /// `--confirm`: keeps the rolled prices, deletes the backup, sets `no_roll`.
-pub(super) async fn confirm(env: &Env, json: bool) -> anyhow::Result<i32> {
+pub(super) async fn confirm(env: &Env<'_>, json: bool) -> anyhow::Result<i32> {
     let state = env.state().await?;
     if state != RollState::RollAdjusted {
         return Err(CliError::Invalid(format!(

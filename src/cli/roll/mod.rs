@@ -4,9 +4,14 @@
 //! adjusted prices (see [`adjust`]) and leaves the state pending until `--confirm` or `--undo`;
 //! `-i` offers the same actions in a menu on a terminal.
 //!
-//! Positions are not recorded yet, so the position in the priced contract is always 0.
+//! The positions are the system's contract positions (all strategies) from the order stacks'
+//! position store: they decide the allowed transitions, the suggestion, the demotion shown and
+//! the trade-limit check. `roll ALL` prints the report of every instrument with multiple prices,
+//! soonest roll first.
 
 mod adjust;
+mod all;
+mod effects;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -24,6 +29,7 @@ use crate::adapters::reference_files::load_reference_data;
 use crate::domain::contract::ContractId;
 use crate::domain::instrument::{InstrumentCode, RollParameters};
 use crate::domain::metadata::{ContractStore, MetadataError, RollStateStore};
+use crate::domain::orders::OrderStore;
 use crate::domain::ports::{Frequency, PriceStore};
 use crate::domain::roll_report::{roll_report, KnownExpiry, RollReport, RollReportInputs};
 use crate::domain::rolls::{
@@ -31,13 +37,10 @@ use crate::domain::rolls::{
 };
 use crate::domain::series::{ContractPrices, MultiplePrices};
 
-/// Position in the priced contract until order management records positions.
-const PRICED_POSITION: i64 = 0;
-const NO_POSITIONS: &str = "none recorded (order management not built yet)";
-
 #[derive(Args, Debug)]
 pub struct RollArgs {
-    /// Instrument code, e.g. AUD.
+    /// Instrument code, e.g. AUD, or ALL for the report of every instrument with multiple
+    /// prices (soonest roll first; state changes stay per instrument).
     pub instrument: String,
     /// Change the roll state: no_roll, passive, force, force_outright, roll_adjusted, close,
     /// no_open. roll_adjusted rolls the multiple and adjusted prices (asks first unless --yes).
@@ -63,14 +66,46 @@ pub struct RollArgs {
 }
 
 /// What the actions need.
-struct Env {
-    ctx: Ctx,
-    prices: ParquetPriceStore,
+struct Env<'a> {
+    ctx: &'a Ctx,
+    prices: &'a ParquetPriceStore,
     code: InstrumentCode,
     params: RollParameters,
+    /// The system's position in each contract of the instrument (all strategies).
+    positions: BTreeMap<ContractId, i64>,
 }
 
-impl Env {
+/// Every stored contract position, by instrument and contract.
+async fn all_positions(
+    ctx: &Ctx,
+) -> anyhow::Result<BTreeMap<InstrumentCode, BTreeMap<ContractId, i64>>> {
+    let orders: &dyn OrderStore = ctx.store.as_ref();
+    let mut out: BTreeMap<InstrumentCode, BTreeMap<ContractId, i64>> = BTreeMap::new();
+    for p in orders.contract_positions().await? {
+        if p.position != 0 {
+            out.entry(p.instrument)
+                .or_default()
+                .insert(p.contract, p.position);
+        }
+    }
+    Ok(out)
+}
+
+impl Env<'_> {
+    /// The position in a contract (0 when none is recorded).
+    fn position(&self, contract: ContractId) -> i64 {
+        self.positions.get(&contract).copied().unwrap_or(0)
+    }
+
+    /// The priced contract of the last multiple-prices row and the position in it.
+    fn priced(&self) -> anyhow::Result<(ContractId, i64)> {
+        let m = self.multiple()?;
+        let pc = m.price_contract.last().copied().ok_or_else(|| {
+            CliError::Invalid(format!("`{}` has no multiple prices rows", self.code))
+        })?;
+        Ok((pc, self.position(pc)))
+    }
+
     async fn state(&self) -> anyhow::Result<RollState> {
         Ok(self.ctx.store.roll_state(&self.code).await?)
     }
@@ -117,16 +152,21 @@ impl Env {
 pub async fn roll(opts: &GlobalOpts, a: RollArgs) -> anyhow::Result<i32> {
     let ctx = Ctx::open(opts).await?;
     let reference = load_reference_data(&ctx.home.reference_dir())?;
+    let prices = ParquetPriceStore::new(ctx.home.data_dir());
+    if a.instrument == all::ALL {
+        return all::report_all(&ctx, &reference, &prices, &a).await;
+    }
     let code = known_instrument(&reference, &a.instrument)?;
     let params = reference.roll_parameters(&code).cloned().ok_or_else(|| {
         CliError::Invalid(format!("`{code}` has no roll parameters (rollconfig)"))
     })?;
-    let prices = ParquetPriceStore::new(ctx.home.data_dir());
+    let positions = all_positions(&ctx).await?.remove(&code).unwrap_or_default();
     let env = Env {
-        ctx,
-        prices,
+        ctx: &ctx,
+        prices: &prices,
         code,
         params,
+        positions,
     };
     if a.undo {
         return adjust::undo(&env, a.json).await;
@@ -150,7 +190,7 @@ pub async fn roll(opts: &GlobalOpts, a: RollArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-async fn report(env: &Env) -> anyhow::Result<RollReport> {
+async fn report(env: &Env<'_>) -> anyhow::Result<RollReport> {
     let m = env.multiple()?;
     let state = env.state().await?;
     let expiries: BTreeMap<ContractId, KnownExpiry> = env
@@ -176,7 +216,7 @@ async fn report(env: &Env) -> anyhow::Result<RollReport> {
     let r = roll_report(&RollReportInputs {
         instrument: &env.code,
         state,
-        priced_position: PRICED_POSITION,
+        positions: &env.positions,
         multiple: &m,
         params: &env.params,
         expiries: &expiries,
@@ -198,7 +238,7 @@ fn rounded(v: f64) -> f64 {
     (v * 1e10).round() / 1e10
 }
 
-fn print_report(env: &Env, r: &RollReport) -> anyhow::Result<()> {
+fn print_report(env: &Env<'_>, r: &RollReport) -> anyhow::Result<()> {
     outln!(
         "Roll status of {} (last multiple prices row {})",
         r.instrument,
@@ -208,7 +248,29 @@ fn print_report(env: &Env, r: &RollReport) -> anyhow::Result<()> {
     if adjust::pending_backup(env)?.is_some() && r.state == RollState::RollAdjusted {
         outln!("                prices rolled, pending: `--confirm` keeps them, `--undo` restores");
     }
-    outln!("  positions:    {NO_POSITIONS}");
+    if let Some(d) = r.demoted_to {
+        outln!(
+            "                no position in the priced contract: the stack handler trades it as {d}"
+        );
+    }
+    let others: Vec<String> = r
+        .positions
+        .iter()
+        .filter(|h| h.contract != r.price.contract && h.contract != r.forward.contract)
+        .map(|h| format!("{} {:+}", h.contract, h.position))
+        .collect();
+    outln!(
+        "  positions:    priced {} {:+}, forward {} {:+}{}",
+        r.price.contract,
+        r.priced_position,
+        r.forward.contract,
+        r.forward_position,
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!(", other {}", others.join(", "))
+        }
+    );
     let allowed: Vec<String> = r
         .allowed_next
         .iter()
@@ -258,28 +320,7 @@ fn print_report(env: &Env, r: &RollReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn effect_note(e: &RollSideEffect, code: &InstrumentCode) -> Option<String> {
-    match e {
-        RollSideEffect::RestoreOverride => Some(
-            "leaving no_open: restore the instrument override you had before entering it \
-             (`systrade overrides list`; not done automatically yet)"
-                .into(),
-        ),
-        RollSideEffect::SetReduceOnly => Some(format!(
-            "entering no_open: make the instrument reduce-only with `systrade overrides set \
-             --instrument {code} reduce-only` (not done automatically yet)"
-        )),
-        RollSideEffect::CheckTradeLimits {
-            contracts_per_unit_position,
-        } => Some(format!(
-            "check that the remaining trade-limit capacity covers {contracts_per_unit_position} \
-             x |priced position| (trade limits are not built yet; positions: {NO_POSITIONS})"
-        )),
-        RollSideEffect::RollPrices => None,
-    }
-}
-
-async fn change_state(env: &Env, to: RollState, a: &RollArgs) -> anyhow::Result<i32> {
+async fn change_state(env: &Env<'_>, to: RollState, a: &RollArgs) -> anyhow::Result<i32> {
     let from = env.state().await?;
     if from == to {
         if a.json {
@@ -291,17 +332,30 @@ async fn change_state(env: &Env, to: RollState, a: &RollArgs) -> anyhow::Result<
         }
         return Ok(0);
     }
-    check_transition(from, to, PRICED_POSITION != 0)
-        .map_err(|e| CliError::Invalid(format!("{}: {e}", env.code)))?;
+    let (priced, q) = env.priced()?;
+    check_transition(from, to, q != 0).map_err(|e| {
+        CliError::Invalid(format!(
+            "{}: {e} (position {q:+} in the priced contract {priced}); nothing changed",
+            env.code
+        ))
+    })?;
+    let effects = side_effects(from, to);
     if to == RollState::RollAdjusted {
+        // Leaving no_open puts the instrument's override back before the prices roll.
+        let restore: Vec<_> = effects
+            .iter()
+            .copied()
+            .filter(|e| *e == RollSideEffect::RestoreOverride)
+            .collect();
+        for n in effects::apply(env, &restore, to, q).await? {
+            if !a.json {
+                outln!("note: {n}");
+            }
+        }
         return adjust::roll_adjusted(env, from, a).await;
     }
-    let effects = side_effects(from, to);
-    let notes: Vec<String> = effects
-        .iter()
-        .filter_map(|e| effect_note(e, &env.code))
-        .collect();
     env.set_state(from, to, "systrade roll --state").await?;
+    let notes = effects::apply(env, &effects, to, q).await?;
     // Leaving roll_adjusted for no_roll keeps the rolled prices, as --confirm does.
     let dropped = if from == RollState::RollAdjusted {
         adjust::delete_backups(env)?
@@ -330,7 +384,7 @@ fn on_terminal() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-async fn interactive(env: &Env, report: &RollReport, a: &RollArgs) -> anyhow::Result<i32> {
+async fn interactive(env: &Env<'_>, report: &RollReport, a: &RollArgs) -> anyhow::Result<i32> {
     if !on_terminal() {
         return Err(CliError::Invalid(
             "--interactive needs a terminal; use --state STATE, --undo or --confirm instead".into(),

@@ -33,7 +33,7 @@ use crate::domain::controls::{ControlError, ControlStore};
 use crate::domain::execution::{
     analyse, initial_order, BestExecutionParams, InitialOrder, MarketHours, Tick, TickAnalysis,
 };
-use crate::domain::metadata::RollStateStore;
+use crate::domain::metadata::{ContractStore, RollStateStore};
 use crate::domain::ports::PriceStore;
 use crate::domain::rolls::{demotion, RollState};
 
@@ -77,6 +77,8 @@ pub struct PassReport {
     pub completed: usize,
     /// Orders left waiting, and why (locked instrument, roll state, a refused quote, ...).
     pub notes: Vec<String>,
+    /// What the run summary shows: orders refused because their contract expired.
+    pub warnings: Vec<String>,
 }
 
 /// The prefix of the locks the handler sets for position breaks (and lifts when they heal).
@@ -86,6 +88,8 @@ pub struct StackHandler<'a> {
     pub orders: &'a dyn OrderStore,
     pub broker: &'a dyn Broker,
     pub rolls: &'a dyn RollStateStore,
+    /// Contract expiries: no order is spawned into an expired contract.
+    pub contracts: &'a dyn ContractStore,
     pub prices: &'a dyn PriceStore,
     /// Trade limits (§B15): read when sizing broker orders, counted when one is sent.
     pub controls: &'a dyn ControlStore,
@@ -103,6 +107,7 @@ pub struct StackHandler<'a> {
 pub struct PassCache {
     contracts: std::sync::Mutex<HashMap<InstrumentCode, Option<(ContractId, ContractId)>>>,
     rolls: std::sync::Mutex<HashMap<InstrumentCode, RollState>>,
+    expiries: std::sync::Mutex<HashMap<InstrumentCode, HashMap<ContractId, chrono::NaiveDate>>>,
     pub(super) limits: std::sync::Mutex<Option<Vec<crate::domain::execution::TradeLimit>>>,
     pub(super) details: std::sync::Mutex<
         HashMap<(InstrumentCode, ContractId), Option<crate::domain::broker::ContractDetails>>,
@@ -117,6 +122,7 @@ impl PassCache {
     fn clear(&self) {
         lock(&self.contracts).clear();
         lock(&self.rolls).clear();
+        lock(&self.expiries).clear();
         *lock(&self.limits) = None;
         lock(&self.details).clear();
     }
@@ -466,6 +472,35 @@ impl StackHandler<'_> {
         })
     }
 
+    /// The first of `legs` whose contract expired before today, with its expiry.
+    async fn expired_leg(
+        &self,
+        instrument: &InstrumentCode,
+        legs: &[(ContractId, i64)],
+    ) -> Result<Option<(ContractId, chrono::NaiveDate)>, HandlerError> {
+        let cached = lock(&self.cache.expiries).get(instrument).cloned();
+        let expiries = match cached {
+            Some(e) => e,
+            None => {
+                let e: HashMap<ContractId, chrono::NaiveDate> = self
+                    .contracts
+                    .contracts(instrument)
+                    .await
+                    .map_err(|e| HandlerError::Store(e.to_string()))?
+                    .into_iter()
+                    .map(|r| (r.contract, r.expiry))
+                    .collect();
+                lock(&self.cache.expiries).insert(instrument.clone(), e.clone());
+                e
+            }
+        };
+        let today = (self.now)().date_naive();
+        Ok(legs.iter().find_map(|(c, _)| {
+            let expiry = *expiries.get(c)?;
+            super::expiry::is_expired(expiry, today).then_some((*c, expiry))
+        }))
+    }
+
     /// §B16: contract orders for new instrument orders.
     async fn spawn(&self, report: &mut PassReport) -> Result<(), HandlerError> {
         let locked: HashSet<InstrumentCode> = self
@@ -511,6 +546,23 @@ impl StackHandler<'_> {
             match plan_children(state, io.remaining(), priced, Some(forward), q) {
                 SpawnPlan::Children { legs } if legs.is_empty() => {}
                 SpawnPlan::Children { legs } => {
+                    if let Some((contract, expiry)) =
+                        self.expired_leg(&io.instrument, &legs).await?
+                    {
+                        let warning = super::expiry::expired_contract_warning(
+                            &io.instrument,
+                            io.id,
+                            contract,
+                            expiry,
+                            q,
+                        );
+                        tracing::error!("{warning}");
+                        report
+                            .notes
+                            .push(format!("order {}: contract {contract} expired", io.id));
+                        report.warnings.push(warning);
+                        continue;
+                    }
                     let children: Vec<NewContractOrder> = legs
                         .into_iter()
                         .map(|(contract, trade)| NewContractOrder {
