@@ -46,7 +46,8 @@ struct HandlerParams {
     /// succeed (the daily run beside `run trading`) instead of failing (default false).
     #[serde(default)]
     defer_to_running: bool,
-    /// Overrides `execution.passive_timeout_seconds` for this node (the daily batch).
+    /// Overrides `execution.passive_timeout_seconds` for this node (the daily batch); the total
+    /// time-out is then at least twice it.
     #[serde(default)]
     passive_timeout_seconds: Option<f64>,
 }
@@ -218,7 +219,12 @@ impl HandlerTask {
             .unwrap_or(cfg.passive_timeout_seconds);
         let best = BestExecutionParams {
             passive_timeout: ms(passive),
-            total_timeout: ms(cfg.total_timeout_seconds.max(passive)),
+            // An overridden passive time-out keeps room to go aggressive before the total one.
+            total_timeout: ms(if self.passive_timeout_seconds.is_some() {
+                cfg.total_timeout_seconds.max(2.0 * passive)
+            } else {
+                cfg.total_timeout_seconds
+            }),
             reject_backoff: ms(cfg.reject_backoff_seconds),
             max_reject_tries: cfg.max_reject_tries,
             ..Default::default()

@@ -275,3 +275,28 @@ fn a_daily_stack_handler_beside_a_live_one_leaves_it_the_orders() {
     ok(&h, &["control", "trading", "stop"]);
     wait_exit(&mut child, Duration::from_secs(30));
 }
+
+#[test]
+fn a_long_wait_says_what_it_waits_for() {
+    let h = demo_home("");
+    wf(
+        &h,
+        "patient",
+        "[[node]]\nid = \"stack_handler\"\ntask = \"run_stack_handler\"\nretries = 0\n\
+         params = { max_seconds = 60, passive_timeout_seconds = 7 }\n",
+    );
+    trade(&h, "SP500", &[]);
+    let (code, v) = run_json(&h, &["run", "patient"]);
+    assert_eq!(code, 0, "{v}");
+    let log = ok(&h, &["logs", "--run", &v["run_id"].to_string()]);
+    assert!(
+        log.contains("stack handler waits: 1 instrument orders on the stack, 1 broker orders working; the first passive limit goes aggressive in"),
+        "{log}"
+    );
+    assert!(log.contains("s left of max_seconds"), "{log}");
+    // It went aggressive and filled after the 7 s (the total time-out did not cut it short).
+    let s = show(&h, v["run_id"].as_i64().unwrap());
+    let report = &node(&s, "stack_handler")["output"]["report"];
+    assert_eq!(report["sent"], 1, "{report}");
+    assert_eq!(report["fills"], 1, "{report}");
+}

@@ -69,6 +69,7 @@ impl StackHandler<'_> {
             }
         }
         // The confirmations: each order left the broker's open orders, then its final state.
+        let mut last_log = Instant::now();
         loop {
             let open: HashSet<String> = self
                 .broker
@@ -118,6 +119,14 @@ impl StackHandler<'_> {
             pending = still;
             if pending.is_empty() || started.elapsed() >= wait {
                 break;
+            }
+            if last_log.elapsed() >= Duration::from_secs(5) {
+                last_log = Instant::now();
+                tracing::info!(
+                    "waiting for the broker to confirm {} cancels; {:.0} s left",
+                    pending.len(),
+                    (wait.saturating_sub(started.elapsed())).as_secs_f64()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
