@@ -300,3 +300,31 @@ fn a_long_wait_says_what_it_waits_for() {
     assert_eq!(report["sent"], 1, "{report}");
     assert_eq!(report["fills"], 1, "{report}");
 }
+
+#[test]
+fn bad_rejection_settings_are_refused_naming_the_key() {
+    let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[execution]\nreject_backoff_seconds = -1\nmax_reject_tries = 0\n",
+    )
+    .unwrap();
+    let out = h.run(&["config", "show"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("execution.reject_backoff_seconds")
+            && err.contains("execution.max_reject_tries"),
+        "{err}"
+    );
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[execution]\nmax_reject_tries = 5\n",
+    )
+    .unwrap();
+    let shown = ok(&h, &["config", "show"]);
+    assert!(
+        shown.contains("max_reject_tries") && shown.contains("reject_backoff_seconds"),
+        "{shown}"
+    );
+}

@@ -62,7 +62,7 @@ impl LegRejections {
         };
         let next = match self.next_try(best) {
             NextTry::At(t) => format!(
-                "it will be sent again at {} UTC (try {} of {})",
+                "it will not be sent again until {} UTC (try {} of {})",
                 t.format("%Y-%m-%d %H:%M:%S"),
                 self.tries() + 1,
                 best.max_reject_tries
