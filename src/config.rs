@@ -63,6 +63,10 @@ pub struct ExecutionConfig {
     pub total_timeout_seconds: f64,
     /// Seconds between stack handler passes.
     pub poll_seconds: f64,
+    /// A leg the broker rejected is not sent again for this many seconds.
+    pub reject_backoff_seconds: f64,
+    /// A leg the broker rejected this many times is not sent again.
+    pub max_reject_tries: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -528,7 +532,18 @@ impl Config {
             passive_timeout_seconds: f("execution.passive_timeout_seconds"),
             total_timeout_seconds: f("execution.total_timeout_seconds"),
             poll_seconds: f("execution.poll_seconds"),
+            reject_backoff_seconds: f("execution.reject_backoff_seconds"),
+            max_reject_tries: u32::try_from(i("execution.max_reject_tries")).unwrap_or(0),
         };
+        if !(1..=100).contains(&execution.max_reject_tries) {
+            bad(
+                "execution.max_reject_tries",
+                format!(
+                    "must be a whole number from 1 to 100, got {}",
+                    i("execution.max_reject_tries")
+                ),
+            );
+        }
         for (key, value) in [
             (
                 "execution.passive_timeout_seconds",
@@ -539,6 +554,10 @@ impl Config {
                 execution.total_timeout_seconds,
             ),
             ("execution.poll_seconds", execution.poll_seconds),
+            (
+                "execution.reject_backoff_seconds",
+                execution.reject_backoff_seconds,
+            ),
         ] {
             if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
                 bad(

@@ -115,6 +115,12 @@ pub struct BestExecutionParams {
     /// Less time than this to the close (or the stack handler's stop): no passive order (30 min).
     #[serde(serialize_with = "as_seconds")]
     pub closing_margin: Duration,
+    /// After a broker rejection, a leg is not sent again for this long (60 s).
+    #[serde(serialize_with = "as_seconds")]
+    pub reject_backoff: Duration,
+    /// A leg the broker rejected this many times is not sent again (3); the order waits on
+    /// the stack for an operator (cancel it, or fix the cause and clear the stack).
+    pub max_reject_tries: u32,
 }
 
 impl Default for BestExecutionParams {
@@ -125,6 +131,8 @@ impl Default for BestExecutionParams {
             imbalance_threshold: 5.0,
             side_qty_multiple: 3.0,
             closing_margin: Duration::minutes(30),
+            reject_backoff: Duration::seconds(60),
+            max_reject_tries: 3,
         }
     }
 }

@@ -31,8 +31,10 @@ pub mod generator;
 pub mod handler;
 mod hours;
 mod manage;
+pub mod rejects;
 pub mod sizing;
 pub mod spawn;
+pub mod stopping;
 
 pub type OrderId = i64;
 

@@ -14,6 +14,7 @@ mod dag_props;
 mod daily;
 mod execution;
 mod order_crash;
+mod order_lifecycle;
 mod order_scenarios;
 mod orders_cli;
 mod price_tasks;

@@ -67,7 +67,7 @@ fn home_with_orders() -> TestHome {
 }
 
 /// Every row of `sql` from the home's database, as text columns.
-fn rows(h: &TestHome, sql: &str) -> Vec<Vec<String>> {
+pub(crate) fn rows(h: &TestHome, sql: &str) -> Vec<Vec<String>> {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         use sqlx::Row;

@@ -185,6 +185,7 @@ pub fn broker_rows(orders: &[BrokerOrder]) -> Vec<Vec<String>> {
                 local(o.created_at),
                 local_opt(o.submitted_at),
                 local_opt(o.fill_time),
+                o.reason.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect()
@@ -208,6 +209,7 @@ pub fn broker_table(orders: &[BrokerOrder]) -> String {
             "created",
             "submitted",
             "filled",
+            "reason",
         ],
         &broker_rows(orders),
     )

@@ -323,7 +323,7 @@ impl StackHandler<'_> {
 
     /// Books every execution the broker reports since the last sync (each once, by id), and
     /// picks up orders the broker cancelled or rejected.
-    async fn book_executions(
+    pub(super) async fn book_executions(
         &self,
         report: &mut PassReport,
         hook: Hook<'_>,
@@ -776,14 +776,14 @@ impl StackHandler<'_> {
             .filter(|o| o.cancel_requested)
             .map(|o| o.id)
             .collect();
-        let live: HashSet<(OrderId, ContractId)> = self
-            .orders
-            .broker_orders(true)
-            .await?
-            .into_iter()
+        let broker_orders = self.orders.broker_orders(true).await?;
+        let live: HashSet<(OrderId, ContractId)> = broker_orders
+            .iter()
             .filter(|b| !b.status.is_final())
             .map(|b| (b.parent, b.contract))
             .collect();
+        let rejected = super::rejects::rejections(&broker_orders);
+        let now = (self.now)();
         let mut to_send: Vec<NewBrokerOrder> = Vec::new();
         for co in self.orders.contract_orders(true).await? {
             if cancelling.contains(&co.parent) {
@@ -816,10 +816,16 @@ impl StackHandler<'_> {
                 .iter()
                 .map(|leg| {
                     if live.contains(&(co.id, leg.contract)) {
-                        0
-                    } else {
-                        remaining(leg.trade, leg.fill)
+                        return 0;
                     }
+                    // A rejected leg waits its backoff, and is not sent after its last try.
+                    if let Some(r) = rejected.get(&(co.id, leg.contract)) {
+                        if !r.may_send(&self.best, now) {
+                            report.notes.push(r.warning(&self.best));
+                            return 0;
+                        }
+                    }
+                    remaining(leg.trade, leg.fill)
                 })
                 .collect();
             if pending.iter().all(|&q| q == 0) {
