@@ -284,7 +284,17 @@ pub fn plan_workflow(home: &Home, source: &WorkflowSource) -> Result<Plan<App>, 
     let (spec, mut errs) = parse_workflow_partial(&source.path, &source.bytes, Some(&source.name))?;
     let known: Vec<String> = workflow_sources(home).into_keys().collect();
     match build_plan(spec, &catalogue, &crate::tasks::registry(), Some(&known)) {
-        Ok(plan) if errs.is_empty() => Ok(plan),
+        Ok(mut plan) if errs.is_empty() => {
+            // Messages name the file as given; a run records it absolute, so `rerun` finds it
+            // from any directory.
+            if !source.path.starts_with("builtin:") {
+                if let Ok(abs) = std::path::absolute(&source.path) {
+                    std::sync::Arc::make_mut(&mut plan.spec).source_path =
+                        abs.display().to_string();
+                }
+            }
+            Ok(plan)
+        }
         Ok(_) => Err(in_file_order(errs)),
         Err(more) => {
             errs.extend(more.0);

@@ -1,4 +1,5 @@
-//! `systrade backtest CONFIG`: runs a strategy config (see [`crate::domain::backtest::config`])
+//! `systrade backtest STRATEGY`: runs a strategy (a name, resolved as `run_systems` does, or a
+//! TOML file) (see [`crate::domain::backtest::config`])
 //! over the home's stored prices — the chapter-15 stages and position sizing per instrument, on
 //! two threads — and prints the last date's summary (table or `--json`) or writes every
 //! computed series per instrument (`--csv OUTDIR`, one `INSTRUMENT.csv` each, with the column
@@ -27,8 +28,11 @@ use crate::engine::diagnostic::did_you_mean;
 
 #[derive(Args, Debug)]
 pub struct BacktestArgs {
-    /// Strategy config (TOML), e.g. config/strategies/chapter15_equal_weights.toml.
-    pub config: PathBuf,
+    /// The strategy: a name (`<home>/strategies/NAME.toml`, else the shipped strategy of that
+    /// name, as `run_systems` resolves it, e.g. chapter15_equal_weights) or a path to a strategy
+    /// TOML file (anything with a `/` or ending in `.toml`).
+    #[arg(value_name = "STRATEGY")]
+    pub config: String,
     /// Only these instruments of the strategy (repeatable; default: all of them).
     #[arg(long = "instrument", value_name = "CODE")]
     pub instruments: Vec<String>,
@@ -40,11 +44,25 @@ pub struct BacktestArgs {
     pub csv: Option<PathBuf>,
 }
 
+/// A strategy argument naming a file rather than a strategy: it has a path separator or ends
+/// in `.toml`.
+fn is_strategy_path(arg: &str) -> bool {
+    arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR) || arg.ends_with(".toml")
+}
+
 pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32> {
-    let (_home, reference, store) = open(opts)?;
-    let path = a.config.display().to_string();
-    let text = std::fs::read_to_string(&a.config)
-        .map_err(|e| CliError::Invalid(format!("{path}: cannot read the strategy config: {e}")))?;
+    let (home, reference, store) = open(opts)?;
+    let (path, text) = if is_strategy_path(&a.config) {
+        let text = std::fs::read_to_string(&a.config).map_err(|e| {
+            CliError::Invalid(format!(
+                "{}: cannot read the strategy config: {e}",
+                a.config
+            ))
+        })?;
+        (a.config.clone(), text)
+    } else {
+        crate::app::strategy_source(&home, &a.config).map_err(CliError::Invalid)?
+    };
     let known: Vec<&str> = reference.instruments.keys().map(|c| c.as_str()).collect();
     let is_known =
         |code: &str| InstrumentCode::new(code).is_ok_and(|c| reference.instrument(&c).is_some());

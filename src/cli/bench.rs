@@ -55,6 +55,7 @@ pub struct BenchArgs {
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }

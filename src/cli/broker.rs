@@ -51,6 +51,7 @@ pub struct ClientIdsArgs {
     /// Delete the leases of processes that are gone.
     #[arg(long)]
     pub clear_dead: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }

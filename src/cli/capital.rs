@@ -33,6 +33,7 @@ pub enum CapitalCommand {
         /// Only the newest N entries.
         #[arg(long)]
         limit: Option<usize>,
+        /// Print the result as JSON on stdout (one document; for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -43,11 +44,13 @@ pub enum CapitalCommand {
         /// Take a move beyond capital.max_change (after checking the account yourself).
         #[arg(long)]
         confirm_large: bool,
+        /// Print the result as JSON on stdout (one document; for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Accept a large change refused by the update: update from the broker with no limit.
     Confirm {
+        /// Print the result as JSON on stdout (one document; for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -60,6 +63,7 @@ pub enum CapitalCommand {
     Strategies {
         /// One strategy's allocation history.
         strategy: Option<String>,
+        /// Print the result as JSON on stdout (one document; for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -82,6 +86,7 @@ pub struct InitArgs {
     /// Delete the existing history first.
     #[arg(long)]
     pub replace: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -95,6 +100,7 @@ pub struct AdjustArgs {
     /// Amount withdrawn (base currency).
     #[arg(long, allow_negative_numbers = true)]
     pub withdraw: Option<f64>,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -111,6 +117,7 @@ pub struct DeleteArgs {
     /// Do not ask (needed when not on a terminal).
     #[arg(long)]
     pub yes: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -21,6 +21,7 @@ pub struct ControlArgs {
     /// Set every known workflow to the given state.
     #[arg(long)]
     pub all: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -27,7 +27,9 @@ pub enum ImportSource {
     /// pysystemtrade's CSV layout: csvconfig/, fx_prices_csv/, roll_calendars_csv/,
     /// multiple_prices_csv/, adjusted_prices_csv/ (any may be absent).
     Pysystemtrade {
+        /// The directory holding pysystemtrade's CSV folders.
         dir: PathBuf,
+        /// Print the result as JSON on stdout (one document; for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },

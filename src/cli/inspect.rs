@@ -297,12 +297,14 @@ pub async fn status(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     let now = ctx.clock.now();
     let locks = ctx.store.locks().await?;
     let mut out = Vec::new();
+    let mut plans: BTreeMap<String, Option<Schedule>> = BTreeMap::new();
     for (name, src) in workflow_sources(&ctx.home) {
         let plan = crate::app::plan_workflow(&ctx.home, &src);
         let (schedule, valid_error) = match &plan {
             Ok(p) => (p.spec.schedule.clone(), None),
             Err(d) => (None, Some(d.to_string())),
         };
+        plans.insert(name.clone(), schedule.clone());
         let control = ctx.store.control_state(&name).await?;
         let lock = locks.iter().find(|l| l.workflow == name).cloned();
         let lock_dead = lock
@@ -354,6 +356,14 @@ pub async fn status(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
                 .as_object()
                 .map(|r| format!("#{} {}", r["id"], r["status"].as_str().unwrap_or("")))
                 .unwrap_or_else(|| "-".into());
+            let schedule: Option<Schedule> = plans
+                .get(w["workflow"].as_str().unwrap_or(""))
+                .cloned()
+                .flatten();
+            let in_zone = |t: chrono::DateTime<chrono::Utc>| match &schedule {
+                Some(s) => zoned(t, s),
+                None => local(t),
+            };
             let sched = match (
                 w["window"].as_object(),
                 serde_json::from_value::<Option<Decision>>(w["scheduler"].clone())
@@ -366,11 +376,15 @@ pub async fn status(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
                     format!(
                         "{reason}{}",
                         next_open
-                            .map(|t| format!("; next window {}", local(t)))
+                            .map(|t| format!("; next window {}", in_zone(t)))
                             .unwrap_or_default()
                     )
                 }
                 (Some(_), None) => "-".into(),
+            };
+            let sched = match &schedule {
+                Some(s) => format!("{} {sched}", window_text(s)),
+                None => sched,
             };
             let state = if w["valid"].as_bool() == Some(false) {
                 "INVALID".to_string()
@@ -386,6 +400,11 @@ pub async fn status(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
             ]
         })
         .collect();
+    outln!(
+        "now {} UTC ({} on this machine)",
+        now.format("%Y-%m-%d %H:%M:%S"),
+        now.with_timezone(&chrono::Local).format("%H:%M %:z")
+    );
     out!(
         "{}",
         table(
@@ -394,6 +413,41 @@ pub async fn status(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
         )
     );
     Ok(0)
+}
+
+/// A schedule's window as the status table shows it: days, hours and time zone, e.g.
+/// `Mon-Fri 20:15-23:50 Europe/London;`.
+fn window_text(s: &Schedule) -> String {
+    use chrono::Weekday::*;
+    let days = if s.days == [Mon, Tue, Wed, Thu, Fri] {
+        "Mon-Fri".to_string()
+    } else if s.days.len() == 7 {
+        "daily".to_string()
+    } else {
+        s.days
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "{days} {}-{} {};",
+        s.start.format("%H:%M"),
+        s.stop.format("%H:%M"),
+        s.timezone.name()
+    )
+}
+
+/// An instant in the schedule's time zone, with the zone's abbreviation and, when that is not
+/// UTC, the UTC time: `2026-11-30 20:15 GMT (20:15 UTC)`.
+fn zoned(t: chrono::DateTime<chrono::Utc>, s: &Schedule) -> String {
+    let there = t.with_timezone(&s.timezone);
+    let text = there.format("%a %Y-%m-%d %H:%M %Z").to_string();
+    if s.timezone == chrono_tz::UTC {
+        text
+    } else {
+        format!("{text} ({} UTC)", t.format("%H:%M"))
+    }
 }
 
 /// `systrade logs`.

@@ -28,6 +28,7 @@ mod prices;
 mod roll;
 mod run;
 mod scheduler;
+mod scheduler_log;
 mod settings;
 mod terminal;
 
@@ -149,6 +150,7 @@ pub struct ValidateArgs {
     /// Validate every known workflow and the task catalogue.
     #[arg(long, conflicts_with = "workflow")]
     pub all: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -163,6 +165,7 @@ pub struct RunArgs {
     /// Started by the scheduler (internal; records the trigger and honours the window's stop time).
     #[arg(long, hide = true)]
     pub scheduled: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -182,6 +185,7 @@ pub struct TriggerArgs {
     /// Run even if the control state is STOP or NO-RUN.
     #[arg(long)]
     pub force: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -200,6 +204,7 @@ pub struct RerunArgs {
     /// Run even if the control state is STOP or NO-RUN.
     #[arg(long)]
     pub force: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -208,6 +213,7 @@ pub struct RerunArgs {
 pub struct DagArgs {
     /// Workflow name or path.
     pub workflow: String,
+    /// How to draw it: ascii (the terminal), dot (Graphviz), mermaid, or json.
     #[arg(long, value_enum, default_value = "ascii")]
     pub format: DagFormatArg,
     /// Colour nodes by their state in this run.
@@ -241,15 +247,19 @@ pub struct RunsArgs {
     /// Only this workflow.
     #[arg(long)]
     pub workflow: Option<String>,
+    /// How many runs, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: i64,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
+    /// The run (its id in `systrade runs`).
     pub run_id: i64,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -392,5 +402,43 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Orders(a) => orders::orders(&opts, a).await,
         Command::Broker(a) => broker::broker(&opts, a).await,
         Command::Guard { .. } => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    /// Every command and every option a user can see has help text (`--json` included).
+    #[test]
+    fn every_visible_command_and_option_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.is_hide_set() || sub.get_name() == "help" {
+                    continue;
+                }
+                let here = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{here} (the command)"));
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "systrade", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
     }
 }

@@ -135,6 +135,7 @@ pub struct TradeArgs {
     /// Contracts: positive buys, negative sells (not 0).
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = parse_quantity)]
     pub quantity: i64,
+    /// How the order is executed.
     #[arg(long = "type", value_enum, default_value = "best")]
     pub order_type: OrderTypeArg,
     /// The limit price (only with --type limit).

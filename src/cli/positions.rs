@@ -56,8 +56,10 @@ pub struct OptimalArgs {
 
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
+    /// The strategy (one of strategies.weights in the config).
     #[arg(long)]
     pub strategy: String,
+    /// The instrument code.
     #[arg(long)]
     pub instrument: String,
     /// As JSON (same objects as `positions optimal --json`).

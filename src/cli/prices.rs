@@ -36,6 +36,7 @@ pub enum PricesCommand {
     Fx(FxArgs),
     /// List what the price store holds.
     List {
+        /// Print the result as JSON on stdout (one document; for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -49,6 +50,7 @@ pub enum PricesCommand {
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
+    /// The instrument code, e.g. AUD.
     pub instrument: String,
     /// Multiple prices (price, forward and carry contracts).
     #[arg(long, conflicts_with_all = ["adjusted", "contract"])]
@@ -111,6 +113,7 @@ pub struct RegenerateArgs {
     /// Forward-fill prices before stitching (pysystemtrade's option).
     #[arg(long)]
     pub forward_fill: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }

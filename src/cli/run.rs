@@ -301,16 +301,26 @@ async fn pin_to_machines(
 
 /// The definition a rerun uses: the same file when the parent ran from a path that still
 /// exists, else the workflow by name.
+/// The definition a run was started from: the shipped workflow for `builtin:` runs, else the file
+/// it recorded (an absolute path; runs recorded before paths were made absolute hold the path as
+/// typed, relative to the directory they were started in). A file that cannot be read is an error: falling back to another workflow of the
+/// same name would re-run something else.
 fn source_of(ctx: &Ctx, workflow: &str, definition_path: &str) -> anyhow::Result<WorkflowSource> {
-    let path = std::path::Path::new(definition_path);
-    if !definition_path.starts_with("builtin:") && path.is_file() {
-        if let Ok(bytes) = std::fs::read(path) {
-            return Ok(WorkflowSource {
-                name: workflow.to_string(),
-                path: definition_path.to_string(),
-                bytes,
-            });
-        }
+    if definition_path.starts_with("builtin:") {
+        return ctx.resolve(workflow);
     }
-    ctx.resolve(workflow)
+    let path = std::path::Path::new(definition_path);
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(WorkflowSource {
+            name: workflow.to_string(),
+            path: path.display().to_string(),
+            bytes,
+        }),
+        Err(e) => Err(CliError::Invalid(format!(
+            "workflow `{workflow}` of this run was started from {}, which cannot be read now ({e}); \
+             restore the file, or start the workflow afresh with `systrade run`",
+            path.display()
+        ))
+        .into()),
+    }
 }

@@ -31,6 +31,7 @@ pub struct SchedulerArgs {
     /// Print what would be started and why, start nothing (implies --once).
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -145,12 +146,25 @@ async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
                     if children.contains_key(&name) || started_windows.get(&name) == Some(&open) {
                         continue;
                     }
-                    let log_path = ctx.home.logs_dir().join(format!("{name}.log"));
-                    let log = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&log_path)
-                        .with_context(|| format!("cannot open {}", log_path.display()))?;
+                    let (log, log_path, kept) = super::scheduler_log::open(
+                        &ctx.home.logs_dir(),
+                        &name,
+                        ctx.clock.now(),
+                        ctx.config.logging.retention_days,
+                        super::scheduler_log::ROTATE_AT_BYTES,
+                    )
+                    .with_context(|| {
+                        format!(
+                            "cannot open or rotate {}",
+                            ctx.home.logs_dir().join(format!("{name}.log")).display()
+                        )
+                    })?;
+                    if let Some(to) = &kept.rotated_to {
+                        tracing::info!(workflow = %name, "log file rotated to {}", to.display());
+                    }
+                    for gone in &kept.deleted {
+                        tracing::info!(workflow = %name, "deleted {} (older than logging.retention_days)", gone.display());
+                    }
                     let log_err = log.try_clone()?;
                     let process = tokio::process::Command::new(&exe)
                         .arg("--home")

@@ -17,6 +17,7 @@ pub struct ConfigArgs {
 pub enum ConfigCommand {
     /// Effective config: every key, its value (secrets redacted) and where it came from.
     Show {
+        /// Print the result as JSON on stdout (one document; for scripts) instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -287,6 +287,21 @@ fn status_json_reports_every_workflow() {
     assert_eq!(daily["window"]["open"], false);
     assert_eq!(daily["window"]["next_open"], "2026-11-30T20:15:00Z");
     assert_eq!(daily["scheduler"]["decision"], "wait");
+    // The table says which time zone each time is in.
+    let out = h
+        .cmd()
+        .env("SYSTRADE_NOW", "2026-11-28T12:00:00Z")
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("now 2026-11-28 12:00:00 UTC"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("daily")).unwrap();
+    assert!(
+        line.contains("Mon-Fri 20:15-23:50 Europe/London;")
+            && line.contains("next window Mon 2026-11-30 20:15 GMT (20:15 UTC)"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -718,6 +733,99 @@ fn a_workflow_file_runs_from_any_directory() {
     assert_eq!(
         Path::new(runs[2]["definition_path"].as_str().unwrap()),
         file
+    );
+}
+
+#[test]
+fn a_run_from_a_relative_workflow_path_reruns_from_any_directory() {
+    let h = TestHome::new();
+    let defs = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = defs.path().join("flaky.toml");
+    // `b` fails the first time it ever runs in this home (no retries): the first run fails, a
+    // rerun succeeds.
+    std::fs::write(
+        &file,
+        "[workflow]\nname = \"flaky\"\n[[node]]\nid = \"a\"\ntask = \"noop\"\n\
+         [[node]]\nid = \"b\"\ntask = \"shell\"\nretries = 0\nafter = [\"a\"]\n\
+         params = { script = \"test -e ran-once || { touch ran-once; exit 1; }\" }\n",
+    )
+    .unwrap();
+    let out = h
+        .cmd()
+        .current_dir(defs.path())
+        .args(["run", "flaky.toml", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let runs = h.json(&["runs", "--json"]);
+    assert_eq!(
+        Path::new(runs[0]["definition_path"].as_str().unwrap()),
+        file,
+        "the run records the absolute path"
+    );
+    let out = h
+        .cmd()
+        .current_dir(elsewhere.path())
+        .args(["rerun", "--last", "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}\n{}", stdout(&out), stderr(&out)));
+    assert_eq!(v["nodes"]["b"], "succeeded", "{v:#}\n{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // A rerun whose file is gone says so; it does not run another workflow of that name.
+    std::fs::remove_file(h.path().join("ran-once")).unwrap();
+    let out = h
+        .cmd()
+        .current_dir(defs.path())
+        .args(["run", "flaky.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    std::fs::remove_file(&file).unwrap();
+    let before = h.json(&["runs", "--json"]).as_array().unwrap().len();
+    let out = h.run(&["rerun", "--last"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&file.display().to_string())
+            && stderr(&out).contains("cannot be read"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        h.json(&["runs", "--json"]).as_array().unwrap().len(),
+        before
+    );
+}
+
+#[test]
+fn backtest_takes_a_strategy_name_as_run_systems_does() {
+    let h = TestHome::new();
+    let out = h.run(&["backtest", "chapter15_equl_weights"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no strategy `chapter15_equl_weights`")
+            && stderr(&out).contains("chapter15_equal_weights"),
+        "{}",
+        stderr(&out)
+    );
+    // The shipped strategy by name: resolved and run (an empty home has no prices, so every
+    // instrument is reported skipped and the exit code is 1, not 2).
+    let out = h.run(&["backtest", "chapter15_equal_weights"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SP500"), "{}", stderr(&out));
+    // A home strategy of that name wins over the shipped one.
+    let dir = h.path().join("strategies");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("chapter15_equal_weights.toml"), "not = [valid\n").unwrap();
+    let out = h.run(&["backtest", "chapter15_equal_weights"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("strategies/chapter15_equal_weights.toml"),
+        "{}",
+        stderr(&out)
     );
 }
 

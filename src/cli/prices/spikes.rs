@@ -26,6 +26,7 @@ pub struct SpikesArgs {
     /// Every spike, also accepted and rejected ones (default: pending only).
     #[arg(long)]
     pub all: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -38,6 +39,7 @@ pub struct CheckSpikesArgs {
     /// Reject this pending spike (the price is wrong): the next update drops that bar.
     #[arg(long, value_name = "ID")]
     pub reject: Vec<i64>,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -61,6 +61,7 @@ pub struct RollArgs {
     /// Show the report, then choose an action from a menu (terminal only).
     #[arg(long, short = 'i')]
     pub interactive: bool,
+    /// Print the result as JSON on stdout (one document; for scripts) instead of text.
     #[arg(long)]
     pub json: bool,
 }
