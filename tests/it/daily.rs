@@ -307,3 +307,66 @@ fn one_corrupt_instrument_stops_nothing_else() {
         "{shown}"
     );
 }
+
+/// `v` without the keys that hold wall-clock instants (`*_at`, `*_time`, `at`, `time`) or are
+/// derived from them (`order_ref`): what must agree between two runs of the same day.
+fn without_instants(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| {
+                    !(k.ends_with("_at")
+                        || k.ends_with("_time")
+                        || *k == "at"
+                        || *k == "time"
+                        || *k == "order_ref")
+                })
+                .map(|(k, v)| (k.clone(), without_instants(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_instants).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Two clean homes running the same two days give the same capital, optimal positions, orders,
+/// fills and positions: capital is valued after the prices it depends on, and nothing else in
+/// the day depends on which parallel node finishes first.
+#[test]
+fn two_clean_homes_give_identical_days() {
+    let outcome = || {
+        let h = price_home();
+        quick_daily(&h);
+        for day in [THURSDAY, FRIDAY] {
+            let out = run_at(&h, day, &["run", "daily"]);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        }
+        let looked = [
+            vec!["capital", "show", "--json"],
+            vec!["positions", "optimal", "--json"],
+            vec!["orders", "list", "--history", "--json"],
+            vec!["positions", "--json"],
+        ];
+        looked
+            .iter()
+            .map(|args| without_instants(&json_at(&h, FRIDAY, args)))
+            .collect::<Vec<Value>>()
+    };
+    let (a, b) = (outcome(), outcome());
+    let orders = &a[2]["instrument_orders"];
+    assert!(
+        orders.as_array().is_some_and(|o| !o.is_empty()),
+        "the days trade: {orders}"
+    );
+    assert!(
+        a[0]["history"].as_array().is_some_and(|h| h.len() == 2),
+        "capital was valued on both days: {}",
+        a[0]
+    );
+    for (what, (x, y)) in ["capital", "optimal positions", "orders", "positions"]
+        .iter()
+        .zip(a.iter().zip(&b))
+    {
+        assert_eq!(x, y, "{what} differ between two clean homes");
+    }
+}

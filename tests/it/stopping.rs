@@ -1,7 +1,7 @@
 //! Stopping running work: STOP and SIGTERM reach running nodes (sleeps at once, commands by
 //! SIGTERM then SIGKILL), and nodes with `upstream = "finished"` run whatever their upstream did,
-//! also on the way out of a STOP. The stack handler's stop is tested with the orders
-//! (`order_scenarios`); the price tasks' between-instrument checks with the price tasks.
+//! also on the way out of a STOP; a price update stops between instruments. The stack
+//! handler's stop is tested with the orders (`order_scenarios`, `order_lifecycle`).
 
 use std::time::{Duration, Instant};
 
@@ -155,4 +155,67 @@ fn the_upstream_rule_is_validated_and_drawn() {
     assert!(stdout(&out).contains("<~"), "{}", stdout(&out));
     let dag = h.json(&["dag", "rules", "--format", "json"]);
     assert_eq!(dag["edges"][0]["when"], "finished", "{dag}");
+}
+
+#[test]
+fn stop_ends_a_price_update_between_instruments() {
+    let h = TestHome::new();
+    // Sixty instruments of the shipped instrument file: the historical price update takes
+    // seconds, a STOP ends it after the instrument at hand.
+    let codes: Vec<String> = include_str!("../../config/instrumentconfig.csv")
+        .lines()
+        .skip(1)
+        .take(60)
+        .map(|l| format!("\"{}\"", l.split(',').next().unwrap()))
+        .collect();
+    std::fs::write(
+        h.path().join("config.toml"),
+        format!("[prices]\ninstruments = [{}]\n", codes.join(", ")),
+    )
+    .unwrap();
+    wf(
+        &h,
+        "prices",
+        "[[node]]\nid = \"sampled\"\ntask = \"update_sampled_contracts\"\n\n\
+         [[node]]\nid = \"historical\"\ntask = \"update_historical_prices\"\nafter = [\"sampled\"]\n\n\
+         [[node]]\nid = \"adjusted\"\ntask = \"update_multiple_adjusted_prices\"\nafter = [\"historical\"]\n\n\
+         [[node]]\nid = \"housekeeping\"\ntask = \"noop\"\nafter = [\"adjusted\"]\nupstream = \"finished\"\n",
+    );
+    let mut child = spawn(&h, &["run", "prices"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(h.path().join("runner.out"))
+        .unwrap_or_default()
+        .contains("historical] started")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the historical update did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (took, code) = stop(&h, "prices", &mut child);
+    assert_eq!(code, Some(1));
+    let s = show(&h, runs(&h)[0]["id"].as_i64().unwrap());
+    assert_eq!(state(&s, "historical"), "cancelled", "{s:#}");
+    let error = node(&s, "historical")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let done: usize = error
+        .split(" of 60 instruments updated")
+        .next()
+        .and_then(|head| head.rsplit(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the error says how far it got: {error}"));
+    eprintln!("stopped after {done} of 60 instruments, {took:?} after the STOP: {error}");
+    assert!(
+        done < 60,
+        "stopped after {done} of 60 instruments (took {took:?}): {error}"
+    );
+    assert_eq!(state(&s, "adjusted"), "cancelled");
+    assert_eq!(
+        state(&s, "housekeeping"),
+        "succeeded",
+        "the way-out node runs"
+    );
 }
