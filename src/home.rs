@@ -53,6 +53,10 @@ impl Home {
     pub fn strategies_dir(&self) -> PathBuf {
         self.root.join("strategies")
     }
+    /// Reports written by `systrade report` and the `report` task (`NAME_YYYY-MM-DD.ext`).
+    pub fn reports_dir(&self) -> PathBuf {
+        self.root.join("reports")
+    }
     /// Backtest states kept by run_systems (one directory per strategy).
     pub fn backtests_dir(&self) -> PathBuf {
         self.root.join("backtests")

@@ -21,6 +21,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod home;
+pub mod reports;
 pub mod shipped;
 pub mod tasks;
 #[doc(hidden)]

@@ -21,6 +21,7 @@ pub const TASKS: &[(&str, &str)] = &[
     ),
     ("strategies.toml", include_str!("../tasks/strategies.toml")),
     ("orders.toml", include_str!("../tasks/orders.toml")),
+    ("reports.toml", include_str!("../tasks/reports.toml")),
 ];
 
 /// `(strategy name, contents)` of every shipped strategy (`config/strategies/NAME.toml`).

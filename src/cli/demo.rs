@@ -53,6 +53,7 @@ pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     outln!("  run store    {}", ctx.home.db_path().display());
     outln!("  backups      {}", ctx.home.root.join("backups").display());
     outln!("  prices       {}", ctx.home.data_dir().display());
+    outln!("  reports      {}", ctx.home.reports_dir().display());
     if let Some(r) = run {
         outln!("look at them with:");
         outln!("  {program} --home {home_arg} show {}", r.id);
@@ -63,6 +64,9 @@ pub async fn demo(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     outln!("  {program} --home {home_arg} prices list");
     outln!("  {program} --home {home_arg} prices show SP500");
     outln!("  {program} --home {home_arg} prices show SP500 --multiple");
+    outln!("and the reports with:");
+    outln!("  {program} --home {home_arg} report list");
+    outln!("  {program} --home {home_arg} report instrument_risk");
     outln!("and the optimal positions with:");
     outln!("  {program} --home {home_arg} positions optimal");
     Ok(code)

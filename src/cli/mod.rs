@@ -25,6 +25,7 @@ mod inspect;
 mod orders;
 mod positions;
 mod prices;
+mod report;
 mod roll;
 mod run;
 mod scheduler;
@@ -113,6 +114,9 @@ pub enum Command {
     Broker(broker::BrokerArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
+    /// Reports (costs, instrument risk, minimum capital, market monitor): `list`, one to the
+    /// terminal or a file (text, json, html, csv), or `all --dir DIR`.
+    Report(report::ReportArgs),
     /// Capital: history, initialise, update from the broker, confirm large changes, deposits and
     /// withdrawals, strategy allocation (a menu without a subcommand).
     Capital(capital::CapitalArgs),
@@ -398,6 +402,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Limits(a) => controls::limits(&opts, a).await,
         Command::Controls(a) => controls::controls(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
+        Command::Report(a) => report::report(&opts, a).await,
         Command::Positions(a) => positions::positions(&opts, a).await,
         Command::Orders(a) => orders::orders(&opts, a).await,
         Command::Broker(a) => broker::broker(&opts, a).await,

@@ -22,6 +22,7 @@ pub mod parallel;
 pub mod ports;
 pub mod position_limits;
 pub mod price_update;
+pub mod reports;
 pub mod roll_prices;
 pub mod roll_report;
 pub mod rolls;

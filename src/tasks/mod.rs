@@ -10,6 +10,7 @@ mod clean_run_logs;
 mod fail;
 mod instruments;
 mod noop;
+mod report;
 mod run_stack_handler;
 mod run_strategy_order_generator;
 mod run_systems;
@@ -37,6 +38,7 @@ pub const KINDS: &[&dyn TaskKind<App>] = &[
     &run_stack_handler::RunStackHandler,
     &update_total_capital::UpdateTotalCapital,
     &update_strategy_capital::UpdateStrategyCapital,
+    &report::Report,
 ];
 
 pub fn registry() -> Registry<App> {

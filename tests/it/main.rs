@@ -19,6 +19,7 @@ mod order_scenarios;
 mod orders_cli;
 mod price_tasks;
 mod prices;
+mod reports;
 mod roll;
 mod roll_positions;
 mod stopping;

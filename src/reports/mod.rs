@@ -1,0 +1,210 @@
+//! Reports (sysproduction's `run_reports`): which reports there are, building one from this
+//! home's stores ([`build`]), rendering it ([`render`]) and writing it under the home's reports
+//! directory ([`write`]). The calculations are the domain's ([`crate::domain::reports`]); the
+//! CLI (`systrade report`) and the `report` task both come through here.
+
+mod market_monitor;
+pub mod render;
+mod risk_data;
+mod risk_reports;
+pub mod write;
+
+use crate::app::App;
+use crate::domain::reports::{Report, ReportOptions};
+use crate::engine::diagnostic::did_you_mean;
+
+/// A report's name, title, what it shows, and the options it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ReportSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub about: &'static str,
+    /// Of `instrument`, `strategy`, `from`, `to`.
+    pub options: &'static [&'static str],
+}
+
+/// Every report, in the order `report all` and the daily workflow run them.
+pub const REPORTS: &[ReportSpec] = &[
+    ReportSpec {
+        name: "costs",
+        title: "Costs report",
+        about:
+            "Trading costs of one contract in Sharpe-ratio units (round trip), with spreads and \
+                commission, commission only and spreads only, for every instrument with prices.",
+        options: &["instrument"],
+    },
+    ReportSpec {
+        name: "instrument_risk",
+        title: "Instrument risk report",
+        about: "Price and percentage volatility, point size in the base currency, notional \
+                exposure and annual risk per contract of every instrument with prices, sorted \
+                three ways.",
+        options: &["instrument"],
+    },
+    ReportSpec {
+        name: "min_capital",
+        title: "Minimum capital report",
+        about: "The capital needed to hold four contracts of each instrument at 25% risk with an \
+                instrument weight of 4% and a diversification multiplier of 2.5.",
+        options: &["instrument"],
+    },
+    ReportSpec {
+        name: "market_monitor",
+        title: "Market monitor report",
+        about: "Each instrument's move in percent and in units of its volatility over 1 business \
+                day, 7 days, 1, 3 and 6 months, the year to date and 12 months (or --from/--to).",
+        options: &["instrument", "from", "to"],
+    },
+];
+
+/// Why a report cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The report or an option does not exist, or an option's value is refused.
+    #[error("{0}")]
+    Invalid(String),
+    /// The stores could not be read.
+    #[error("{0}")]
+    Data(String),
+}
+
+/// The spec of report `name`, or an error with the closest name.
+pub fn spec(name: &str) -> Result<&'static ReportSpec, ReportError> {
+    REPORTS.iter().find(|r| r.name == name).ok_or_else(|| {
+        let hint = did_you_mean(name, REPORTS.iter().map(|r| r.name)).unwrap_or_else(|| {
+            format!(
+                "reports: {}",
+                REPORTS
+                    .iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        ReportError::Invalid(format!("no report named `{name}`; {hint}"))
+    })
+}
+
+/// Checks that `opts` holds only options report `spec` takes, and that the dates are in order.
+fn check_options(spec: &ReportSpec, opts: &ReportOptions) -> Result<(), ReportError> {
+    let given = [
+        ("instrument", opts.instrument.is_some()),
+        ("strategy", opts.strategy.is_some()),
+        ("from", opts.from.is_some()),
+        ("to", opts.to.is_some()),
+    ];
+    for (option, set) in given {
+        if set && !spec.options.contains(&option) {
+            let takes = if spec.options.is_empty() {
+                "no options".to_string()
+            } else {
+                spec.options
+                    .iter()
+                    .map(|o| format!("--{o}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(ReportError::Invalid(format!(
+                "report `{}` does not take --{option} (it takes {takes})",
+                spec.name
+            )));
+        }
+    }
+    if let (Some(from), Some(to)) = (opts.from, opts.to) {
+        if from > to {
+            return Err(ReportError::Invalid(format!(
+                "--from {from} is after --to {to}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Builds report `name` from this home's stores.
+pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report, ReportError> {
+    let spec = spec(name)?;
+    check_options(spec, opts)?;
+    let reference = app
+        .reference_data()
+        .map_err(|d| ReportError::Data(format!("reference data: {d}")))?;
+    if let Some(code) = &opts.instrument {
+        let known = crate::domain::instrument::InstrumentCode::new(code)
+            .is_ok_and(|c| reference.instrument(&c).is_some());
+        if !known {
+            let hint = did_you_mean(code, reference.instruments.keys().map(|c| c.as_str()))
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            return Err(ReportError::Invalid(format!(
+                "--instrument `{code}` is not in the reference data{hint}"
+            )));
+        }
+    }
+    let now = app.clock.now();
+    let items = match spec.name {
+        "costs" | "instrument_risk" | "min_capital" => {
+            let data = risk_data::load(app, &reference, opts.instrument.as_deref(), now).await?;
+            match spec.name {
+                "costs" => risk_reports::costs(&data),
+                "instrument_risk" => risk_reports::instrument_risk(&data),
+                _ => risk_reports::min_capital(&data),
+            }
+        }
+        "market_monitor" => market_monitor::items(app, opts, now)?,
+        other => {
+            return Err(ReportError::Invalid(format!(
+                "report `{other}` is listed but not built"
+            )))
+        }
+    };
+    Ok(Report {
+        name: spec.name.to_string(),
+        title: spec.title.to_string(),
+        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_report_suggests_the_closest() {
+        let e = spec("instrument_risks").unwrap_err().to_string();
+        assert!(e.contains("no report named `instrument_risks`"), "{e}");
+        assert!(e.contains("instrument_risk"), "{e}");
+    }
+
+    #[test]
+    fn options_a_report_does_not_take_are_refused() {
+        let s = spec("costs").unwrap();
+        let opts = ReportOptions {
+            strategy: Some("x".into()),
+            ..Default::default()
+        };
+        let e = check_options(s, &opts).unwrap_err().to_string();
+        assert!(e.contains("does not take --strategy"), "{e}");
+        let s = spec("market_monitor").unwrap();
+        let opts = ReportOptions {
+            from: chrono::NaiveDate::from_ymd_opt(2024, 5, 1),
+            to: chrono::NaiveDate::from_ymd_opt(2024, 4, 1),
+            ..Default::default()
+        };
+        let e = check_options(s, &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("--from 2024-05-01 is after --to 2024-04-01"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_snake_case() {
+        let mut names: Vec<&str> = REPORTS.iter().map(|r| r.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), REPORTS.len());
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+    }
+}

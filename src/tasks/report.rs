@@ -1,0 +1,104 @@
+//! `report`: runs one report (`report = "NAME"`, see `systrade report list`) and writes it as
+//! `<home>/reports/NAME_YYYY-MM-DD.EXT` in `format` (html by default; text, json, csv), so each
+//! report is one node: retried, recorded, and failing alone. `instrument` limits it to one
+//! instrument where the report takes that. The output names the file.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::domain::reports::ReportOptions;
+use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
+use crate::reports::render::{render, Format};
+use crate::reports::{build, spec, write, ReportError};
+
+pub struct Report;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportParams {
+    report: String,
+    #[serde(default = "html")]
+    format: String,
+    instrument: Option<String>,
+}
+
+fn html() -> String {
+    "html".into()
+}
+
+struct ReportTask {
+    name: &'static str,
+    format: Format,
+    options: ReportOptions,
+}
+
+impl TaskKind<App> for Report {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+    fn summary(&self) -> &'static str {
+        "writes one report into the home's reports directory"
+    }
+    fn build(&self, params: &Params) -> Result<Arc<dyn Task<App>>, Vec<String>> {
+        let p: ReportParams = parse_params(params)?;
+        let mut errors = Vec::new();
+        let spec = spec(&p.report)
+            .map_err(|e| errors.push(format!("report: {e}")))
+            .ok();
+        let format = Format::parse(&p.format);
+        if format.is_none() {
+            errors.push(format!(
+                "format: `{}` is not one of: html, text, json, csv",
+                p.format
+            ));
+        }
+        if let Some(s) = spec {
+            if p.instrument.is_some() && !s.options.contains(&"instrument") {
+                errors.push(format!(
+                    "instrument: report `{}` does not take an instrument",
+                    s.name
+                ));
+            }
+        }
+        match (spec, format) {
+            (Some(spec), Some(format)) if errors.is_empty() => Ok(Arc::new(ReportTask {
+                name: spec.name,
+                format,
+                options: ReportOptions {
+                    instrument: p.instrument,
+                    ..Default::default()
+                },
+            })),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[async_trait]
+impl Task<App> for ReportTask {
+    async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
+        let app = &ctx.app;
+        let report = build(app, self.name, &self.options)
+            .await
+            .map_err(|e| match e {
+                ReportError::Invalid(m) => TaskError::fatal(m),
+                ReportError::Data(m) => TaskError::fatal(m),
+            })?;
+        let path = write::path_in(
+            &app.home.reports_dir(),
+            self.name,
+            self.format,
+            app.clock.now(),
+        );
+        write::atomically(&path, &render(&report, self.format))
+            .map_err(|e| TaskError::retryable(format!("cannot write {}: {e}", path.display())))?;
+        tracing::info!(report = self.name, path = %path.display(), "{} written", report.title);
+        Ok(
+            json!({ "report": self.name, "title": report.title, "path": path.display().to_string() }),
+        )
+    }
+}

@@ -1,0 +1,293 @@
+//! `systrade report` and the `report` task: the list, each report on a home the daily workflow
+//! filled (figures checked against each other and against the stored prices), files written
+//! whole under the home's reports directory, and bad input refused with exit 2.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{stderr, stdout, TestHome};
+
+const FRIDAY: &str = "2024-06-28T23:30:00Z";
+
+/// A home whose daily workflow (the shipped one: the stack handler runs until its orders are
+/// done) ran on Friday for SP500 and CORN (two years of prices).
+fn traded_home() -> TestHome {
+    let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
+    )
+    .unwrap();
+    let out = at(&h, &["run", "daily"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    h
+}
+
+fn at(h: &TestHome, args: &[&str]) -> std::process::Output {
+    h.cmd()
+        .env("SYSTRADE_NOW", FRIDAY)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(h: &TestHome, args: &[&str]) -> Value {
+    let out = at(h, args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+/// The rows of table `id` as objects keyed by column name.
+fn rows(report: &Value, id: &str) -> Vec<serde_json::Map<String, Value>> {
+    let t = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "table" && i["id"] == id)
+        .unwrap_or_else(|| panic!("no table {id} in {report:#}"));
+    let cols: Vec<&str> = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .zip(r.as_array().unwrap())
+                .map(|(c, v)| (c.to_string(), v.clone()))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(row: &serde_json::Map<String, Value>, col: &str) -> f64 {
+    row[col]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{col} in {row:?}"))
+}
+
+#[test]
+fn the_list_names_every_report_and_its_options() {
+    let h = TestHome::new();
+    let v = json(&h, &["report", "list", "--json"]);
+    let names: Vec<&str> = v["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["costs", "instrument_risk", "min_capital", "market_monitor"]
+    );
+    let text = stdout(&at(&h, &["report", "list"]));
+    assert!(
+        text.contains("market_monitor   --instrument --from --to"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_daily_run_writes_the_reports_and_their_figures_agree() {
+    let h = traded_home();
+    for name in ["costs", "instrument_risk", "min_capital", "market_monitor"] {
+        let file = h.path().join(format!("reports/{name}_2024-06-28.html"));
+        let html =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(
+            html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"),
+            "{name}"
+        );
+    }
+
+    let risk = json(&h, &["report", "instrument_risk", "--json"]);
+    let table = rows(&risk, "by_annual_perc_stdev");
+    assert_eq!(table.len(), 2, "{table:?}");
+    let stdevs: Vec<f64> = table.iter().map(|r| num(r, "annual_perc_stdev")).collect();
+    assert!(stdevs[0] <= stdevs[1], "sorted ascending: {stdevs:?}");
+    let sp = table.iter().find(|r| r["instrument"] == "SP500").unwrap();
+    let csv = stdout(&at(&h, &["prices", "show", "SP500", "--csv"]));
+    let stored: f64 = csv
+        .lines()
+        .last()
+        .and_then(|l| l.rsplit(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(
+        (num(sp, "price") - stored).abs() < 1e-9,
+        "price is the last adjusted price"
+    );
+    assert!((num(sp, "annual_price_stdev") - 16.0 * num(sp, "daily_price_stdev")).abs() < 1e-9);
+    assert!((num(sp, "annual_perc_stdev") - 16.0 * num(sp, "daily_perc_stdev")).abs() < 1e-9);
+    assert!(
+        (num(sp, "contract_exposure") - num(sp, "point_size_base") * num(sp, "price")).abs() < 1e-6
+    );
+    assert!(
+        (num(sp, "annual_risk_per_contract")
+            - num(sp, "annual_price_stdev") * num(sp, "point_size_base"))
+        .abs()
+            < 1e-6
+    );
+
+    let min = json(
+        &h,
+        &["report", "min_capital", "--json", "--instrument", "SP500"],
+    );
+    let m = &rows(&min, "minimum_capital")[0];
+    let one = num(sp, "point_size_base") * num(sp, "price") * num(sp, "annual_perc_stdev") / 25.0;
+    assert!((num(m, "minimum_capital_one_contract") - one).abs() < 1e-6 * one);
+    assert!((num(m, "minimum_capital") - 4.0 * one / (2.5 * 0.04)).abs() < 1e-6 * one);
+
+    let costs = json(&h, &["report", "costs", "--json"]);
+    let all = rows(&costs, "sr_costs");
+    let commission = rows(&costs, "sr_costs_commission_only");
+    let spreads = rows(&costs, "sr_costs_spreads_only");
+    let positions = json(&h, &["positions", "--json"]);
+    let held: Vec<String> = positions["strategy_positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["position"].as_i64() != Some(0))
+        .map(|p| format!("{}*", p["instrument"].as_str().unwrap()))
+        .collect();
+    assert!(!held.is_empty(), "the day traded: {positions}");
+    for r in &all {
+        let name = r["instrument"].as_str().unwrap();
+        assert_eq!(
+            name.ends_with('*'),
+            held.iter().any(|h| h == name),
+            "* marks exactly the held instruments: {name}, held {held:?}"
+        );
+        let part = |t: &[serde_json::Map<String, Value>]| {
+            num(
+                t.iter().find(|x| x["instrument"] == name).unwrap(),
+                "SR_cost",
+            )
+        };
+        assert!(
+            (part(&commission) + part(&spreads) - num(r, "SR_cost")).abs() < 1e-12,
+            "{name}: commission + spreads = the whole"
+        );
+        if name.trim_end_matches('*') == "SP500" {
+            assert!(
+                (num(r, "avg_annual_vol_perc") * 100.0 - num(sp, "annual_perc_stdev")).abs() < 1e-9,
+                "the costs use the instrument risk's vol"
+            );
+        }
+    }
+
+    let monitor = json(&h, &["report", "market_monitor", "--json"]);
+    let week = rows(&monitor, "7d_name");
+    assert_eq!(week.len(), 2, "{week:?}");
+    assert!(week.iter().all(|r| num(r, "change").is_finite()));
+}
+
+#[test]
+fn report_files_are_written_whole_and_all_goes_on_past_a_failure() {
+    let h = traded_home();
+    let dir = tempfile::tempdir().unwrap();
+    let v = json(
+        &h,
+        &[
+            "report",
+            "all",
+            "--dir",
+            &dir.path().display().to_string(),
+            "--json",
+        ],
+    );
+    assert_eq!(v["written"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(v["failed"], serde_json::json!([]));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 4, "no temporary files: {names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with("_2024-06-28.json")),
+        "{names:?}"
+    );
+
+    let file = dir.path().join("risk.csv");
+    let out = at(
+        &h,
+        &[
+            "report",
+            "instrument_risk",
+            "--format",
+            "csv",
+            "--output",
+            &file.display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert!(csv.starts_with("# Risk of all instruments"), "{csv}");
+    assert_eq!(
+        csv.matches("\ninstrument,daily_price_stdev,").count(),
+        3,
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_report_with_nothing_to_say_says_so() {
+    let h = TestHome::new();
+    let out = at(&h, &["report", "costs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("No instrument has enough prices"),
+        "{}",
+        stdout(&out)
+    );
+    let out = at(&h, &["report", "market_monitor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_report_input_exits_2_naming_what() {
+    let h = TestHome::new();
+    for (args, wanted) in [
+        (
+            vec!["report", "cost"],
+            "no report named `cost`; did you mean `costs`?",
+        ),
+        (
+            vec!["report", "costs", "--instrument", "SP5000"],
+            "did you mean `SP500`?",
+        ),
+        (
+            vec!["report", "costs", "--strategy", "x"],
+            "does not take --strategy",
+        ),
+        (
+            vec![
+                "report",
+                "market_monitor",
+                "--from",
+                "2024-05-01",
+                "--to",
+                "2024-04-01",
+            ],
+            "--from 2024-05-01 is after --to 2024-04-01",
+        ),
+        (
+            vec!["report", "market_monitor", "--from", "2024-13-01"],
+            "is not a date",
+        ),
+        (vec!["report", "all"], "give --dir DIR"),
+    ] {
+        let out = at(&h, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(wanted), "{args:?}: {}", stderr(&out));
+    }
+    assert!(
+        !Path::new(&h.path().join("reports")).exists(),
+        "nothing written"
+    );
+}
