@@ -7,6 +7,7 @@ mod market_monitor;
 pub mod render;
 mod risk_data;
 mod risk_reports;
+pub mod roll;
 pub mod write;
 
 use crate::app::App;
@@ -31,6 +32,14 @@ pub const REPORTS: &[ReportSpec] = &[
         about:
             "Trading costs of one contract in Sharpe-ratio units (round trip), with spreads and \
                 commission, commission only and spreads only, for every instrument with prices.",
+        options: &["instrument"],
+    },
+    ReportSpec {
+        name: "roll",
+        title: "Roll report",
+        about: "Every instrument's roll state, days to its roll, price and carry expiries, the \
+                priced and forward contracts, the position in the priced one and the forward's \
+                volume, soonest roll first.",
         options: &["instrument"],
     },
     ReportSpec {
@@ -150,6 +159,7 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
             }
         }
         "market_monitor" => market_monitor::items(app, opts, now)?,
+        "roll" => roll::items(app, &reference, opts, now).await?,
         other => {
             return Err(ReportError::Invalid(format!(
                 "report `{other}` is listed but not built"

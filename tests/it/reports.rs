@@ -83,7 +83,13 @@ fn the_list_names_every_report_and_its_options() {
         .collect();
     assert_eq!(
         names,
-        ["costs", "instrument_risk", "min_capital", "market_monitor"]
+        [
+            "costs",
+            "roll",
+            "instrument_risk",
+            "min_capital",
+            "market_monitor"
+        ]
     );
     let text = stdout(&at(&h, &["report", "list"]));
     assert!(
@@ -95,7 +101,13 @@ fn the_list_names_every_report_and_its_options() {
 #[test]
 fn the_daily_run_writes_the_reports_and_their_figures_agree() {
     let h = traded_home();
-    for name in ["costs", "instrument_risk", "min_capital", "market_monitor"] {
+    for name in [
+        "costs",
+        "roll",
+        "instrument_risk",
+        "min_capital",
+        "market_monitor",
+    ] {
         let file = h.path().join(format!("reports/{name}_2024-06-28.html"));
         let html =
             std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
@@ -181,6 +193,40 @@ fn the_daily_run_writes_the_reports_and_their_figures_agree() {
         }
     }
 
+    // The roll report's rows are `systrade roll ALL`'s reports.
+    let rolls = json(&h, &["report", "roll", "--json"]);
+    let table = rows(&rolls, "rolls");
+    let all = json(&h, &["roll", "ALL", "--json"]);
+    let expected: Vec<(&str, i64)> = all["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["instrument"].as_str().unwrap(),
+                r["days_to_desired_roll"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let got: Vec<(&str, i64)> = table
+        .iter()
+        .map(|r| {
+            (
+                r["instrument"].as_str().unwrap(),
+                r["roll_expiry"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    let sp = table.iter().find(|r| r["instrument"] == "SP500").unwrap();
+    let sp_all = all["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["instrument"] == "SP500")
+        .unwrap();
+    assert_eq!(sp["position_priced"], sp_all["priced_position"]);
+
     let monitor = json(&h, &["report", "market_monitor", "--json"]);
     let week = rows(&monitor, "7d_name");
     assert_eq!(week.len(), 2, "{week:?}");
@@ -201,13 +247,13 @@ fn report_files_are_written_whole_and_all_goes_on_past_a_failure() {
             "--json",
         ],
     );
-    assert_eq!(v["written"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(v["written"].as_array().unwrap().len(), 5, "{v}");
     assert_eq!(v["failed"], serde_json::json!([]));
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 4, "no temporary files: {names:?}");
+    assert_eq!(names.len(), 5, "no temporary files: {names:?}");
     assert!(
         names.iter().all(|n| n.ends_with("_2024-06-28.json")),
         "{names:?}"

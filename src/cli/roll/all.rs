@@ -4,14 +4,13 @@
 
 use serde_json::json;
 
-use super::{all_positions, print_report, report, Env, RollArgs};
+use super::{print_report, Env, RollArgs};
 use crate::adapters::parquet::ParquetPriceStore;
 use crate::cli::context::Ctx;
 use crate::cli::output::print_json;
 use crate::cli::CliError;
 use crate::domain::instrument::ReferenceData;
 use crate::domain::instrument::RollParameters;
-use crate::domain::ports::PriceStore;
 use crate::domain::roll_report::RollReport;
 
 /// The instrument argument that means every instrument.
@@ -38,30 +37,18 @@ pub(super) async fn report_all(
         ))
         .into());
     }
-    let mut positions = all_positions(ctx).await?;
-    let mut reports: Vec<(RollReport, RollParameters)> = Vec::new();
-    let mut skipped: Vec<String> = Vec::new();
-    for code in prices.instruments_with_multiple()? {
-        let Some(params) = reference.roll_parameters(&code).cloned() else {
-            skipped.push(format!("{code}: no roll parameters (rollconfig)"));
-            continue;
-        };
-        let env = Env {
-            ctx,
-            prices,
-            positions: positions.remove(&code).unwrap_or_default(),
-            code: code.clone(),
-            params: params.clone(),
-        };
-        match report(&env).await {
-            Ok(r) => reports.push((r, params)),
-            Err(e) => skipped.push(format!("{code}: {e}")),
-        }
-    }
-    reports.sort_by(|(x, _), (y, _)| {
-        (x.days_to_desired_roll, x.instrument.as_str())
-            .cmp(&(y.days_to_desired_roll, y.instrument.as_str()))
-    });
+    let app = ctx.app();
+    let (reports, skipped) =
+        crate::reports::roll::all_roll_reports(&app, reference, None, ctx.clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let reports: Vec<(RollReport, RollParameters)> = reports
+        .into_iter()
+        .filter_map(|r| {
+            let params = reference.roll_parameters(&r.instrument)?.clone();
+            Some((r, params))
+        })
+        .collect();
     if a.json {
         let reports: Vec<&RollReport> = reports.iter().map(|(r, _)| r).collect();
         print_json(&json!({ "reports": reports, "skipped": skipped }))?;

@@ -28,13 +28,11 @@ use crate::adapters::parquet::ParquetPriceStore;
 use crate::adapters::reference_files::load_reference_data;
 use crate::domain::contract::ContractId;
 use crate::domain::instrument::{InstrumentCode, RollParameters};
-use crate::domain::metadata::{ContractStore, MetadataError, RollStateStore};
+use crate::domain::metadata::{MetadataError, RollStateStore};
 use crate::domain::orders::OrderStore;
 use crate::domain::ports::{Frequency, PriceStore};
-use crate::domain::roll_report::{roll_report, KnownExpiry, RollReport, RollReportInputs};
-use crate::domain::rolls::{
-    check_transition, side_effects, AutoRollConfig, RollSideEffect, RollState,
-};
+use crate::domain::roll_report::RollReport;
+use crate::domain::rolls::{check_transition, side_effects, RollSideEffect, RollState};
 use crate::domain::series::{ContractPrices, MultiplePrices};
 
 #[derive(Args, Debug)]
@@ -81,15 +79,7 @@ async fn all_positions(
     ctx: &Ctx,
 ) -> anyhow::Result<BTreeMap<InstrumentCode, BTreeMap<ContractId, i64>>> {
     let orders: &dyn OrderStore = ctx.store.as_ref();
-    let mut out: BTreeMap<InstrumentCode, BTreeMap<ContractId, i64>> = BTreeMap::new();
-    for p in orders.contract_positions().await? {
-        if p.position != 0 {
-            out.entry(p.instrument)
-                .or_default()
-                .insert(p.contract, p.position);
-        }
-    }
-    Ok(out)
+    Ok(crate::reports::roll::contract_positions(orders).await?)
 }
 
 impl Env<'_> {
@@ -192,42 +182,20 @@ pub async fn roll(opts: &GlobalOpts, a: RollArgs) -> anyhow::Result<i32> {
 }
 
 async fn report(env: &Env<'_>) -> anyhow::Result<RollReport> {
-    let m = env.multiple()?;
-    let state = env.state().await?;
-    let expiries: BTreeMap<ContractId, KnownExpiry> = env
-        .ctx
-        .store
-        .contracts(&env.code)
-        .await?
-        .into_iter()
-        .map(|r| {
-            (
-                r.contract,
-                KnownExpiry {
-                    date: r.expiry,
-                    exact: r.expiry_is_exact,
-                },
-            )
-        })
-        .collect();
-    let (priced_bars, forward_bars) = match (m.price_contract.last(), m.forward_contract.last()) {
-        (Some(p), Some(f)) => (env.bars(*p)?, env.bars(*f)?),
-        _ => (None, None),
-    };
-    let r = roll_report(&RollReportInputs {
-        instrument: &env.code,
-        state,
-        positions: &env.positions,
-        multiple: &m,
-        params: &env.params,
-        expiries: &expiries,
-        priced_bars: priced_bars.as_ref(),
-        forward_bars: forward_bars.as_ref(),
-        now: env.ctx.clock.now(),
-        config: AutoRollConfig::default(),
+    use crate::reports::roll::{instrument_roll_report, RollDataError};
+    instrument_roll_report(
+        env.ctx.store.as_ref(),
+        env.prices,
+        &env.code,
+        &env.params,
+        &env.positions,
+        env.ctx.clock.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        RollDataError::Store(m) => anyhow::anyhow!(m),
+        other => CliError::Invalid(other.to_string()).into(),
     })
-    .map_err(|e| CliError::Invalid(e.to_string()))?;
-    Ok(r)
 }
 
 fn num(v: f64) -> String {
