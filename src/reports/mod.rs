@@ -8,6 +8,7 @@ pub mod render;
 mod risk_data;
 mod risk_reports;
 pub mod roll;
+mod trades;
 pub mod write;
 
 use crate::app::App;
@@ -41,6 +42,14 @@ pub const REPORTS: &[ReportSpec] = &[
                 priced and forward contracts, the position in the priced one and the forward's \
                 volume, soonest roll first.",
         options: &["instrument"],
+    },
+    ReportSpec {
+        name: "trade",
+        title: "Trade report",
+        about: "Broker orders filled in the period (default: the last day): fills, delays, and \
+                slippage in price points, in basis points of annual vol and in cash, with sums \
+                per strategy and instrument.",
+        options: &["instrument", "strategy", "from", "to"],
     },
     ReportSpec {
         name: "instrument_risk",
@@ -148,6 +157,22 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
             )));
         }
     }
+    if let Some(strategy) = &opts.strategy {
+        let known: Vec<&str> = app
+            .config
+            .strategies
+            .weights
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !known.contains(&strategy.as_str()) {
+            let hint = did_you_mean(strategy, known.iter().copied())
+                .unwrap_or_else(|| format!("strategies.weights has: {}", known.join(", ")));
+            return Err(ReportError::Invalid(format!(
+                "--strategy `{strategy}` is not in strategies.weights; {hint}"
+            )));
+        }
+    }
     let now = app.clock.now();
     let items = match spec.name {
         "costs" | "instrument_risk" | "min_capital" => {
@@ -160,6 +185,7 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
         }
         "market_monitor" => market_monitor::items(app, opts, now)?,
         "roll" => roll::items(app, &reference, opts, now).await?,
+        "trade" => trades::items(app, &reference, opts, now).await?,
         other => {
             return Err(ReportError::Invalid(format!(
                 "report `{other}` is listed but not built"

@@ -9,6 +9,8 @@ use serde_json::Value;
 use crate::support::{stderr, stdout, TestHome};
 
 const FRIDAY: &str = "2024-06-28T23:30:00Z";
+/// When the reports are looked at: after the day's fills.
+const LATER: &str = "2024-06-28T23:45:00Z";
 
 /// A home whose daily workflow (the shipped one: the stack handler runs until its orders are
 /// done) ran on Friday for SP500 and CORN (two years of prices).
@@ -19,14 +21,19 @@ fn traded_home() -> TestHome {
         "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
     )
     .unwrap();
-    let out = at(&h, &["run", "daily"]);
+    let out = h
+        .cmd()
+        .env("SYSTRADE_NOW", FRIDAY)
+        .args(["run", "daily"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     h
 }
 
 fn at(h: &TestHome, args: &[&str]) -> std::process::Output {
     h.cmd()
-        .env("SYSTRADE_NOW", FRIDAY)
+        .env("SYSTRADE_NOW", LATER)
         .args(args)
         .output()
         .unwrap()
@@ -86,6 +93,7 @@ fn the_list_names_every_report_and_its_options() {
         [
             "costs",
             "roll",
+            "trade",
             "instrument_risk",
             "min_capital",
             "market_monitor"
@@ -104,6 +112,7 @@ fn the_daily_run_writes_the_reports_and_their_figures_agree() {
     for name in [
         "costs",
         "roll",
+        "trade",
         "instrument_risk",
         "min_capital",
         "market_monitor",
@@ -227,6 +236,62 @@ fn the_daily_run_writes_the_reports_and_their_figures_agree() {
         .unwrap();
     assert_eq!(sp["position_priced"], sp_all["priced_position"]);
 
+    // The trade report has every fill of the day, and its slippage adds up.
+    let trades = json(&h, &["report", "trade", "--json"]);
+    let orders = json(&h, &["orders", "list", "--history", "--json"]);
+    let fills: Vec<(String, i64)> = orders["broker_orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["fill"].as_i64() != Some(0))
+        .map(|b| {
+            (
+                b["instrument"].as_str().unwrap().to_string(),
+                b["fill"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let overview: Vec<(String, i64)> = rows(&trades, "broker_orders")
+        .iter()
+        .map(|r| {
+            (
+                r["instrument"].as_str().unwrap().to_string(),
+                r["fill"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = fills.clone();
+    sorted.sort();
+    assert_eq!(overview, sorted, "one row per fill");
+    let raw = rows(&trades, "raw_slippage");
+    let cash = rows(&trades, "cash_slippage");
+    for (r, c) in raw.iter().zip(&cash) {
+        let total = num(r, "bid_ask") + num(r, "execution");
+        assert!((num(r, "total_trading") - total).abs() < 1e-9, "{r:?}");
+        let sign = if num(r, "trade") > 0.0 { 1.0 } else { -1.0 };
+        let half_spread = sign * (num(r, "mid_price") - num(r, "side_price"));
+        assert!((num(r, "bid_ask") - half_spread).abs() < 1e-9, "{r:?}");
+        assert!(num(r, "bid_ask") <= 0.0, "crossing the spread costs: {r:?}");
+        let point = num(c, "value_of_price_point");
+        assert!((num(c, "total_trading_cash") - point * num(r, "total_trading")).abs() < 1e-6);
+    }
+    let out = at(
+        &h,
+        &[
+            "report",
+            "trade",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2020-01-31",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("No trades from 2020-01-01 00:00 to 2020-01-31 23:59 UTC."),
+        "{}",
+        stdout(&out)
+    );
+
     let monitor = json(&h, &["report", "market_monitor", "--json"]);
     let week = rows(&monitor, "7d_name");
     assert_eq!(week.len(), 2, "{week:?}");
@@ -247,13 +312,13 @@ fn report_files_are_written_whole_and_all_goes_on_past_a_failure() {
             "--json",
         ],
     );
-    assert_eq!(v["written"].as_array().unwrap().len(), 5, "{v}");
+    assert_eq!(v["written"].as_array().unwrap().len(), 6, "{v}");
     assert_eq!(v["failed"], serde_json::json!([]));
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 5, "no temporary files: {names:?}");
+    assert_eq!(names.len(), 6, "no temporary files: {names:?}");
     assert!(
         names.iter().all(|n| n.ends_with("_2024-06-28.json")),
         "{names:?}"

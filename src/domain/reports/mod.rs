@@ -8,6 +8,7 @@ pub mod costs;
 pub mod instrument_risk;
 pub mod market_monitor;
 pub mod min_capital;
+pub mod trades;
 
 use serde::Serialize;
 
