@@ -1,7 +1,7 @@
 //! What most commands need: the resolved home, its config, the run store, the clock, logging.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -53,9 +53,18 @@ pub fn resolve_home(opts: &GlobalOpts) -> anyhow::Result<Home> {
     .map_err(|e| CliError::Invalid(e).into())
 }
 
+/// Loads the config and registers its secret values, so nothing this process writes shows them.
 pub fn load_config(home: &Home) -> anyhow::Result<Config> {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    Ok(Config::load(&home.config_path(), &env)?)
+    let config = Config::load(&home.config_path(), &env)?;
+    crate::engine::secrets::register(
+        config
+            .entries
+            .iter()
+            .filter(|(key, _)| crate::config::is_secret(key))
+            .filter_map(|(_, (value, _))| value.as_str().map(str::to_string)),
+    );
+    Ok(config)
 }
 
 pub fn clock() -> anyhow::Result<Arc<dyn Clock>> {
@@ -91,11 +100,141 @@ pub fn init_logging(opts: &GlobalOpts, config_level: &str, logs: &LogBuffer) {
         .try_init();
 }
 
+/// How a command may treat the run store's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreMode {
+    /// Every command: a damaged store is refused; a missing one is created only in a home that
+    /// holds no other state (prices, backups).
+    Existing,
+    /// `systrade init`: a damaged store is moved aside and a new one created.
+    Init,
+}
+
+/// The backups of the run store, newest first.
+fn backups(home: &Home, config: &Config) -> (PathBuf, Vec<PathBuf>) {
+    let dir = config
+        .backup
+        .directory
+        .clone()
+        .unwrap_or_else(|| home.root.join("backups"));
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("systrade-") && n.ends_with(".db"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.reverse();
+    (dir, found)
+}
+
+/// How to get a working run store back at `db` (`missing`: there is no file at all).
+fn restore_hint(home: &Home, config: &Config, db: &Path, missing: bool) -> String {
+    let (dir, found) = backups(home, config);
+    let restore = match found.first() {
+        Some(newest) => format!(
+            "restore the newest backup: `cp {} {}` (with no systrade process running)",
+            newest.display(),
+            db.display()
+        ),
+        None => format!("no backup was found in {}", dir.display()),
+    };
+    let init = if missing {
+        "or run `systrade init` to start a new, empty run store beside the existing data"
+    } else {
+        "or run `systrade init`, which moves the damaged file aside and starts a new, empty run store"
+    };
+    format!("{restore}; {init} (history, capital, positions and orders then start again)")
+}
+
+/// What in the home says a run store was in use there: its backups, or files only runs write
+/// (strategy backtest states, reports). Prices alone are not: `import` writes them first.
+fn home_state(home: &Home, config: &Config) -> Vec<String> {
+    let non_empty = |p: &Path| std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_some());
+    let mut state = Vec::new();
+    let (dir, found) = backups(home, config);
+    if !found.is_empty() {
+        state.push(format!("{} backups in {}", found.len(), dir.display()));
+    }
+    for dir in [home.backtests_dir(), home.reports_dir()] {
+        if non_empty(&dir) {
+            state.push(format!("files in {}", dir.display()));
+        }
+    }
+    state
+}
+
+/// Checks the run store's file before it is opened (see `adapters::store::sqlite_file`); with
+/// `StoreMode::Init` a damaged file is renamed `systrade.db.damaged-<time>` (with its -wal and
+/// -shm files) and the rename is returned.
+async fn check_store(
+    home: &Home,
+    config: &Config,
+    mode: StoreMode,
+) -> anyhow::Result<Option<String>> {
+    use crate::adapters::store::sqlite_file::{inspect, StoreFile};
+    let db = home.db_path();
+    match inspect(&db).await {
+        Ok(StoreFile::Usable) => Ok(None),
+        Ok(StoreFile::Missing) => {
+            let state = home_state(home, config);
+            if mode == StoreMode::Existing && !state.is_empty() {
+                anyhow::bail!(
+                    "the run store {} is missing, but this home holds {}: it was deleted or \
+                     moved, and a new empty one would lose its history, capital and positions. \
+                     Nothing was changed. To repair: {}",
+                    db.display(),
+                    state.join(" and "),
+                    restore_hint(home, config, &db, true)
+                );
+            }
+            Ok(None)
+        }
+        Err(damage) if mode == StoreMode::Init => {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let aside = db.with_file_name(format!("systrade.db.damaged-{stamp}"));
+            std::fs::rename(&db, &aside).with_context(|| {
+                format!("cannot move {} aside to {}", db.display(), aside.display())
+            })?;
+            for ext in ["-wal", "-shm"] {
+                let side = PathBuf::from(format!("{}{ext}", db.display()));
+                if side.exists() {
+                    let to = PathBuf::from(format!("{}{ext}", aside.display()));
+                    std::fs::rename(&side, &to)
+                        .with_context(|| format!("cannot move {} aside", side.display()))?;
+                }
+            }
+            Ok(Some(format!(
+                "{}; moved aside to {}",
+                damage,
+                aside.display()
+            )))
+        }
+        Err(damage) => anyhow::bail!(
+            "the run store is damaged: {damage}. Nothing was changed. To repair: {}",
+            restore_hint(home, config, &db, false)
+        ),
+    }
+}
+
 impl Ctx {
-    /// Resolves and creates the home, loads config, opens (and migrates) the run store.
+    /// Resolves and creates the home, loads config, checks and opens (and migrates) the run
+    /// store: a damaged store, or a missing one in a home that was in use, is refused.
     pub async fn open(opts: &GlobalOpts) -> anyhow::Result<Ctx> {
+        Ok(Self::open_as(opts, StoreMode::Existing).await?.0)
+    }
+
+    async fn open_as(opts: &GlobalOpts, mode: StoreMode) -> anyhow::Result<(Ctx, Option<String>)> {
         let home = resolve_home(opts)?;
         let config = load_config(&home)?;
+        let moved = check_store(&home, &config, mode).await?;
         home.ensure()
             .with_context(|| format!("cannot create home directory {}", home.root.display()))?;
         let durability = match config.store.durability {
@@ -114,7 +253,7 @@ impl Ctx {
             )),
             crate::config::BrokerKind::Sim => None,
         };
-        Ok(Ctx {
+        let ctx = Ctx {
             ib_contracts,
             home,
             config,
@@ -123,7 +262,8 @@ impl Ctx {
             identity: ProcessIdentity::current(),
             logs,
             opts: opts.clone(),
-        })
+        };
+        Ok((ctx, moved))
     }
 
     /// The configured broker (`broker.kind`).
@@ -284,7 +424,10 @@ const CONFIG_TEMPLATE: &str = "# systrade configuration for this home. Every key
 
 /// `systrade init`.
 pub async fn init(opts: &GlobalOpts, json: bool) -> anyhow::Result<i32> {
-    let ctx = Ctx::open(opts).await?;
+    let (ctx, moved) = Ctx::open_as(opts, StoreMode::Init).await?;
+    if let Some(m) = &moved {
+        tracing::warn!("the run store was damaged: {m}; a new, empty one was created");
+    }
     let mut created = Vec::new();
     for dir in [
         ctx.home.workflows_dir(),
@@ -305,7 +448,7 @@ pub async fn init(opts: &GlobalOpts, json: bool) -> anyhow::Result<i32> {
     }
     if json {
         super::output::print_json(
-            &serde_json::json!({ "home": ctx.home.root, "database": ctx.home.db_path(), "created": created }),
+            &serde_json::json!({ "home": ctx.home.root, "database": ctx.home.db_path(), "created": created, "damaged_store_moved": moved }),
         )?;
     } else {
         outln!("home: {}", ctx.home.root.display());

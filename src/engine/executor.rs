@@ -641,6 +641,11 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         let attempt_started = self.rt[i].attempt_started.take();
         let span = tracing::info_span!("node", node_id = %node.id, task = %node.task);
         let _g = span.enter();
+        // Nothing recorded or logged from here on shows a secret.
+        let result = result.map(super::secrets::mask_json).map_err(|mut e| {
+            e.message = super::secrets::mask(&e.message).into_owned();
+            e
+        });
         let (attempt_status, error, output) = match result {
             Ok(output) => {
                 for w in super::task::output_warnings(&output) {

@@ -295,14 +295,19 @@ async fn read_output(path: &std::path::Path) -> Result<Value, TaskError> {
                 .await
                 .map_err(|e| TaskError::retryable(format!("reading {}: {e}", path.display())))?;
             if text.trim().is_empty() {
+                let _ = tokio::fs::remove_file(path).await;
                 return Ok(Value::Null);
             }
-            serde_json::from_str(&text).map_err(|e| {
+            let value = serde_json::from_str(&text).map_err(|e| {
                 TaskError::fatal(format!(
                     "output file {} is not valid JSON: {e}",
                     path.display()
                 ))
-            })
+            })?;
+            // The run store now holds it (with secrets masked); a file that is not JSON stays
+            // for the user to look at.
+            let _ = tokio::fs::remove_file(path).await;
+            Ok(value)
         }
     }
 }

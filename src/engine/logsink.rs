@@ -149,11 +149,11 @@ pub fn capture<S: Subscriber + for<'a> LookupSpan<'a>>(
             ts: Utc::now(),
             level: event.metadata().level().as_str().to_ascii_lowercase(),
             target: event.metadata().target().to_string(),
-            message: f.message,
+            message: super::secrets::mask(&f.message).into_owned(),
             fields: if f.rest.is_empty() {
                 None
             } else {
-                Some(Value::Object(f.rest))
+                Some(super::secrets::mask_json(Value::Object(f.rest)))
             },
         }
     }

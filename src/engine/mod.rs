@@ -17,6 +17,8 @@ pub mod plan;
 pub mod process;
 pub mod render;
 pub mod schedule;
+pub mod secrets;
 pub mod spec;
+mod spec_check;
 pub mod store;
 pub mod task;

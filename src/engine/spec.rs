@@ -261,6 +261,12 @@ pub fn parse_workflow_partial(
         )
         .into());
     }
+    let shape = super::spec_check::shape_errors(path, &source, text);
+    if !shape.is_empty() {
+        let mut shape = shape;
+        shape.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
+        return Err(Diagnostics(shape));
+    }
     let raw: RawFile =
         toml::from_str(text).map_err(|e| Diagnostics::from(from_toml_error(&source, &e)))?;
     let mut errs = Vec::new();

@@ -134,10 +134,31 @@ pub struct TaskError {
     pub stopped: bool,
 }
 
+/// Words in an error that mean a stored file is damaged, whatever the task thought: retrying
+/// cannot help, so such an error is permanent (SQLite's "database disk image is malformed" and
+/// "file is not a database").
+const DAMAGE: [&str; 2] = ["database disk image is malformed", "file is not a database"];
+
+/// What to do about a damaged database file.
+pub const DAMAGE_REPAIR: &str = "the database file is damaged: restore systrade.db from the \
+    newest copy in the home's backups/ directory (with no systrade process running), or move it \
+    aside and run `systrade init`";
+
 impl TaskError {
+    /// A transient error, retried with backoff — unless its message says a database file is
+    /// damaged: then it is permanent and carries the repair.
     pub fn retryable(message: impl Into<String>) -> Self {
+        let message = message.into();
+        if DAMAGE.iter().any(|d| message.contains(d)) {
+            let message = if message.contains(DAMAGE_REPAIR) {
+                message
+            } else {
+                format!("{message}; {DAMAGE_REPAIR}")
+            };
+            return Self::fatal(message);
+        }
         Self {
-            message: message.into(),
+            message,
             retryable: true,
             stopped: false,
         }
@@ -217,4 +238,18 @@ pub fn output_warnings(output: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod damage_tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_database_is_never_retried_and_says_how_to_repair() {
+        let e = TaskError::retryable("order store: database disk image is malformed");
+        assert!(!e.retryable);
+        assert!(e.message.contains("restore systrade.db"), "{}", e.message);
+        let busy = TaskError::retryable("order store: database is locked");
+        assert!(busy.retryable);
+    }
 }

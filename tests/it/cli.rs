@@ -40,7 +40,11 @@ fn init_creates_the_home_layout() {
     let out = h.run(&["init", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(keys(&v), ["created", "database", "home"]);
+    assert_eq!(
+        keys(&v),
+        ["created", "damaged_store_moved", "database", "home"]
+    );
+    assert_eq!(v["damaged_store_moved"], Value::Null);
     assert_eq!(Path::new(v["home"].as_str().unwrap()), h.path());
     assert_eq!(
         Path::new(v["database"].as_str().unwrap()),

@@ -137,7 +137,7 @@ fn unknown_key_in_workflow_table_suggests_the_closest() {
         &err,
         "t.toml",
         3,
-        "max_concurency",
+        "workflow.max_concurency",
         &["unknown key", "did you mean `max_concurrency`?"],
     );
 }
@@ -152,7 +152,7 @@ fn unknown_key_in_defaults_suggests_the_closest() {
         &err,
         "t.toml",
         6,
-        "retires",
+        "defaults.retires",
         &["unknown key", "did you mean `retries`?"],
     );
 }
@@ -167,9 +167,46 @@ fn unknown_key_in_node_suggests_the_closest() {
         &err,
         "t.toml",
         7,
-        "timeot",
+        "node.a.timeot",
         &["unknown key", "did you mean `timeout`?"],
     );
+}
+
+#[test]
+fn every_unknown_key_and_wrong_type_is_reported_with_its_full_path() {
+    let h = TestHome::new();
+    let text = "[workflow]\nname = \"t\"\nmax_concurency = 2\n\n[[node]]\nid = \"a\"\ntask = \"noop\"\n\
+                after = 42\nafer = [\"x\"]\n\n[[node]]\nid = \"b\"\ntask = \"noop\"\non_completion_only = \"yes\"\n";
+    let err = invalid(&h, "t", text);
+    assert_diag(
+        &err,
+        "t.toml",
+        3,
+        "workflow.max_concurency",
+        &["unknown key"],
+    );
+    assert_diag(
+        &err,
+        "t.toml",
+        8,
+        "node.a.after",
+        &["expected an array of strings, found an integer `42`"],
+    );
+    assert_diag(
+        &err,
+        "t.toml",
+        9,
+        "node.a.afer",
+        &["unknown key `afer` in node `a`", "did you mean `after`?"],
+    );
+    assert_diag(
+        &err,
+        "t.toml",
+        14,
+        "node.b.on_completion_only",
+        &["expected true or false, found a string `\"yes\"`"],
+    );
+    assert!(err.contains("4 errors"), "{err}");
 }
 
 #[test]

@@ -654,7 +654,7 @@ impl Broker for IbBroker {
         };
         let (net, base) = value_of("NetLiquidation").ok_or_else(|| BrokerError::Other {
             code: None,
-            detail: format!("IB sent no NetLiquidation for account {account}"),
+            detail: "IB sent no NetLiquidation for the account (broker.ib_account)".to_string(),
         })?;
         if !base.eq_ignore_ascii_case(currency) {
             return Err(BrokerError::Currency {
@@ -664,7 +664,8 @@ impl Broker for IbBroker {
         }
         let value = net.ok_or_else(|| BrokerError::Other {
             code: None,
-            detail: format!("IB's NetLiquidation for {account} is not a number"),
+            detail: "IB's NetLiquidation for the account (broker.ib_account) is not a number"
+                .to_string(),
         })?;
         let margin_used = value_of("MaintMarginReq")
             .and_then(|(v, _)| v)

@@ -4,6 +4,7 @@ pub mod sqlite;
 pub mod sqlite_capital;
 pub mod sqlite_client_ids;
 pub mod sqlite_controls;
+pub mod sqlite_file;
 pub mod sqlite_metadata;
 pub mod sqlite_optimal;
 pub mod sqlite_orders;
