@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 /// Where the shared pysystemtrade data set is: `SYSTRADE_TEST_DATA`, else
-/// `../shared/data/pysystemtrade` next to the crate. `None` (after a "skipping" message) when
-/// absent, except under `CI=true`, where a missing data set fails the test.
+/// `../shared/data/pysystemtrade` next to the crate. Tests that call this carry
+/// `#[cfg_attr(not(shared_data), ignore = ...)]` (see `build.rs`): they run only when the data
+/// was there at build time, or under `CI=true`; a missing data set then fails the test.
 pub fn shared_data_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("SYSTRADE_TEST_DATA")
         .map(PathBuf::from)
@@ -14,23 +15,17 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     if dir.join("csvconfig").is_dir() {
         return Some(dir);
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "pysystemtrade test data not found at {} (set SYSTRADE_TEST_DATA)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: pysystemtrade test data not found at {} (set SYSTRADE_TEST_DATA)",
+    panic!(
+        "pysystemtrade test data not found at {} (set SYSTRADE_TEST_DATA; without the data \
+         and without CI=true these tests are built as ignored)",
         dir.display()
     );
-    None
 }
 
 /// Where pysystemtrade's chapter-15 reference outputs are: `golden/backtest` two levels above
 /// the shared data set (`SYSTRADE_TEST_DATA/../../golden/backtest`, by default
-/// `../shared/golden/backtest` next to the crate). `None` (after a "skipping" message) when
-/// absent, except under `CI=true`, where missing reference files fail the test.
+/// `../shared/golden/backtest` next to the crate). Missing: the test fails, as
+/// [`shared_data_dir`].
 pub fn golden_backtest_dir() -> Option<PathBuf> {
     let data = std::env::var_os("SYSTRADE_TEST_DATA")
         .map(PathBuf::from)
@@ -41,18 +36,26 @@ pub fn golden_backtest_dir() -> Option<PathBuf> {
     if dir.join("timeseries").is_dir() {
         return Some(dir);
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "pysystemtrade golden backtest files not found at {} (set SYSTRADE_TEST_DATA)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: pysystemtrade golden backtest files not found at {} (set SYSTRADE_TEST_DATA)",
+    panic!(
+        "pysystemtrade golden backtest files not found at {} (set SYSTRADE_TEST_DATA)",
         dir.display()
     );
-    None
 }
+
+/// The small data set kept in the repo (`tests/data/pysystemtrade`: pysystemtrade's csvconfig and
+/// one whole instrument, KR3; see `tests/data/README.md`): always there, so each kind of golden
+/// check also runs on a fresh clone.
+pub fn repo_data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pysystemtrade")
+}
+
+/// pysystemtrade's golden rows for the instruments of [`repo_data_dir`].
+pub fn repo_golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden/backtest")
+}
+
+/// The instruments of [`repo_data_dir`] with golden rows.
+pub const REPO_INSTRUMENTS: [&str; 1] = ["KR3"];
 
 /// A [`Broker`](crate::domain::broker::Broker) for tests: a fixed account, one series of bars
 /// for every contract, one FX series for every currency, one expiry for every contract (`None`:

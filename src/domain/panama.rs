@@ -479,10 +479,26 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(shared_data),
+        ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+    )]
     fn golden_matches_pysystemtrade_adjusted_prices() {
         let Some(dir) = data_dir() else {
             return;
         };
+        check_adjusted_in(&dir);
+    }
+
+    /// The same check on the small data set in the repo (runs on a fresh clone).
+    #[test]
+    fn golden_matches_pysystemtrade_adjusted_prices_in_the_repo_data() {
+        check_adjusted_in(&crate::test_support::repo_data_dir());
+    }
+
+    /// Every instrument of `dir` with multiple and adjusted prices: our stitch of the multiple
+    /// prices equals pysystemtrade's adjusted prices within 1e-9.
+    fn check_adjusted_in(dir: &Path) {
         let mut codes: Vec<String> = std::fs::read_dir(dir.join("multiple_prices_csv"))
             .unwrap()
             .filter_map(|e| {

@@ -3,7 +3,7 @@
 //! instrument without prices is skipped with exit 1.
 //!
 //! Needs the shared pysystemtrade data and golden files (`systrade::test_support`); without them
-//! the tests print "skipping: ..." and pass, except under `CI=true`.
+//! the tests are built as ignored (`build.rs`), except under `CI=true`, where they fail.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -73,6 +73,10 @@ fn num(c: &str) -> f64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn aud_matches_golden() {
     let (Some(shared), Some(golden)) = (
         systrade::test_support::shared_data_dir(),
@@ -141,6 +145,10 @@ fn aud_matches_golden() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn missing_prices_are_skipped_and_bad_configs_rejected() {
     let Some(shared) = systrade::test_support::shared_data_dir() else {
         return;
@@ -190,6 +198,10 @@ fn missing_prices_are_skipped_and_bad_configs_rejected() {
 /// Prices too short for a volatility: the instrument runs but has no position at its last date;
 /// that is said on stderr and in `skipped`, never shown as a silent NaN position.
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn an_instrument_without_a_finite_position_is_reported() {
     let Some(shared) = systrade::test_support::shared_data_dir() else {
         return;

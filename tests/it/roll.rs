@@ -143,6 +143,10 @@ fn backup_count(h: &TestHome) -> usize {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn report_shows_state_contracts_timing_volumes_and_suggestion() {
     let Some(h) = home() else { return };
     let text = stdout(&expect(&h, &["roll", "AUD"], 0));
@@ -188,6 +192,10 @@ fn report_shows_state_contracts_timing_volumes_and_suggestion() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn state_changes_follow_the_transition_table() {
     let Some(h) = home() else { return };
     let before = multiple(&h);
@@ -223,6 +231,10 @@ fn state_changes_follow_the_transition_table() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn roll_adjusted_rolls_then_undo_restores_exactly() {
     let Some(h) = home() else { return };
     expect(&h, &["roll", "AUD", "--state", "passive"], 0);
@@ -262,6 +274,10 @@ fn roll_adjusted_rolls_then_undo_restores_exactly() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn confirm_keeps_the_rolled_prices_and_sets_no_roll() {
     let Some(h) = home() else { return };
     expect(&h, &["roll", "AUD", "--confirm"], 2);
@@ -277,6 +293,10 @@ fn confirm_keeps_the_rolled_prices_and_sets_no_roll() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn roll_adjusted_without_yes_off_a_terminal_writes_nothing() {
     let Some(h) = home() else { return };
     let (old_multiple, old_adjusted) = (multiple(&h), adjusted(&h));

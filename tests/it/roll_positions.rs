@@ -106,6 +106,10 @@ fn aud_override(h: &TestHome) -> Value {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn a_position_in_the_priced_contract_rules_the_roll() {
     let Some(h) = home() else { return };
     with_strategy(&h);
@@ -252,6 +256,10 @@ fn a_position_in_the_priced_contract_rules_the_roll() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn roll_all_reports_every_instrument_soonest_roll_first() {
     let Some(h) = home() else { return };
     let shared = systrade::test_support::shared_data_dir().unwrap();

@@ -32,6 +32,10 @@ fn golden_last_date(golden: &Path) -> Vec<(String, [f64; 3])> {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn run_systems_stores_golden_optimal_positions_and_skips_missing_prices() {
     let (Some(shared), Some(golden)) = (
         systrade::test_support::shared_data_dir(),

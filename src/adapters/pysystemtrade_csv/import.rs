@@ -778,6 +778,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(shared_data),
+        ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+    )]
     fn the_whole_shared_data_set_loads() {
         let Some(dir) = test_data_dir() else { return };
         let started = std::time::Instant::now();

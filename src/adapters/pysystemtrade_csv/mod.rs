@@ -606,6 +606,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(shared_data),
+        ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+    )]
     fn real_files_match_the_readme() {
         let Some(dir) = test_data_dir() else { return };
         let ts = |s: &str| crate::domain::series::parse_timestamp(s).unwrap();

@@ -315,6 +315,10 @@ fn non_utf8_home_file_is_reported() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn shipped_files_equal_pysystemtrade_csvconfig_except_orphans() {
     let Some(dir) = crate::adapters::pysystemtrade_csv::test_data_dir() else {
         return;

@@ -70,6 +70,10 @@ fn close(got: f64, want: f64) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn every_instrument_runs_and_ends_with_a_finite_position() {
     let Some(run) = run() else { return };
     assert!(run.skipped.is_empty(), "{:?}", run.skipped);
@@ -94,6 +98,10 @@ fn every_instrument_runs_and_ends_with_a_finite_position() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_instrument_weights_of_all_32() {
     let (Some(run), Some(golden)) = (run(), golden_backtest_dir()) else {
         return;
@@ -126,6 +134,10 @@ fn golden_instrument_weights_of_all_32() {
 
 /// Every stage and position column of the ten golden instruments, through the portfolio run.
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_columns_through_the_portfolio_run() {
     let Some(run) = run() else { return };
     let mut names: Vec<String> = [

@@ -63,52 +63,92 @@ fn check_column(name: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_fx_rate_ffill() {
     check_column("fx_rate_ffill");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_block_value() {
     check_column("block_value");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_instr_ccy_vol() {
     check_column("instr_ccy_vol");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_instr_value_vol() {
     check_column("instr_value_vol");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_vol_scalar() {
     check_column("vol_scalar");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_subsystem_position() {
     check_column("subsystem_position");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_instrument_weight_and_idm() {
     check_column("instrument_weight");
     check_column("idm");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_notional_position() {
     check_column("notional_position");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_buffer() {
     check_column("buffer");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_buffered_positions() {
     check_column("top_pos");
     check_column("bot_pos");
@@ -117,6 +157,10 @@ fn golden_buffered_positions() {
 /// `buffers_last_date.csv`: notional position, edges, width and subsystem position at the last
 /// date of every golden instrument.
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_buffers_last_date() {
     let (Some(data), Some(golden)) = (shared_data_dir(), golden_backtest_dir()) else {
         return;

@@ -91,13 +91,24 @@ pub(super) fn check_golden_column(name: &str, ours: &ColumnSource<'_>) {
     let (Some(data), Some(golden)) = (shared_data_dir(), golden_backtest_dir()) else {
         return;
     };
+    check_golden_column_in(&data, &golden, &INSTRUMENTS, name, ours);
+}
+
+/// [`check_golden_column`] over `codes` of the data set `data` and golden files `golden`.
+pub(super) fn check_golden_column_in(
+    data: &Path,
+    golden: &Path,
+    codes: &[&str],
+    name: &str,
+    ours: &ColumnSource<'_>,
+) {
     let mut worst = 0.0f64;
     let mut worst_at = String::new();
     let mut failures = Vec::new();
     let mut compared = 0usize;
-    for code in INSTRUMENTS {
+    for &code in codes {
         let g = read_golden(&golden.join(format!("timeseries/{code}.csv")));
-        let (days, values) = ours(&data, code);
+        let (days, values) = ours(data, code);
         let expected = &g.columns[name];
         for (k, &day) in g.days.iter().enumerate() {
             let want = expected[k];
@@ -138,6 +149,42 @@ pub(super) fn check_golden_column(name: &str, ours: &ColumnSource<'_>) {
     );
 }
 
+/// Every stage column checked here, on the small data set in the repo (runs on a fresh clone).
+#[test]
+fn golden_columns_in_the_repo_data() {
+    let data = crate::test_support::repo_data_dir();
+    let golden = crate::test_support::repo_golden_dir();
+    let mut names: Vec<String> = [
+        "price",
+        "denom_price",
+        "daily_returns_vol",
+        "daily_pct_vol",
+        "raw_carry",
+        "fdm",
+        "combined_forecast",
+    ]
+    .map(String::from)
+    .to_vec();
+    for rule in ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"] {
+        for stage in ["rawfc", "capfc", "fw"] {
+            names.push(format!("{stage}_{rule}"));
+        }
+    }
+    for name in &names {
+        check_golden_column_in(
+            &data,
+            &golden,
+            &crate::test_support::REPO_INSTRUMENTS,
+            name,
+            &|data, code| {
+                let s = stages_for(data, code);
+                let values = column(&s, name).to_vec();
+                (s.days, values)
+            },
+        );
+    }
+}
+
 fn check_column(name: &str) {
     check_golden_column(name, &|data, code| {
         let s = stages_for(data, code);
@@ -147,31 +194,55 @@ fn check_column(name: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_price() {
     check_column("price");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_denom_price() {
     check_column("denom_price");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_daily_returns_vol() {
     check_column("daily_returns_vol");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_daily_pct_vol() {
     check_column("daily_pct_vol");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_raw_carry() {
     check_column("raw_carry");
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_raw_forecasts() {
     for rule in ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"] {
         check_column(&format!("rawfc_{rule}"));
@@ -179,6 +250,10 @@ fn golden_raw_forecasts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_capped_forecasts() {
     for rule in ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"] {
         check_column(&format!("capfc_{rule}"));
@@ -186,6 +261,10 @@ fn golden_capped_forecasts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_forecast_weights_and_fdm() {
     for rule in ["ewmac16_64", "ewmac32_128", "ewmac64_256", "carry"] {
         check_column(&format!("fw_{rule}"));
@@ -194,6 +273,10 @@ fn golden_forecast_weights_and_fdm() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn golden_combined_forecast() {
     check_column("combined_forecast");
 }

@@ -431,6 +431,10 @@ fn closes_of(ts: &[Micros], v: &[f64], l: &[ContractId], c: ContractId) -> Price
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
 fn update_rebuilds_truncated_real_multiple_prices() {
     let Some(dir) = data_dir() else {
         return;
