@@ -132,6 +132,17 @@ impl PassCache {
 pub type Hook<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
 impl StackHandler<'_> {
+    /// The broker ids of the orders the broker still works.
+    pub(super) async fn open_broker_ids(&self) -> Result<HashSet<String>, HandlerError> {
+        Ok(self
+            .broker
+            .open_orders()
+            .await?
+            .into_iter()
+            .map(|o| o.broker_id)
+            .collect())
+    }
+
     /// Every method once, in order. `hook` is called at each step boundary of an order's journey
     /// (`after_broker_order_written`, `after_order_sent`, `after_fill_applied`, ...).
     pub async fn pass(&self, hook: Hook<'_>) -> Result<PassReport, HandlerError> {
@@ -363,13 +374,7 @@ impl StackHandler<'_> {
         }
         // Orders the broker still works need no question each: one list of the open ones, then
         // the state of each order that left it (filled, cancelled or rejected there).
-        let open: HashSet<String> = self
-            .broker
-            .open_orders()
-            .await?
-            .into_iter()
-            .map(|o| o.broker_id)
-            .collect();
+        let open = self.open_broker_ids().await?;
         for bo in sent {
             let Some(id) = bo.broker_id.as_ref().filter(|id| !open.contains(*id)) else {
                 continue;

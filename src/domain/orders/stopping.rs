@@ -4,7 +4,6 @@
 //! what could not be confirmed is reported (it stays `sent`; the next start reconciles it with
 //! the broker). The legs are sent again by the next handler that runs.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -71,13 +70,7 @@ impl StackHandler<'_> {
         // The confirmations: each order left the broker's open orders, then its final state.
         let mut last_log = Instant::now();
         loop {
-            let open: HashSet<String> = self
-                .broker
-                .open_orders()
-                .await?
-                .into_iter()
-                .map(|o| o.broker_id)
-                .collect();
+            let open = self.open_broker_ids().await?;
             let mut still = Vec::new();
             for (id, broker_id) in pending {
                 if open.contains(&broker_id) {
