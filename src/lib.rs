@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod files;
 pub mod home;
 pub mod reports;
 pub mod shipped;

@@ -112,25 +112,12 @@ enum StoreMode {
 
 /// The backups of the run store, newest first.
 fn backups(home: &Home, config: &Config) -> (PathBuf, Vec<PathBuf>) {
-    let dir = config
-        .backup
-        .directory
-        .clone()
-        .unwrap_or_else(|| home.root.join("backups"));
-    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("systrade-") && n.ends_with(".db"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
+    let dir = crate::home::backup_dir(&home.root, config.backup.directory.as_deref());
+    let mut found: Vec<PathBuf> = crate::home::backup_names(&dir)
+        .unwrap_or_default()
+        .iter()
+        .map(|n| dir.join(n))
+        .collect();
     found.reverse();
     (dir, found)
 }

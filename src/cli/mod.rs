@@ -352,7 +352,7 @@ pub fn main() -> i32 {
             if is_broken_pipe(&err) {
                 return 0;
             }
-            let text = crate::engine::secrets::mask(&format!("{err:#}")).into_owned();
+            let text = crate::engine::secrets::mask_owned(format!("{err:#}"));
             if text.starts_with("error") {
                 eprintln!("{text}");
             } else {

@@ -643,7 +643,7 @@ impl<C: Send + Sync + 'static> RunState<'_, C> {
         let _g = span.enter();
         // Nothing recorded or logged from here on shows a secret.
         let result = result.map(super::secrets::mask_json).map_err(|mut e| {
-            e.message = super::secrets::mask(&e.message).into_owned();
+            e.message = super::secrets::mask_owned(std::mem::take(&mut e.message));
             e
         });
         let (attempt_status, error, output) = match result {

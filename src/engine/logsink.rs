@@ -149,7 +149,7 @@ pub fn capture<S: Subscriber + for<'a> LookupSpan<'a>>(
             ts: Utc::now(),
             level: event.metadata().level().as_str().to_ascii_lowercase(),
             target: event.metadata().target().to_string(),
-            message: super::secrets::mask(&f.message).into_owned(),
+            message: super::secrets::mask_owned(f.message),
             fields: if f.rest.is_empty() {
                 None
             } else {

@@ -44,14 +44,29 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `v` with every string (keys too) masked.
+/// `text` masked, reusing it when it holds no secret.
+pub fn mask_owned(text: String) -> String {
+    match mask(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(masked) => masked,
+    }
+}
+
+/// `v` with every string (keys too) masked; `v` itself when no secret is registered.
 pub fn mask_json(v: Value) -> Value {
+    if SECRETS.read().map_or(true, |s| s.is_empty()) {
+        return v;
+    }
+    mask_tree(v)
+}
+
+fn mask_tree(v: Value) -> Value {
     match v {
-        Value::String(s) => Value::String(mask(&s).into_owned()),
-        Value::Array(a) => Value::Array(a.into_iter().map(mask_json).collect()),
+        Value::String(s) => Value::String(mask_owned(s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(mask_tree).collect()),
         Value::Object(m) => Value::Object(
             m.into_iter()
-                .map(|(k, v)| (mask(&k).into_owned(), mask_json(v)))
+                .map(|(k, v)| (mask_owned(k), mask_tree(v)))
                 .collect(),
         ),
         other => other,

@@ -3,7 +3,7 @@
 //! change and by vol-adjusted change, then every instrument sorted by name, change and
 //! vol-adjusted change (pysystemtrade's layout).
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 
 use super::ReportError;
 use crate::app::App;
@@ -54,17 +54,12 @@ pub fn items(
         },
     }];
     let windows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = if custom {
-        let from = opts.from.ok_or_else(|| {
-            ReportError::Invalid("--to needs --from (the start of the range)".into())
-        })?;
-        let start = from.and_time(NaiveTime::MIN).and_utc();
-        let end = match opts.to {
-            Some(to) => to
-                .and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN))
-                .and_utc()
-                .min(now),
-            None => now,
-        };
+        if opts.from.is_none() {
+            return Err(ReportError::Invalid(
+                "--to needs --from (the start of the range)".into(),
+            ));
+        }
+        let (start, end) = super::window(opts, now, 0);
         vec![(
             format!("{} to {}", start.date_naive(), end.date_naive()),
             start,

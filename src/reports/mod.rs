@@ -138,6 +138,25 @@ fn check_options(spec: &ReportSpec, opts: &ReportOptions) -> Result<(), ReportEr
     Ok(())
 }
 
+/// The window of a report that takes `--from`/`--to`: from the start of `--from` (UTC), else
+/// `default_days` before now, to the end of `--to` or now, whichever is earlier.
+fn window(
+    opts: &ReportOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    default_days: i64,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let start = opts
+        .from
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .unwrap_or(now - chrono::Duration::days(default_days));
+    let end = opts
+        .to
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc().min(now))
+        .unwrap_or(now);
+    (start, end)
+}
+
 /// Builds report `name` from this home's stores.
 pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report, ReportError> {
     let spec = spec(name)?;
@@ -176,7 +195,13 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
     let now = app.clock.now();
     let items = match spec.name {
         "costs" | "instrument_risk" | "min_capital" => {
-            let data = risk_data::load(app, &reference, opts.instrument.as_deref(), now).await?;
+            let data = risk_data::load(
+                app,
+                &reference,
+                opts.instrument.as_ref().map(std::slice::from_ref),
+                now,
+            )
+            .await?;
             match spec.name {
                 "costs" => risk_reports::costs(&data),
                 "instrument_risk" => risk_reports::instrument_risk(&data),

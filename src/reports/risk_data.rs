@@ -32,17 +32,19 @@ pub struct RiskData {
     pub skipped: Vec<(String, String)>,
 }
 
-/// Loads the risk data of `only` (an instrument code) or of every instrument with multiple
-/// prices.
+/// Loads the risk data of `only` (instrument codes) or of every instrument with multiple prices.
 pub async fn load(
     app: &App,
     reference: &ReferenceData,
-    only: Option<&str>,
+    only: Option<&[String]>,
     now: DateTime<Utc>,
 ) -> Result<RiskData, ReportError> {
     let store = app.price_store();
     let codes = match only {
-        Some(code) => vec![InstrumentCode::new(code).map_err(ReportError::Invalid)?],
+        Some(codes) => codes
+            .iter()
+            .map(|c| InstrumentCode::new(c).map_err(ReportError::Invalid))
+            .collect::<Result<_, _>>()?,
         None => store
             .instruments_with_multiple()
             .map_err(|e| ReportError::Data(e.to_string()))?,

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 
 use super::risk_data;
 use super::ReportError;
@@ -14,25 +14,6 @@ use crate::domain::instrument::ReferenceData;
 use crate::domain::orders::{BrokerOrder, ContractOrder, InstrumentOrder, OrderId};
 use crate::domain::reports::trades::{delay_seconds, slippage, Slippage, TradePrices, ITEMS};
 use crate::domain::reports::{Cell, Column, Item, ReportOptions, Table};
-
-/// The window of a report that takes `--from`/`--to`: the given days (whole, UTC), else the
-/// `default_days` before now.
-pub fn window(
-    opts: &ReportOptions,
-    now: DateTime<Utc>,
-    default_days: i64,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = opts
-        .from
-        .map(|d| d.and_time(NaiveTime::MIN).and_utc())
-        .unwrap_or(now - Duration::days(default_days));
-    let end = opts
-        .to
-        .and_then(|d| d.and_hms_opt(23, 59, 59))
-        .map(|t| t.and_utc().min(now))
-        .unwrap_or(now);
-    (start, end)
-}
 
 fn when(t: Option<DateTime<Utc>>) -> Cell {
     t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
@@ -56,7 +37,7 @@ pub async fn items(
     opts: &ReportOptions,
     now: DateTime<Utc>,
 ) -> Result<Vec<Item>, ReportError> {
-    let (start, end) = window(opts, now, 1);
+    let (start, end) = super::window(opts, now, 1);
     let data = |e: crate::domain::orders::OrderError| ReportError::Data(e.to_string());
     let mut brokers = app.orders.broker_orders(false).await.map_err(data)?;
     brokers.extend(app.orders.broker_orders(true).await.map_err(data)?);
@@ -117,25 +98,32 @@ pub async fn items(
         })
         .collect();
 
-    // Point size in base and annual price stdev of each traded instrument.
-    let mut per_instrument: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    let mut notes = Vec::new();
-    for t in &trades {
-        let code = t.order.instrument.as_str();
-        if per_instrument.contains_key(code) {
-            continue;
-        }
-        let risk = risk_data::load(app, reference, Some(code), now).await?;
-        let figures = risk
-            .instruments
-            .first()
-            .map(|i| (i.risk.point_size_base, i.risk.annual_price_stdev));
-        if figures.is_none() {
-            for (c, why) in &risk.skipped {
-                notes.push(format!("{c}: no cash or vol figures: {why}"));
-            }
-        }
-        per_instrument.insert(code.to_string(), figures.unwrap_or((f64::NAN, f64::NAN)));
+    // Point size in base and annual price stdev of each traded instrument, read once.
+    let mut traded: Vec<String> = trades
+        .iter()
+        .map(|t| t.order.instrument.to_string())
+        .collect();
+    traded.dedup();
+    let risk = risk_data::load(app, reference, Some(&traded), now).await?;
+    let mut per_instrument: BTreeMap<String, (f64, f64)> = risk
+        .instruments
+        .iter()
+        .map(|i| {
+            (
+                i.code.to_string(),
+                (i.risk.point_size_base, i.risk.annual_price_stdev),
+            )
+        })
+        .collect();
+    let notes: Vec<String> = risk
+        .skipped
+        .iter()
+        .map(|(c, why)| format!("{c}: no cash or vol figures: {why}"))
+        .collect();
+    for code in &traded {
+        per_instrument
+            .entry(code.clone())
+            .or_insert((f64::NAN, f64::NAN));
     }
 
     let mut items = vec![Item::Text {

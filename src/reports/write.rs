@@ -3,7 +3,6 @@
 //! same directory, is synced and then renamed, so a crash never leaves a partial file under
 //! the final name.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -19,20 +18,13 @@ pub fn path_in(dir: &Path, name: &str, format: Format, at: DateTime<Utc>) -> Pat
     ))
 }
 
-/// Writes `text` to `path` atomically, creating the directory.
+/// Writes `text` to `path` atomically, creating the directory; owner-only (0600): reports hold
+/// positions and capital.
 pub fn atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".report-")
-        .tempfile_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::files::write_atomically(path, text.as_bytes(), 0o600)
 }
 
 #[cfg(test)]

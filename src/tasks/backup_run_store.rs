@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
+use crate::home::{backup_dir, backup_names, BACKUP_PREFIX, BACKUP_SUFFIX};
 
 pub struct BackupRunStore;
 
@@ -42,26 +43,21 @@ impl TaskKind<App> for BackupRunStore {
     }
 }
 
-const PREFIX: &str = "systrade-";
-const SUFFIX: &str = ".db";
-
 #[async_trait]
 impl Task<App> for BackupTask {
     async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
         let cfg = &ctx.app.config.backup;
-        let dir = self
-            .p
-            .directory
-            .clone()
-            .or_else(|| cfg.directory.clone())
-            .unwrap_or_else(|| ctx.env.home.join("backups"));
+        let dir = backup_dir(
+            &ctx.env.home,
+            self.p.directory.as_deref().or(cfg.directory.as_deref()),
+        );
         let keep = self.p.keep.unwrap_or(cfg.keep) as usize;
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| TaskError::retryable(format!("cannot create {}: {e}", dir.display())))?;
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        let final_path = dir.join(format!("{PREFIX}{stamp}{SUFFIX}"));
-        let tmp_path = dir.join(format!(".{PREFIX}{stamp}{SUFFIX}.partial"));
+        let final_path = dir.join(format!("{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}"));
+        let tmp_path = dir.join(format!(".{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}.partial"));
         let _ = tokio::fs::remove_file(&tmp_path).await;
         ctx.env
             .store
@@ -88,12 +84,7 @@ impl Task<App> for BackupTask {
 
 /// Deletes all but the newest `keep` backups (names sort by time).
 fn prune(dir: &Path, keep: usize) -> std::io::Result<usize> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX))
-        .collect();
-    names.sort();
+    let names = backup_names(dir)?;
     let excess = names.len().saturating_sub(keep);
     for n in &names[..excess] {
         std::fs::remove_file(dir.join(n))?;

@@ -763,25 +763,11 @@ fn mismatch(data: &ReferenceData, back: &ReferenceData) -> String {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteReferenceError> {
-    use std::io::Write;
-    let io = |source| WriteReferenceError::Io {
+    // A user-editable file: the usual permissions, not a temporary file's 0600.
+    crate::files::write_atomically(path, bytes, 0o644).map_err(|source| WriteReferenceError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // A user-editable file: the usual permissions, not the temporary file's 0600.
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(io)?;
-    }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]
