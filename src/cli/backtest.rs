@@ -5,10 +5,18 @@
 //! computed series per instrument (`--csv OUTDIR`, one `INSTRUMENT.csv` each, with the column
 //! names of pysystemtrade's golden reference files).
 //!
+//! With `--instrument`, only the chosen instruments are run in full: the others enter the
+//! instrument weights through a few remembered numbers each
+//! ([`WeightInputs`](crate::domain::backtest::portfolio::WeightInputs)), kept in
+//! `<home>/backtests/cache/STRATEGY.json` with the version of the prices they came from, and
+//! recomputed when those prices (or the strategy) change. The cache holds nothing of its own:
+//! an unreadable one is rebuilt.
+//!
 //! The config is validated in full first (exit 2, every error with file and line). An
 //! instrument whose prices (or FX rates) are missing, empty or all NaN is reported on stderr and
 //! skipped; the others go on, and the exit code is then 1.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +29,8 @@ use super::output::{print_json, table};
 use super::prices::open;
 use super::CliError;
 use crate::domain::backtest::config::parse_strategy;
-use crate::domain::backtest::portfolio::{run_strategy, InstrumentRun, Skipped};
+use crate::domain::backtest::config::StrategyConfig;
+use crate::domain::backtest::portfolio::{run_strategy_shown, InstrumentRun, Remembered, Skipped};
 use crate::domain::instrument::InstrumentCode;
 use crate::domain::optimal::{named_series, optimal_positions};
 use crate::engine::diagnostic::did_you_mean;
@@ -91,9 +100,15 @@ pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32>
             .collect();
     }
 
-    // The whole portfolio runs (instrument weights depend on every instrument's history);
-    // only the selected instruments are shown.
-    let run = run_strategy(&strategy, &reference, &store, 2);
+    // Instrument weights depend on every instrument's history: the others come from the
+    // cache where their prices have not changed since.
+    let cache = WeightCache::at(&home.backtests_dir(), &strategy);
+    let remembered = cache.read();
+    let shown = (!a.instruments.is_empty()).then_some(selected.as_slice());
+    let (run, known) = run_strategy_shown(&strategy, &reference, &store, 2, shown, &remembered);
+    if known != remembered {
+        cache.write(&known);
+    }
     let done: Vec<&InstrumentRun> = run
         .instruments
         .iter()
@@ -162,6 +177,64 @@ pub async fn backtest(opts: &GlobalOpts, a: BacktestArgs) -> anyhow::Result<i32>
         }
     }
     Ok(if skipped.is_empty() { 0 } else { 1 })
+}
+
+/// The remembered weight inputs of a strategy's instruments: one JSON file per strategy name,
+/// valid for exactly the strategy config it was computed with.
+struct WeightCache {
+    path: PathBuf,
+    config: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WeightCacheFile {
+    config: String,
+    instruments: BTreeMap<String, Remembered>,
+}
+
+impl WeightCache {
+    fn at(backtests: &Path, strategy: &StrategyConfig) -> WeightCache {
+        WeightCache {
+            path: backtests
+                .join("cache")
+                .join(format!("{}.json", strategy.name)),
+            config: format!("{strategy:?}"),
+        }
+    }
+
+    /// What is remembered for this config (nothing when the file is absent, unreadable or was
+    /// written for another config).
+    fn read(&self) -> BTreeMap<String, Remembered> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<WeightCacheFile>(&b).ok())
+            .filter(|f| f.config == self.config)
+            .map(|f| f.instruments)
+            .unwrap_or_default()
+    }
+
+    /// Replaces the file atomically; a cache that cannot be written only costs time, so it is
+    /// said on stderr, not an error.
+    fn write(&self, instruments: &BTreeMap<String, Remembered>) {
+        let file = WeightCacheFile {
+            config: self.config.clone(),
+            instruments: instruments.clone(),
+        };
+        let result = self
+            .path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+                crate::files::write_atomically(&self.path, &bytes, 0o644)
+            });
+        if let Err(e) = result {
+            eprintln!(
+                "warning: {}: cannot remember the instruments' weight inputs: {e}",
+                self.path.display()
+            );
+        }
+    }
 }
 
 fn date(day: i64) -> String {

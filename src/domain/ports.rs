@@ -109,6 +109,16 @@ pub trait PriceStore: Send + Sync {
         code: &InstrumentCode,
         frequency: Frequency,
     ) -> Result<Vec<ContractId>, PriceStoreError>;
+    /// A token that changes whenever the instrument's adjusted or multiple prices are written,
+    /// so what is computed from them can be remembered; `None` when the store cannot tell
+    /// (nothing is then remembered).
+    fn prices_version(&self, _code: &InstrumentCode) -> Option<String> {
+        None
+    }
+    /// The same for a currency's FX rates.
+    fn fx_version(&self, _currency: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Errors of a market data source, typed so callers can tell retry-able from final.

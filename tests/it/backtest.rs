@@ -142,6 +142,35 @@ fn aud_matches_golden() {
     let top = v["instruments"][0]["top_pos"].as_f64().unwrap();
     let want_top = num(want["top_pos"].last().unwrap());
     assert!((top - want_top).abs() <= 1e-8 * want_top.abs());
+
+    // That run took the other 31 instruments from the cache the first one wrote. A damaged
+    // cache, or another instrument's prices rewritten, only costs time: the same answer, and
+    // the rewritten instrument is remembered under its new version.
+    let cache = h
+        .path()
+        .join("backtests/cache/chapter15_equal_weights.json");
+    let remembered: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    assert_eq!(remembered["instruments"].as_object().unwrap().len(), 32);
+    let same_answer = |why: &str| {
+        let again = h.run(&["backtest", s(&strategy()), "--instrument", "AUD", "--json"]);
+        assert_eq!(again.status.code(), Some(0), "{why}: {}", stderr(&again));
+        assert_eq!(again.stdout, out.stdout, "{why}");
+    };
+    std::fs::write(&cache, b"{ not json").unwrap();
+    same_answer("damaged cache");
+    let corn = h.path().join("data/adjusted/CORN.parquet");
+    let copy = h.path().join("data/adjusted/CORN.copy");
+    std::fs::copy(&corn, &copy).unwrap();
+    std::fs::rename(&copy, &corn).unwrap();
+    same_answer("CORN's prices rewritten");
+    let after: serde_json::Value = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    let version = |v: &serde_json::Value| v["instruments"]["CORN"]["version"].clone();
+    assert_ne!(version(&after), version(&remembered));
+    assert_eq!(
+        after["instruments"]["CORN"]["inputs"],
+        remembered["instruments"]["CORN"]["inputs"]
+    );
 }
 
 #[test]

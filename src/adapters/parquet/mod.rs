@@ -127,6 +127,24 @@ impl ParquetPriceStore {
     }
 }
 
+/// A file's identity and last write (inode, size, modification time in nanoseconds; `-` when
+/// absent): every write replaces the file by a rename, so any write changes it. `None` when
+/// it cannot be read.
+fn file_version(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => Some(format!(
+            "{}:{}:{}.{}",
+            m.ino(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("-".into()),
+        Err(_) => None,
+    }
+}
+
 /// Currency codes name files, so they are held to the instrument code alphabet.
 fn valid_currency(c: &str) -> bool {
     !c.is_empty()
@@ -315,5 +333,15 @@ impl PriceStore for ParquetPriceStore {
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    fn prices_version(&self, code: &InstrumentCode) -> Option<String> {
+        let adjusted = file_version(&self.instrument_file(ADJUSTED, code))?;
+        let multiple = file_version(&self.instrument_file(MULTIPLE, code))?;
+        Some(format!("{adjusted}/{multiple}"))
+    }
+
+    fn fx_version(&self, currency: &str) -> Option<String> {
+        file_version(&self.fx_file(currency).ok()?)
     }
 }

@@ -19,14 +19,24 @@ pub fn contract_year_frac(c: ContractId) -> f64 {
     years + month / 12.0
 }
 
+/// Prices this close (relative) are the same price: [`annualised_roll`]'s zero roll.
+pub const SAME_PRICE: f64 = 1e-12;
+
 /// Annualised roll per multiple-prices row: `(PRICE − CARRY)` (NaN when zero) over the carry
 /// minus price contract distance in years, floored in magnitude at one day (`apply_abs_min`).
+///
+/// "Zero" includes a difference of a few units in the last place (within [`SAME_PRICE`]
+/// relative): pandas' CSV parser reads `2.6310000000000002` as `2.631`, so pysystemtrade sees
+/// such a row as a zero roll and drops it, where a correctly rounded parse leaves 4e-16
+/// (COPPER 2018-09-11 23:00, the only such row in the shared data; ARCHITECTURE.md, "COPPER
+/// carry").
 pub fn annualised_roll(m: &MultiplePrices) -> Vec<f64> {
     let floor = 1.0 / CALENDAR_DAYS_IN_YEAR;
     (0..m.len())
         .map(|i| {
             let roll = m.price[i] - m.carry[i];
-            let roll = if roll == 0.0 { f64::NAN } else { roll };
+            let same = roll.abs() <= SAME_PRICE * m.price[i].abs().max(m.carry[i].abs());
+            let roll = if same { f64::NAN } else { roll };
             let mut d =
                 contract_year_frac(m.carry_contract[i]) - contract_year_frac(m.price_contract[i]);
             if d > 0.0 && d < floor {
@@ -84,6 +94,15 @@ mod tests {
         let rc = raw_carry(&[3.2, f64::NAN], &[0.1, 0.1]);
         assert!((rc[0] - 2.0).abs() < 1e-12);
         assert!(rc[1].is_nan());
+        // Prices one unit in the last place apart are the same price (pandas reads the
+        // second as the first); a tick apart they are not.
+        let mut m = m;
+        m.price = vec![2.631, 2.631, 2.631];
+        m.carry = vec!["2.6310000000000002".parse().unwrap(), 2.631, 2.632];
+        assert_ne!(m.price[0], m.carry[0]);
+        let r = annualised_roll(&m);
+        assert!(r[0].is_nan() && r[1].is_nan());
+        assert!((r[2] + 0.001 * 365.25).abs() < 1e-9);
         // com 1 → α = 0.5.
         let f = carry_forecast(&[1.0, f64::NAN, 4.0], 1.0);
         assert_eq!(f[1], 1.0);

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use super::config::{parse_strategy, StrategyConfig};
 use super::golden_tests::{check_golden_column, read_golden, ABS_TOL, REL_TOL};
-use super::portfolio::{run_strategy, BacktestInputs, StrategyRun};
+use super::portfolio::{run_strategy, run_strategy_shown, BacktestInputs, StrategyRun};
 use crate::adapters::pysystemtrade_csv::{
     read_adjusted_prices, read_fx_prices, read_multiple_prices,
 };
@@ -37,6 +37,10 @@ impl BacktestInputs for CsvInputs<'_> {
     fn fx(&self, currency: &str) -> Result<Option<FxPrices>, String> {
         let path = self.0.join(format!("fx_prices_csv/{currency}USD.csv"));
         read_fx_prices(&path).map(Some).map_err(|e| e.to_string())
+    }
+    fn version(&self, _code: &InstrumentCode, _currencies: &[&str]) -> Option<String> {
+        // The shared files do not change while the tests run.
+        Some("shared".into())
     }
 }
 
@@ -167,5 +171,44 @@ fn golden_columns_through_the_portfolio_run() {
                 .unwrap();
             (r.stages.days.clone(), values)
         });
+    }
+}
+
+/// Two instruments shown, the other 30 remembered from a first run: the same positions, to the
+/// bit, as the whole run.
+#[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
+)]
+fn shown_instruments_equal_the_whole_run() {
+    let (Some(whole), Some(data)) = (run(), shared_data_dir()) else {
+        return;
+    };
+    let reference = reference();
+    let strategy = shipped_strategy(&reference);
+    let inputs = CsvInputs(&data);
+    let none = std::collections::BTreeMap::new();
+    let (_, remembered) = run_strategy_shown(&strategy, &reference, &inputs, 2, None, &none);
+    assert_eq!(remembered.len(), 32);
+    let shown = vec!["JPY".to_string(), "VIX".to_string()];
+    let (part, _) =
+        run_strategy_shown(&strategy, &reference, &inputs, 2, Some(&shown), &remembered);
+    assert_eq!(part.instruments.len(), 2);
+    for r in &part.instruments {
+        let w = whole.instruments.iter().find(|w| w.code == r.code).unwrap();
+        for (name, got) in named_series(r) {
+            let want = named_series(w)
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1;
+            let same = got.len() == want.len()
+                && got
+                    .iter()
+                    .zip(want.iter())
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{} {name} differs from the whole run", r.code);
+        }
     }
 }

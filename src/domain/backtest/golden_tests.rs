@@ -12,21 +12,6 @@ use crate::test_support::{golden_backtest_dir, shared_data_dir};
 pub(super) const INSTRUMENTS: [&str; 11] = [
     "AUD", "COPPER", "CORN", "EUROSTX", "GOLD", "JPY", "KR3", "LEANHOG", "SP500", "US10", "VIX",
 ];
-/// Instruments whose carry forecast is not yet exact: COPPER's `rawfc_carry` is off by up to
-/// 1.2e-7 (absolute) although its `raw_carry` matches; see ARCHITECTURE.md ("COPPER carry").
-/// They are left out of [`CARRY_DEPENDENT`] columns, which [`copper_carry_gap_is_bounded`]
-/// checks with its own bound instead.
-pub(super) const CARRY_INEXACT: [&str; 1] = ["COPPER"];
-/// The columns the carry forecast feeds.
-const CARRY_DEPENDENT: [&str; 7] = [
-    "rawfc_carry",
-    "capfc_carry",
-    "combined_forecast",
-    "subsystem_position",
-    "notional_position",
-    "top_pos",
-    "bot_pos",
-];
 pub(super) const REL_TOL: f64 = 1e-8;
 pub(super) const ABS_TOL: f64 = 1e-10;
 
@@ -121,8 +106,7 @@ pub(super) fn check_golden_column_in(
     let mut worst_at = String::new();
     let mut failures = Vec::new();
     let mut compared = 0usize;
-    let skip = |code: &str| CARRY_DEPENDENT.contains(&name) && CARRY_INEXACT.contains(&code);
-    for &code in codes.iter().filter(|c| !skip(c)) {
+    for &code in codes {
         let g = read_golden(&golden.join(format!("timeseries/{code}.csv")));
         let (days, values) = ours(data, code);
         let expected = &g.columns[name];
@@ -295,36 +279,4 @@ fn golden_forecast_weights_and_fdm() {
 )]
 fn golden_combined_forecast() {
     check_column("combined_forecast");
-}
-
-/// COPPER's carry forecast and what follows from it, against a bound of its own (measured
-/// 2026-12-07: `rawfc_carry` worst absolute error 1.2e-7, decaying through the window; `combined_forecast` 2.4e-6).
-#[test]
-#[cfg_attr(
-    not(shared_data),
-    ignore = "needs the shared pysystemtrade data (../shared or SYSTRADE_TEST_DATA)"
-)]
-fn copper_carry_gap_is_bounded() {
-    let (Some(data), Some(golden)) = (shared_data_dir(), golden_backtest_dir()) else {
-        return;
-    };
-    let s = stages_for(&data, "COPPER");
-    let g = read_golden(&golden.join("timeseries/COPPER.csv"));
-    for (name, bound) in [("rawfc_carry", 2e-7), ("combined_forecast", 1e-5)] {
-        let ours = column(&s, name);
-        let want = &g.columns[name];
-        let mut worst = 0.0f64;
-        for (k, &day) in g.days.iter().enumerate() {
-            let i = s.days.binary_search(&day).unwrap();
-            assert_eq!(ours[i].is_nan(), want[k].is_nan(), "{name} row {k}");
-            if !want[k].is_nan() {
-                worst = worst.max((ours[i] - want[k]).abs());
-            }
-        }
-        eprintln!("COPPER {name}: worst absolute error {worst:e}");
-        assert!(
-            worst <= bound,
-            "COPPER {name}: worst absolute error {worst:e} > {bound:e}"
-        );
-    }
 }

@@ -9,10 +9,12 @@
 //! first to the last day of any instrument; a day in none of the instruments' grids ages the
 //! weights' EWMA as pysystemtrade's `resample("1B")` does.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use super::config::StrategyConfig;
-use super::daily::{business_days, ffill, reindex};
+use super::daily::{business_days, reindex};
 use super::position::{apply_portfolio, fx_on_days, size_subsystem, PositionStages};
 use super::weights::fitted_weights;
 use super::{run_instrument, InstrumentStages};
@@ -26,6 +28,11 @@ pub trait BacktestInputs: Sync {
     fn adjusted(&self, code: &InstrumentCode) -> Result<Option<AdjustedPrices>, String>;
     fn multiple(&self, code: &InstrumentCode) -> Result<Option<MultiplePrices>, String>;
     fn fx(&self, currency: &str) -> Result<Option<FxPrices>, String>;
+    /// A token that changes whenever any of the instrument's prices or the FX rates of
+    /// `currencies` change; `None` when the inputs cannot tell (nothing is remembered).
+    fn version(&self, _code: &InstrumentCode, _currencies: &[&str]) -> Option<String> {
+        None
+    }
 }
 
 impl<T: PriceStore + ?Sized> BacktestInputs for T {
@@ -37,6 +44,14 @@ impl<T: PriceStore + ?Sized> BacktestInputs for T {
     }
     fn fx(&self, currency: &str) -> Result<Option<FxPrices>, String> {
         self.read_fx(currency).map_err(|e| e.to_string())
+    }
+    fn version(&self, code: &InstrumentCode, currencies: &[&str]) -> Option<String> {
+        let mut v = self.prices_version(code)?;
+        for c in currencies.iter().filter(|c| **c != "USD") {
+            v.push(' ');
+            v.push_str(&self.fx_version(c)?);
+        }
+        Some(v)
     }
 }
 
@@ -60,6 +75,44 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// What the portfolio stage needs of one instrument: the span of its business days, the first
+/// day its subsystem position exists (its weight is 0 before, see [`fitted_weights`]) and
+/// whether it ever holds a position (one that never does takes no weight). These few numbers
+/// stand for the whole instrument in the instrument weights, so an instrument that is not
+/// shown can be remembered between runs instead of recomputed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WeightInputs {
+    pub first_day: i64,
+    pub last_day: i64,
+    pub first_position_day: Option<i64>,
+    pub has_position: bool,
+}
+
+impl WeightInputs {
+    fn of(run: &InstrumentRun) -> Option<WeightInputs> {
+        let days = &run.stages.days;
+        let pos = &run.positions.subsystem_position;
+        Some(WeightInputs {
+            first_day: *days.first()?,
+            last_day: *days.last()?,
+            first_position_day: days
+                .iter()
+                .zip(pos)
+                .find(|(_, p)| !p.is_nan())
+                .map(|(d, _)| *d),
+            has_position: pos.iter().any(|p| !p.is_nan() && *p != 0.0),
+        })
+    }
+}
+
+/// An instrument's [`WeightInputs`] with the version of the inputs they were computed from
+/// (the inputs' [`BacktestInputs::version`] and the instrument's reference data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Remembered {
+    pub version: String,
+    pub inputs: WeightInputs,
+}
+
 /// A strategy's backtest.
 #[derive(Debug, Clone, Default)]
 pub struct StrategyRun {
@@ -75,26 +128,70 @@ pub fn run_strategy<I: BacktestInputs + ?Sized>(
     inputs: &I,
     threads: usize,
 ) -> StrategyRun {
-    let codes: Vec<&str> = strategy
-        .instruments
-        .iter()
-        .map(|(c, _)| c.as_str())
-        .collect();
+    run_strategy_shown(strategy, reference, inputs, threads, None, &BTreeMap::new()).0
+}
+
+/// Runs the instruments of `shown` (all of the strategy's for `None`) in full. Every other
+/// instrument enters the portfolio stage through its [`Remembered`] weight inputs when their
+/// version still matches, else it is run too. The result holds the instruments that were run
+/// (and skipped), with the weight inputs of every instrument known after the run, to be
+/// remembered for the next.
+pub fn run_strategy_shown<I: BacktestInputs + ?Sized>(
+    strategy: &StrategyConfig,
+    reference: &ReferenceData,
+    inputs: &I,
+    threads: usize,
+    shown: Option<&[String]>,
+    remembered: &BTreeMap<String, Remembered>,
+) -> (StrategyRun, BTreeMap<String, Remembered>) {
+    let version = |code: &str| {
+        let ic = InstrumentCode::new(code).ok()?;
+        let instrument = reference.instrument(&ic)?;
+        let v = inputs.version(&ic, &[&instrument.currency, &strategy.base_currency])?;
+        Some(format!("{v} {instrument:?}"))
+    };
+    let mut known: BTreeMap<String, Remembered> = BTreeMap::new();
+    let mut codes: Vec<&str> = Vec::new();
+    for (code, _) in &strategy.instruments {
+        let wanted = shown.is_none_or(|s| s.contains(code));
+        let hit = (!wanted)
+            .then(|| {
+                let r = remembered.get(code)?;
+                (version(code)? == r.version).then(|| r.clone())
+            })
+            .flatten();
+        match hit {
+            Some(r) => {
+                known.insert(code.clone(), r);
+            }
+            None => codes.push(code),
+        }
+    }
     let results = parallel_map(&codes, threads, |code| {
         run_one(strategy, reference, inputs, code)
     });
     let mut run = StrategyRun::default();
     for (code, r) in codes.iter().zip(results) {
         match r.unwrap_or_else(|| Err("not run (a worker thread failed)".into())) {
-            Ok(i) => run.instruments.push(i),
+            Ok(i) => {
+                if let (Some(inputs), Some(version)) = (WeightInputs::of(&i), version(code)) {
+                    known.insert(code.to_string(), Remembered { version, inputs });
+                }
+                run.instruments.push(i);
+            }
             Err(reason) => run.skipped.push(Skipped {
                 instrument: code.to_string(),
                 reason,
             }),
         }
     }
-    apply_instrument_weights(strategy, &mut run.instruments);
-    run
+    let others: BTreeMap<&str, WeightInputs> = known
+        .iter()
+        .filter(|(c, _)| !codes.contains(&c.as_str()))
+        .map(|(c, r)| (c.as_str(), r.inputs))
+        .collect();
+    apply_instrument_weights(strategy, &mut run.instruments, &others);
+    (run, known)
 }
 
 /// The stages and subsystem position of one instrument ([`apply_instrument_weights`] adds the
@@ -173,48 +270,68 @@ pub fn fx_to_base<I: BacktestInputs + ?Sized>(
 
 /// The portfolio stage: instrument weights fitted to the instruments' subsystem positions on
 /// the portfolio's business-day index, smoothed and normalised; then each instrument's notional
-/// position and buffers with its weight and the (fixed) IDM.
-fn apply_instrument_weights(strategy: &StrategyConfig, runs: &mut [InstrumentRun]) {
-    let bounds = runs
+/// position and buffers with its weight and the (fixed) IDM. `others` are instruments that
+/// were not run, known by their weight inputs alone; columns follow the strategy's order
+/// either way, so the weights are the same to the bit.
+fn apply_instrument_weights(
+    strategy: &StrategyConfig,
+    runs: &mut [InstrumentRun],
+    others: &BTreeMap<&str, WeightInputs>,
+) {
+    let run_inputs: BTreeMap<&str, WeightInputs> = runs
         .iter()
-        .filter_map(|r| Some((*r.stages.days.first()?, *r.stages.days.last()?)))
+        .filter_map(|r| Some((r.code.as_str(), WeightInputs::of(r)?)))
+        .collect();
+    let columns: Vec<(&str, f64, WeightInputs)> = strategy
+        .instruments
+        .iter()
+        .filter_map(|(code, weight)| {
+            let w = run_inputs
+                .get(code.as_str())
+                .or(others.get(code.as_str()))?;
+            Some((code.as_str(), *weight, *w))
+        })
+        .collect();
+    let bounds = columns
+        .iter()
+        .map(|(_, _, w)| (w.first_day, w.last_day))
         .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
     let Some((first, last)) = bounds else {
         return;
     };
     let grid = business_days(first, last);
     let mut present = vec![false; grid.len()];
-    let mut columns: Vec<Vec<f64>> = Vec::with_capacity(runs.len());
-    let mut raw_weights = Vec::with_capacity(runs.len());
-    for r in runs.iter() {
-        let days = &r.stages.days;
-        if let (Some(a), Some(b)) = (days.first(), days.last()) {
-            let from = grid.partition_point(|d| d < a);
-            let to = grid.partition_point(|d| d <= b);
-            present[from..to].iter_mut().for_each(|p| *p = true);
-        }
-        let pos = &r.positions.subsystem_position;
-        let weight = strategy
-            .instruments
-            .iter()
-            .find(|(c, _)| *c == r.code)
-            .map_or(0.0, |(_, w)| *w);
+    let mut inputs: Vec<Vec<f64>> = Vec::with_capacity(columns.len());
+    let mut raw_weights = Vec::with_capacity(columns.len());
+    for (_, weight, w) in &columns {
+        let from = grid.partition_point(|d| *d < w.first_day);
+        let to = grid.partition_point(|d| *d <= w.last_day);
+        present[from..to].iter_mut().for_each(|p| *p = true);
         // pysystemtrade gives no weight to an instrument without any non-zero position.
-        let has_position = pos.iter().any(|p| !p.is_nan() && *p != 0.0);
-        raw_weights.push(if has_position { weight } else { 0.0 });
-        columns.push(ffill(&reindex(days, pos, &grid)));
+        raw_weights.push(if w.has_position { *weight } else { 0.0 });
+        // The forward-filled subsystem position on the grid: only whether it is NaN (before
+        // the first position) matters to the fitted weights.
+        let starts = w
+            .first_position_day
+            .map_or(grid.len(), |d| grid.partition_point(|g| *g < d));
+        let mut column = vec![f64::NAN; grid.len()];
+        column[starts..].iter_mut().for_each(|v| *v = 1.0);
+        inputs.push(column);
     }
-    let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let slices: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
     let weights = fitted_weights(
         &raw_weights,
-        &inputs,
+        &slices,
         Some(&present),
         strategy.instrument_weight_smoothing_span,
     );
     let idm = strategy.position.idm;
-    for (r, w) in runs.iter_mut().zip(weights) {
+    for r in runs.iter_mut() {
+        let Some(k) = columns.iter().position(|(c, _, _)| *c == r.code) else {
+            continue;
+        };
         let days = &r.stages.days;
-        let weight = reindex(&grid, &w, days);
+        let weight = reindex(&grid, &weights[k], days);
         let idm = vec![idm; days.len()];
         apply_portfolio(
             &mut r.positions,
@@ -224,3 +341,7 @@ fn apply_instrument_weights(strategy: &StrategyConfig, runs: &mut [InstrumentRun
         );
     }
 }
+
+#[cfg(test)]
+#[path = "portfolio_tests.rs"]
+mod tests;
