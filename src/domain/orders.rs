@@ -320,6 +320,25 @@ pub struct ContractPosition {
     pub position: i64,
 }
 
+/// One change of a recorded position (a fill, a balance trade), with the execution's price
+/// and time when it came from one: the positions' history, for the P&L report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PositionChange {
+    /// `Some` for a contract position; `None` for a strategy position.
+    pub contract: Option<ContractId>,
+    /// The strategy of a strategy position (empty for a contract position).
+    pub strategy: String,
+    pub instrument: InstrumentCode,
+    /// Contracts, signed.
+    pub change: i64,
+    /// The position after the change.
+    pub position: i64,
+    /// When it happened: the execution's time if it came from one, else when it was recorded.
+    pub at: DateTime<Utc>,
+    /// The execution's price, if it came from one.
+    pub price: Option<f64>,
+}
+
 /// An instrument no orders may be spawned or sent for, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InstrumentLock {
@@ -496,6 +515,11 @@ pub trait OrderStore: Send + Sync {
 
     async fn strategy_positions(&self) -> Result<Vec<StrategyPosition>, OrderError>;
     async fn contract_positions(&self) -> Result<Vec<ContractPosition>, OrderError>;
+    /// Every position change (strategy and contract level) at or after `since`, oldest first.
+    async fn position_changes(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<PositionChange>, OrderError>;
 
     /// Records a balance trade at all three levels; returns the instrument order id.
     async fn balance_trade(&self, trade: &BalanceTrade) -> Result<OrderId, OrderError>;

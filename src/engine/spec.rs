@@ -261,14 +261,19 @@ pub fn parse_workflow_partial(
         )
         .into());
     }
-    let shape = super::spec_check::shape_errors(path, &source, text);
-    if !shape.is_empty() {
-        let mut shape = shape;
-        shape.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
-        return Err(Diagnostics(shape));
-    }
-    let raw: RawFile =
-        toml::from_str(text).map_err(|e| Diagnostics::from(from_toml_error(&source, &e)))?;
+    // A file the typed reader accepts has no unknown keys or wrong types; one it refuses is
+    // checked in full, so every such error is reported, not only the first.
+    let raw: RawFile = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let mut shape = super::spec_check::shape_errors(path, &source, text);
+            if shape.is_empty() {
+                return Err(Diagnostics::from(from_toml_error(&source, &e)));
+            }
+            shape.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
+            return Err(Diagnostics(shape));
+        }
+    };
     let mut errs = Vec::new();
     let err = |offset: usize, key: &str, msg: String| {
         Diagnostic::new(path, msg).at(&source, offset).key(key)

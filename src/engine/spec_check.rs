@@ -104,9 +104,8 @@ fn node_headers(text: &str) -> Vec<usize> {
 /// The 1-based line of `key = …` in the table starting at line index `start` (the header), or
 /// of the header when the key is not found.
 fn line_of(text: &str, start: Option<usize>, key: &str) -> Option<usize> {
-    let lines: Vec<&str> = text.lines().collect();
     let from = start.map_or(0, |s| s + 1);
-    for (i, line) in lines.iter().enumerate().skip(from) {
+    for (i, line) in text.lines().enumerate().skip(from) {
         let t = line.trim();
         if t.starts_with('[') && (start.is_some() || i > 0) {
             break;
@@ -160,13 +159,14 @@ impl Checker<'_> {
         known: &[(&str, Kind)],
     ) {
         for (key, value) in table {
-            let line = line_of(self.text, header, key);
+            // Only a key with an error needs its line.
+            let line = || line_of(self.text, header, key);
             match known.iter().find(|(k, _)| k == key) {
                 None => {
                     let names = known.iter().map(|(k, _)| *k);
                     let d = self
                         .diag(
-                            line,
+                            line(),
                             format!("{prefix}.{key}"),
                             format!(
                                 "unknown key `{key}` in {what}; expected one of: {}",
@@ -178,7 +178,7 @@ impl Checker<'_> {
                 }
                 Some((_, kind)) if !kind.accepts(value) => {
                     let d = self.diag(
-                        line,
+                        line(),
                         format!("{prefix}.{key}"),
                         format!("expected {}, found {}", kind.expected(), found(value)),
                     );

@@ -3,7 +3,9 @@
 //! directory ([`write`]). The calculations are the domain's ([`crate::domain::reports`]); the
 //! CLI (`systrade report`) and the `report` task both come through here.
 
+mod chart;
 mod market_monitor;
+mod pandl;
 pub mod render;
 mod risk_data;
 mod risk_reports;
@@ -44,6 +46,14 @@ pub const REPORTS: &[ReportSpec] = &[
         options: &["instrument"],
     },
     ReportSpec {
+        name: "pandl",
+        title: "P&L report",
+        about: "Profit and loss in percent of capital over the period (default: the last day): \
+                the account's total, by instrument (every contract held or traded, fills at \
+                their prices), by strategy and by asset class, with the residual.",
+        options: &["instrument", "strategy", "from", "to"],
+    },
+    ReportSpec {
         name: "trade",
         title: "Trade report",
         about: "Broker orders filled in the period (default: the last day): fills, delays, and \
@@ -72,6 +82,14 @@ pub const REPORTS: &[ReportSpec] = &[
         about: "Each instrument's move in percent and in units of its volatility over 1 business \
                 day, 7 days, 1, 3 and 6 months, the year to date and 12 months (or --from/--to).",
         options: &["instrument", "from", "to"],
+    },
+    ReportSpec {
+        name: "account_curve",
+        title: "Account curve report",
+        about: "The cumulative daily P&L of the account in percent of capital, drawn for the \
+                year to date, 12 months, 3, 5, 10 and 99 years (or --from/--to), with each \
+                period's total and deepest drawdown.",
+        options: &["from", "to"],
     },
 ];
 
@@ -211,6 +229,8 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
         "market_monitor" => market_monitor::items(app, opts, now)?,
         "roll" => roll::items(app, &reference, opts, now).await?,
         "trade" => trades::items(app, &reference, opts, now).await?,
+        "pandl" => pandl::items(app, &reference, opts, now).await?,
+        "account_curve" => pandl::account_curve(app, opts, now).await?,
         other => {
             return Err(ReportError::Invalid(format!(
                 "report `{other}` is listed but not built"

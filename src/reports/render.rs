@@ -135,6 +135,9 @@ fn text(r: &Report) -> String {
                 let _ = writeln!(out, "{text}");
             }
             Item::Table(t) => text_table(&mut out, t),
+            Item::Chart(c) => {
+                let _ = writeln!(out, "[chart: {}; in the HTML form]\n", c.title);
+            }
         }
     }
     out
@@ -188,7 +191,8 @@ h2{font-size:1.15em;margin-top:1.6em}p{white-space:pre-wrap;max-width:60em}\
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}\
 caption{text-align:left;font-weight:600;padding:.3em 0}\
 th,td{border:1px solid #ccc;padding:.25em .6em}th{background:#f3f3f3}\
-td.n{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even) td{background:#fafafa}";
+td.n{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even) td{background:#fafafa}\
+figure{margin:.5em 0 1.5em}figcaption{font-weight:600;padding:.3em 0}svg{max-width:100%;height:auto}";
 
 fn html(r: &Report) -> String {
     let mut out = String::new();
@@ -232,6 +236,21 @@ fn html(r: &Report) -> String {
                     out.push_str("</tr>");
                 }
                 out.push_str("</tbody></table>\n");
+            }
+            Item::Chart(c) => {
+                let _ = write!(
+                    out,
+                    "<figure id=\"{}\"><figcaption>{}</figcaption>",
+                    escape(&c.id),
+                    escape(&c.title)
+                );
+                match super::chart::svg(c) {
+                    Ok(svg) => out.push_str(&svg),
+                    Err(e) => {
+                        let _ = write!(out, "<p>(not drawn: {})</p>", escape(&e));
+                    }
+                }
+                out.push_str("</figure>\n");
             }
         }
     }

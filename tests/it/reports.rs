@@ -93,10 +93,12 @@ fn the_list_names_every_report_and_its_options() {
         [
             "costs",
             "roll",
+            "pandl",
             "trade",
             "instrument_risk",
             "min_capital",
-            "market_monitor"
+            "market_monitor",
+            "account_curve"
         ]
     );
     let text = stdout(&at(&h, &["report", "list"]));
@@ -312,13 +314,17 @@ fn report_files_are_written_whole_and_all_goes_on_past_a_failure() {
             "--json",
         ],
     );
-    assert_eq!(v["written"].as_array().unwrap().len(), 6, "{v}");
+    let all = json(&h, &["report", "list", "--json"])["reports"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(v["written"].as_array().unwrap().len(), all, "{v}");
     assert_eq!(v["failed"], serde_json::json!([]));
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 6, "no temporary files: {names:?}");
+    assert_eq!(names.len(), all, "no temporary files: {names:?}");
     assert!(
         names.iter().all(|n| n.ends_with("_2024-06-28.json")),
         "{names:?}"

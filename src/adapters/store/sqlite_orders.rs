@@ -24,6 +24,7 @@ use crate::engine::store::LockHolder;
 mod batch;
 #[path = "sqlite_orders/fills.rs"]
 mod fills;
+mod history;
 
 pub(super) fn db(e: sqlx::Error) -> OrderError {
     OrderError::Database {
@@ -38,7 +39,7 @@ pub(super) fn corrupt(what: &str, detail: impl std::fmt::Display) -> OrderError 
     }
 }
 
-fn parse_ts(s: &str) -> Result<DateTime<Utc>, OrderError> {
+pub(super) fn parse_ts(s: &str) -> Result<DateTime<Utc>, OrderError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| corrupt("timestamp", format!("`{s}`: {e}")))
@@ -55,11 +56,11 @@ where
     r.try_get(column).map_err(db)
 }
 
-fn instrument(s: &str) -> Result<InstrumentCode, OrderError> {
+pub(super) fn instrument(s: &str) -> Result<InstrumentCode, OrderError> {
     InstrumentCode::new(s).map_err(|e| corrupt("instrument code", e))
 }
 
-fn contract(s: &str) -> Result<ContractId, OrderError> {
+pub(super) fn contract(s: &str) -> Result<ContractId, OrderError> {
     ContractId::parse(s).map_err(|e| corrupt("contract id", e))
 }
 
@@ -776,6 +777,13 @@ impl OrderStore for SqliteRunStore {
                 })
             })
             .collect()
+    }
+
+    async fn position_changes(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<PositionChange>, OrderError> {
+        history::position_changes(self.pool(), since).await
     }
 
     async fn contract_positions(&self) -> Result<Vec<ContractPosition>, OrderError> {

@@ -175,6 +175,13 @@ impl OrderStore for Orders<'_> {
         let f = self.inner.contract_positions();
         self.profile.time("orders.contract_positions", f).await
     }
+    async fn position_changes(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PositionChange>, OrderError> {
+        let f = self.inner.position_changes(since);
+        self.profile.time("orders.position_changes", f).await
+    }
     async fn balance_trade(&self, trade: &BalanceTrade) -> Result<OrderId, OrderError> {
         let f = self.inner.balance_trade(trade);
         self.profile.time("orders.balance_trade", f).await

@@ -8,6 +8,7 @@ pub mod costs;
 pub mod instrument_risk;
 pub mod market_monitor;
 pub mod min_capital;
+pub mod pandl;
 pub mod trades;
 
 use serde::Serialize;
@@ -27,9 +28,66 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Item {
-    Heading { text: String },
-    Text { text: String },
+    Heading {
+        text: String,
+    },
+    Text {
+        text: String,
+    },
     Table(Table),
+    /// A figure: what a person would rather look at than read (inline SVG in HTML; the text
+    /// and CSV forms leave it out, its numbers are in the tables).
+    Chart(Chart),
+}
+
+/// A figure's data; the application draws it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Chart {
+    /// A short identifier, as a table's.
+    pub id: String,
+    pub title: String,
+    /// What the values are (the y axis, or the colour scale of a matrix).
+    pub y_label: String,
+    pub plot: Plot,
+}
+
+/// How a chart shows its values. Values that are not finite are gaps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Plot {
+    /// Lines over dates, one per series, all on `dates`.
+    Lines {
+        dates: Vec<chrono::NaiveDate>,
+        series: Vec<Line>,
+    },
+    /// One bar per label.
+    Bars {
+        labels: Vec<String>,
+        #[serde(serialize_with = "finite_or_null_all")]
+        values: Vec<f64>,
+    },
+    /// A square matrix (correlations in -1..1) with the same labels on both axes.
+    Matrix {
+        labels: Vec<String>,
+        values: Vec<Vec<f64>>,
+    },
+}
+
+/// One line of a [`Plot::Lines`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    pub name: String,
+    #[serde(serialize_with = "finite_or_null_all")]
+    pub values: Vec<f64>,
+}
+
+fn finite_or_null_all<S: serde::Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for x in v {
+        seq.serialize_element(&x.is_finite().then_some(*x))?;
+    }
+    seq.end()
 }
 
 /// A table with a title, named columns and typed cells.
