@@ -31,6 +31,9 @@ pub struct App {
     pub orders: Arc<dyn crate::domain::orders::OrderStore>,
     /// The configured broker (`broker.kind`); see [`App::broker`].
     pub broker: Arc<dyn crate::domain::broker::Broker>,
+    /// Runs, their nodes and the workflows' controls (the same SQLite file): what the status
+    /// report reads.
+    pub runs: Arc<dyn crate::engine::store::RunStore>,
 }
 
 impl App {

@@ -229,11 +229,12 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             let (one, four) = (&b["shown"]["one"], &b["shown"]["four"]);
             let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
             outln!(
-                "`backtest --instrument {}` as a process, the others remembered: {:.1} ms, peak memory {} MB (the first call, which runs all and remembers: {:.3}s)",
+                "`backtest --instrument {}` as a process, the others remembered: {:.1} ms, peak memory {} MB (the first call, which runs all and remembers: {:.3}s, {} MB)",
                 one["instrument"].as_str().unwrap_or(""),
                 f(&one["process_seconds"]) * 1000.0,
                 one["peak_rss_mb"],
-                f(&one["first_process_seconds"])
+                f(&one["first_process_seconds"]),
+                one["first_peak_rss_mb"]
             );
             outln!(
                 "four instruments ({}): process {:.1} ms, peak memory {} MB; compute {:.1} ms ({:.0}x pysystemtrade's {:.1} s for four)",
@@ -395,7 +396,7 @@ async fn best_run(
 
 /// The largest peak resident memory of any child process waited for so far, in MB
 /// (`getrusage(RUSAGE_CHILDREN)`; Linux reports KB).
-pub(super) fn children_peak_rss_mb() -> Option<f64> {
+fn children_peak_rss_mb() -> Option<f64> {
     // SAFETY: getrusage only writes into the zeroed struct we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
@@ -416,7 +417,6 @@ async fn bench_backtest(ctx: &Ctx, repeat: usize) -> anyhow::Result<serde_json::
     let strategy = app
         .strategy("chapter15_equal_weights", &reference)
         .map_err(|e| anyhow::anyhow!(e))?;
-    // First: its child processes must be the bench's first for their peak memory.
     let shown = backtest_shown::bench_backtest_shown(&app, &ctx.home.root, repeat)?;
     let exe = std::env::current_exe()?;
     let mut best = f64::MAX;

@@ -336,6 +336,7 @@ impl Ctx {
             controls: self.store.clone(),
             orders: self.store.clone(),
             broker: self.broker(),
+            runs: self.store.clone(),
         })
     }
 

@@ -114,8 +114,8 @@ pub enum Command {
     Broker(broker::BrokerArgs),
     /// Rolls: show an instrument's roll report, change its roll state, roll its prices.
     Roll(roll::RollArgs),
-    /// Reports (costs, roll, trade, instrument risk, minimum capital, market monitor): `list`, one to the
-    /// terminal or a file (text, json, html, csv), or `all --dir DIR`.
+    /// Reports (status, P&L, trades, risk, costs, rolls, account curve and more; `report list`
+    /// names them all): one to the terminal or a file (text, json, html, csv), or `all --dir DIR`.
     Report(report::ReportArgs),
     /// Capital: history, initialise, update from the broker, confirm large changes, deposits and
     /// withdrawals, strategy allocation (a menu without a subcommand).

@@ -10,6 +10,7 @@ pub mod render;
 mod risk_data;
 mod risk_reports;
 pub mod roll;
+mod status;
 mod trades;
 pub mod write;
 
@@ -60,6 +61,14 @@ pub const REPORTS: &[ReportSpec] = &[
                 slippage in price points, in basis points of annual vol and in cash, with sums \
                 per strategy and instrument.",
         options: &["instrument", "strategy", "from", "to"],
+    },
+    ReportSpec {
+        name: "status",
+        title: "Status report",
+        about: "What is late (workflows without a successful run, prices, FX rates and optimal \
+                positions older than three days) and what is in force: workflow controls and \
+                last runs with their nodes, trade and position limits, overrides and locks.",
+        options: &["instrument", "strategy"],
     },
     ReportSpec {
         name: "instrument_risk",
@@ -230,6 +239,7 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
         "roll" => roll::items(app, &reference, opts, now).await?,
         "trade" => trades::items(app, &reference, opts, now).await?,
         "pandl" => pandl::items(app, &reference, opts, now).await?,
+        "status" => status::items(app, opts, now).await?,
         "account_curve" => pandl::account_curve(app, opts, now).await?,
         other => {
             return Err(ReportError::Invalid(format!(

@@ -21,6 +21,7 @@ mod price_tasks;
 mod prices;
 mod reports;
 mod reports_pandl;
+mod reports_status;
 mod roll;
 mod roll_positions;
 mod secrets;

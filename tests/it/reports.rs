@@ -95,6 +95,7 @@ fn the_list_names_every_report_and_its_options() {
             "roll",
             "pandl",
             "trade",
+            "status",
             "instrument_risk",
             "min_capital",
             "market_monitor",

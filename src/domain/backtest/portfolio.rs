@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::config::StrategyConfig;
 use super::daily::{business_days, reindex};
 use super::position::{apply_portfolio, fx_on_days, size_subsystem, PositionStages};
-use super::weights::fitted_weights;
+use super::weights::fitted_step_weights;
 use super::{run_instrument, InstrumentStages};
 use crate::domain::instrument::{InstrumentCode, ReferenceData};
 use crate::domain::parallel::parallel_map;
@@ -76,7 +76,7 @@ pub struct Skipped {
 }
 
 /// What the portfolio stage needs of one instrument: the span of its business days, the first
-/// day its subsystem position exists (its weight is 0 before, see [`fitted_weights`]) and
+/// day its subsystem position exists (its weight is 0 before, see [`fitted_weights`](super::weights::fitted_weights)) and
 /// whether it ever holds a position (one that never does takes no weight). These few numbers
 /// stand for the whole instrument in the instrument weights, so an instrument that is not
 /// shown can be remembered between runs instead of recomputed.
@@ -301,37 +301,42 @@ fn apply_instrument_weights(
     };
     let grid = business_days(first, last);
     let mut present = vec![false; grid.len()];
-    let mut inputs: Vec<Vec<f64>> = Vec::with_capacity(columns.len());
     let mut raw_weights = Vec::with_capacity(columns.len());
+    let mut starts = Vec::with_capacity(columns.len());
     for (_, weight, w) in &columns {
         let from = grid.partition_point(|d| *d < w.first_day);
         let to = grid.partition_point(|d| *d <= w.last_day);
         present[from..to].iter_mut().for_each(|p| *p = true);
         // pysystemtrade gives no weight to an instrument without any non-zero position.
         raw_weights.push(if w.has_position { *weight } else { 0.0 });
-        // The forward-filled subsystem position on the grid: only whether it is NaN (before
-        // the first position) matters to the fitted weights.
-        let starts = w
-            .first_position_day
-            .map_or(grid.len(), |d| grid.partition_point(|g| *g < d));
-        let mut column = vec![f64::NAN; grid.len()];
-        column[starts..].iter_mut().for_each(|v| *v = 1.0);
-        inputs.push(column);
+        // The forward-filled subsystem position on the grid: only where it starts (it is NaN
+        // before its first position) matters to the fitted weights.
+        starts.push(
+            w.first_position_day
+                .map(|d| grid.partition_point(|g| *g < d)),
+        );
     }
-    let slices: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
-    let weights = fitted_weights(
+    let wanted: Vec<usize> = runs
+        .iter()
+        .filter_map(|r| columns.iter().position(|(c, _, _)| *c == r.code))
+        .collect();
+    let weights = fitted_step_weights(
         &raw_weights,
-        &slices,
-        Some(&present),
+        &starts,
+        &present,
         strategy.instrument_weight_smoothing_span,
+        &wanted,
     );
     let idm = strategy.position.idm;
     for r in runs.iter_mut() {
         let Some(k) = columns.iter().position(|(c, _, _)| *c == r.code) else {
             continue;
         };
+        let Some(w) = wanted.iter().position(|&j| j == k) else {
+            continue;
+        };
         let days = &r.stages.days;
-        let weight = reindex(&grid, &weights[k], days);
+        let weight = reindex(&grid, &weights[w], days);
         let idm = vec![idm; days.len()];
         apply_portfolio(
             &mut r.positions,

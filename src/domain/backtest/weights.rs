@@ -64,6 +64,73 @@ pub fn fitted_weights(
     out
 }
 
+/// [`fitted_weights`] of the columns `wanted` only, for inputs that are steps: column k has no
+/// data before grid index `starts[k]` (`None`: never) and data from there on — what an
+/// instrument's forward-filled subsystem position is.
+///
+/// The fixed weights are NaN on the same days (the absent ones) in every column, so the EWMA
+/// is one linear map for all of them and the smoothed row sum equals the EWMA of the row sums:
+/// two EWMAs per wanted column instead of one per column. The row sums of the fixed weights are
+/// the weights of the columns started by each day (all of them before any has started).
+pub fn fitted_step_weights(
+    weights: &[f64],
+    starts: &[Option<usize>],
+    present: &[bool],
+    span: f64,
+    wanted: &[usize],
+) -> Vec<Vec<f64>> {
+    let n = present.len();
+    let k = weights.len().min(starts.len());
+    let first_start = starts[..k].iter().flatten().min().copied();
+    let all_nan = |i: usize| first_start.is_none_or(|s| i < s);
+    let total: f64 = weights[..k].iter().sum();
+    // Row sums: add each column's weight on the day it starts.
+    let mut added = vec![0.0; n + 1];
+    for col in 0..k {
+        if let Some(s) = starts[col] {
+            added[s.min(n)] += weights[col];
+        }
+    }
+    let mut row_sums = Vec::with_capacity(n);
+    let mut started = 0.0;
+    for (i, here) in present.iter().enumerate() {
+        started += added[i];
+        row_sums.push(if !here {
+            f64::NAN
+        } else if all_nan(i) {
+            total
+        } else {
+            started
+        });
+    }
+    let smoothed_sums = ewma_mean(&row_sums, span);
+    wanted
+        .iter()
+        .map(|&col| {
+            let start = starts.get(col).copied().flatten();
+            let w = weights.get(col).copied().unwrap_or(0.0);
+            let fixed: Vec<f64> = present
+                .iter()
+                .enumerate()
+                .map(|(i, here)| {
+                    if !here {
+                        f64::NAN
+                    } else if all_nan(i) || start.is_some_and(|s| i >= s) {
+                        w
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            ewma_mean(&fixed, span)
+                .iter()
+                .zip(&smoothed_sums)
+                .map(|(v, sum)| v * (1.0 / if *sum == 0.0 { 0.0001 } else { *sum }))
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +139,49 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12
+    }
+
+    #[test]
+    fn step_weights_equal_the_general_fit() {
+        // Four columns: from the start, from day 3, from day 7, never; day 5 absent.
+        let n = 12;
+        let starts = [Some(0), Some(3), Some(7), None];
+        let weights = [0.4, 0.3, 0.2, 0.1];
+        let present: Vec<bool> = (0..n).map(|i| i != 5).collect();
+        let columns: Vec<Vec<f64>> = starts
+            .iter()
+            .map(|s| {
+                (0..n)
+                    .map(|i| {
+                        if s.is_some_and(|s| i >= s) {
+                            1.0
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let inputs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+        let general = fitted_weights(&weights, &inputs, Some(&present), 3.0);
+        let steps = fitted_step_weights(&weights, &starts, &present, 3.0, &[0, 1, 2, 3]);
+        for (g, s) in general.iter().zip(&steps) {
+            for (a, b) in g.iter().zip(s) {
+                assert!(
+                    (a.is_nan() && b.is_nan()) || (a - b).abs() < 1e-15,
+                    "{g:?} vs {s:?}"
+                );
+            }
+        }
+        // Before any column starts, every column has its configured weight.
+        let steps = fitted_step_weights(
+            &weights,
+            &[Some(2), Some(4), None, None],
+            &present,
+            3.0,
+            &[0],
+        );
+        assert!((steps[0][0] - 0.4).abs() < 1e-15);
     }
 
     #[test]

@@ -1,0 +1,126 @@
+//! The status report: on a home whose daily run just succeeded nothing is late and what is in
+//! force is listed (an override, a position limit, a lock); five days later the workflow, the
+//! prices, the FX rates and the optimal positions are all late.
+
+use serde_json::Value;
+
+use crate::support::{stderr, stdout, TestHome};
+
+const FRIDAY: &str = "2024-06-28T23:30:00Z";
+
+fn report_at(h: &TestHome, now: &str) -> Value {
+    let out = h
+        .cmd()
+        .env("SYSTRADE_NOW", now)
+        .args(["report", "status", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+/// Table `id`'s rows, or `None` when the report says it has none.
+fn table(v: &Value, id: &str) -> Option<Vec<Vec<Value>>> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "table" && i["id"] == id)
+        .map(|t| {
+            t["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_array().unwrap().clone())
+                .collect()
+        })
+}
+
+fn summary(v: &Value) -> String {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "text")
+        .map(|i| i["text"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn status_lists_what_is_late_and_what_is_in_force() {
+    let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
+    )
+    .unwrap();
+    let out = h
+        .cmd()
+        .env("SYSTRADE_NOW", FRIDAY)
+        .args(["run", "daily"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for args in [
+        &["overrides", "set", "--instrument", "CORN", "reduce-only"][..],
+        &["limits", "set", "--instrument", "SP500", "1"][..],
+    ] {
+        let out = h
+            .cmd()
+            .env("SYSTRADE_NOW", FRIDAY)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+
+    let v = report_at(&h, "2024-06-28T23:50:00Z");
+    let text = summary(&v);
+    assert!(
+        text.contains("0 workflow(s) late, 0 instrument(s) with late prices, 0 late FX rate(s), 0 late optimal position(s)"),
+        "{text}"
+    );
+    assert!(text.contains("1 override(s)"), "{text}");
+    assert!(table(&v, "late_workflows").is_none(), "{v:#}");
+    let workflows = table(&v, "workflows").unwrap();
+    let daily = workflows.iter().find(|r| r[0] == "daily").unwrap();
+    assert_eq!(daily[1], "go");
+    assert_eq!(daily[3], "succeeded");
+    let prices = table(&v, "price_updates").unwrap();
+    let held: Vec<(&str, i64)> = prices
+        .iter()
+        .map(|r| (r[0].as_str().unwrap(), r[3].as_i64().unwrap()))
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(
+        held.iter().any(|(_, n)| *n != 0),
+        "the day's fills are held: {held:?}"
+    );
+    let nodes = table(&v, "nodes").unwrap();
+    assert!(nodes
+        .iter()
+        .any(|r| r[2] == "run_stack_handler" && r[4] == "succeeded"));
+    let limits = table(&v, "position_limits").unwrap();
+    assert_eq!(limits.len(), 1);
+    assert_eq!(limits[0][1], "1");
+    let overrides = table(&v, "overrides").unwrap();
+    assert!(
+        overrides[0][1].as_str().unwrap().contains("reduce"),
+        "{overrides:?}"
+    );
+
+    // Five days later: everything is late.
+    let v = report_at(&h, "2024-07-03T23:50:00Z");
+    let late = table(&v, "late_workflows").expect("the daily workflow is late");
+    assert!(late.iter().any(|r| r[0] == "daily"), "{late:?}");
+    let prices = table(&v, "price_updates").unwrap();
+    assert!(prices.iter().all(|r| r[4] == "LATE"), "{prices:?}");
+    let optimal = table(&v, "optimal_updates").unwrap();
+    assert!(!optimal.is_empty() && optimal.iter().all(|r| r[5] == "LATE"));
+    assert!(
+        summary(&v).contains("2 instrument(s) with late prices"),
+        "{}",
+        summary(&v)
+    );
+}
