@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, Utc};
 
 use super::risk_data::RiskData;
-use super::ReportError;
 use crate::domain::contract::ContractId;
 use crate::domain::instrument::InstrumentCode;
 use crate::domain::ports::{Frequency, PriceStore};
@@ -80,11 +79,7 @@ pub fn volumes(
     (out, skipped)
 }
 
-pub fn items(
-    store: &dyn PriceStore,
-    data: &RiskData,
-    now: DateTime<Utc>,
-) -> Result<Vec<Item>, ReportError> {
+pub fn items(store: &dyn PriceStore, data: &RiskData, now: DateTime<Utc>) -> Vec<Item> {
     let mut items = vec![Item::Text {
         text: format!(
             "Liquidity of each instrument with prices: contracts = the largest average daily \
@@ -134,11 +129,6 @@ pub fn items(
             items.push(Item::Table(t));
         }
     }
-    if !skipped.is_empty() {
-        let lines: Vec<String> = skipped.iter().map(|(c, w)| format!("{c}: {w}")).collect();
-        items.push(Item::Text {
-            text: format!("Left out (no figures):\n{}", lines.join("\n")),
-        });
-    }
-    Ok(items)
+    items.extend(super::risk_reports::left_out(&skipped));
+    items
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::risk_data::RiskData;
+use super::risk_reports::left_out;
 use crate::config::MarketsConfig;
 use crate::domain::ports::PriceStore;
 use crate::domain::reports::costs::{sr_cost, CostParts};
@@ -70,13 +71,6 @@ fn unknown(code: &str) -> MarketFigures {
         annual_risk_per_contract: f64::NAN,
         annual_perc_stdev: f64::NAN,
     }
-}
-
-fn skipped_item(skipped: &[(String, String)]) -> Option<Item> {
-    (!skipped.is_empty()).then(|| {
-        let lines: Vec<String> = skipped.iter().map(|(c, w)| format!("{c}: {w}")).collect();
-        text(format!("Left out (no figures):\n{}", lines.join("\n")))
-    })
 }
 
 fn list(codes: &[String]) -> String {
@@ -190,7 +184,7 @@ pub fn duplicate_markets(
             format!("Suggested changes:\n{}", changes.join("\n"))
         }),
     );
-    items.extend(skipped_item(&skipped));
+    items.extend(left_out(&skipped));
     items
 }
 
@@ -220,7 +214,7 @@ pub fn remove_markets(
         items.push(text(
             "No instrument has prices, so no market can be judged.",
         ));
-        items.extend(skipped_item(&skipped));
+        items.extend(left_out(&skipped));
         return items;
     }
     let markets: Vec<MarketFigures> = figs.values().cloned().collect();
@@ -301,6 +295,6 @@ pub fn remove_markets(
         toml_snippet(&r.recommended),
         toml_snippet(&r.clean_slate)
     )));
-    items.extend(skipped_item(&skipped));
+    items.extend(left_out(&skipped));
     items
 }

@@ -226,21 +226,8 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
     }
     let now = app.clock.now();
     let items = match spec.name {
-        "costs" | "instrument_risk" | "min_capital" => {
-            let data = risk_data::load(
-                app,
-                &reference,
-                opts.instrument.as_ref().map(std::slice::from_ref),
-                now,
-            )
-            .await?;
-            match spec.name {
-                "costs" => risk_reports::costs(&data),
-                "instrument_risk" => risk_reports::instrument_risk(&data),
-                _ => risk_reports::min_capital(&data),
-            }
-        }
-        "liquidity" | "duplicate_markets" | "remove_markets" => {
+        "costs" | "instrument_risk" | "min_capital" | "liquidity" | "duplicate_markets"
+        | "remove_markets" => {
             let data = risk_data::load(
                 app,
                 &reference,
@@ -249,12 +236,16 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
             )
             .await?;
             let store = app.price_store();
+            let markets = &app.config.markets;
             match spec.name {
-                "liquidity" => liquidity::items(store.as_ref(), &data, now)?,
+                "costs" => risk_reports::costs(&data),
+                "instrument_risk" => risk_reports::instrument_risk(&data),
+                "min_capital" => risk_reports::min_capital(&data),
+                "liquidity" => liquidity::items(store.as_ref(), &data, now),
                 "duplicate_markets" => {
-                    markets::duplicate_markets(store.as_ref(), &data, &app.config.markets, now)
+                    markets::duplicate_markets(store.as_ref(), &data, markets, now)
                 }
-                _ => markets::remove_markets(store.as_ref(), &data, &app.config.markets, now),
+                _ => markets::remove_markets(store.as_ref(), &data, markets, now),
             }
         }
         "slippage" => slippage::items(app, &reference, opts, now).await?,
