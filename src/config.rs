@@ -12,6 +12,9 @@ use serde::Serialize;
 use crate::engine::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::engine::duration::parse_duration;
 
+mod markets;
+pub use markets::{DuplicateGroup, MarketsConfig};
+
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -174,6 +177,8 @@ pub struct Config {
     pub broker: BrokerConfig,
     pub strategies: StrategiesConfig,
     pub execution: ExecutionConfig,
+    /// Bad markets and duplicate groups (`[markets]`).
+    pub markets: MarketsConfig,
     /// Every `section.key` with its value and source.
     pub entries: BTreeMap<String, (toml::Value, Source)>,
 }
@@ -710,10 +715,15 @@ impl Config {
                 format!("must be between 1 and 36500, got {keep_days}"),
             );
         }
+        let (markets, problems) = markets::parse(&entries);
+        for (key, msg) in problems {
+            bad(key, msg);
+        }
         if !errs.is_empty() {
             return Err(Diagnostics(errs));
         }
         Ok(Config {
+            markets,
             capital: CapitalConfig {
                 method,
                 max_change,

@@ -4,12 +4,15 @@
 //! CLI (`systrade report`) and the `report` task both come through here.
 
 mod chart;
+mod liquidity;
 mod market_monitor;
+mod markets;
 mod pandl;
 pub mod render;
 mod risk_data;
 mod risk_reports;
 pub mod roll;
+mod slippage;
 mod status;
 mod trades;
 pub mod write;
@@ -30,6 +33,14 @@ pub struct ReportSpec {
 
 /// Every report, in the order `report all` and the daily workflow run them.
 pub const REPORTS: &[ReportSpec] = &[
+    ReportSpec {
+        name: "slippage",
+        title: "Slippage report",
+        about: "Slippage per trade of each instrument traded in the period (default: the last 250 \
+                days) from its fills, against the configured spread cost, and the estimate \
+                that blends them.",
+        options: &["instrument", "from", "to"],
+    },
     ReportSpec {
         name: "costs",
         title: "Costs report",
@@ -71,6 +82,13 @@ pub const REPORTS: &[ReportSpec] = &[
         options: &["instrument", "strategy"],
     },
     ReportSpec {
+        name: "liquidity",
+        title: "Liquidity report",
+        about: "Each instrument's best average daily volume over the last 30 days among its \
+                contracts, in contracts and in millions of annual risk, sorted both ways.",
+        options: &["instrument"],
+    },
+    ReportSpec {
         name: "instrument_risk",
         title: "Instrument risk report",
         about: "Price and percentage volatility, point size in the base currency, notional \
@@ -84,6 +102,20 @@ pub const REPORTS: &[ReportSpec] = &[
         about: "The capital needed to hold four contracts of each instrument at 25% risk with an \
                 instrument weight of 4% and a diversification multiplier of 2.5.",
         options: &["instrument"],
+    },
+    ReportSpec {
+        name: "duplicate_markets",
+        title: "Duplicate markets report",
+        about: "For each group of duplicate markets in [markets], their SR cost, volume and \
+                size, and the best one to trade.",
+        options: &[],
+    },
+    ReportSpec {
+        name: "remove_markets",
+        title: "Remove markets report",
+        about: "Markets too expensive, illiquid or safe to trade: which to add to [markets] \
+                bad_markets, which to take off it, and the list to paste into config.toml.",
+        options: &[],
     },
     ReportSpec {
         name: "market_monitor",
@@ -221,7 +253,8 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
     }
     let now = app.clock.now();
     let items = match spec.name {
-        "costs" | "instrument_risk" | "min_capital" => {
+        "costs" | "instrument_risk" | "min_capital" | "liquidity" | "duplicate_markets"
+        | "remove_markets" => {
             let data = risk_data::load(
                 app,
                 &reference,
@@ -229,12 +262,20 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
                 now,
             )
             .await?;
+            let store = app.price_store();
+            let markets = &app.config.markets;
             match spec.name {
                 "costs" => risk_reports::costs(&data),
                 "instrument_risk" => risk_reports::instrument_risk(&data),
-                _ => risk_reports::min_capital(&data),
+                "min_capital" => risk_reports::min_capital(&data),
+                "liquidity" => liquidity::items(store.as_ref(), &data, now),
+                "duplicate_markets" => {
+                    markets::duplicate_markets(store.as_ref(), &data, markets, now)
+                }
+                _ => markets::remove_markets(store.as_ref(), &data, markets, now),
             }
         }
+        "slippage" => slippage::items(app, &reference, opts, now).await?,
         "market_monitor" => market_monitor::items(app, opts, now)?,
         "roll" => roll::items(app, &reference, opts, now).await?,
         "trade" => trades::items(app, &reference, opts, now).await?,

@@ -14,15 +14,18 @@ fn text(t: impl Into<String>) -> Item {
 }
 
 /// A line naming the instruments left out and why, when there are any.
-fn skipped(data: &RiskData) -> Option<Item> {
-    (!data.skipped.is_empty()).then(|| {
-        let lines: Vec<String> = data
-            .skipped
+pub(super) fn left_out(skipped: &[(String, String)]) -> Option<Item> {
+    (!skipped.is_empty()).then(|| {
+        let lines: Vec<String> = skipped
             .iter()
             .map(|(code, why)| format!("{code}: {why}"))
             .collect();
         text(format!("Left out (no figures):\n{}", lines.join("\n")))
     })
+}
+
+fn skipped(data: &RiskData) -> Option<Item> {
+    left_out(&data.skipped)
 }
 
 fn complete(data: &RiskData) -> impl Iterator<Item = &InstrumentData> {

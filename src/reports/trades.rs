@@ -31,13 +31,14 @@ struct Trade<'a> {
     slip: Slippage,
 }
 
-pub async fn items(
+/// Every broker order filled from `start` to `end` (on the stack or archived; of
+/// `--instrument` and `--strategy` when given), by instrument then id, with its parents' prices.
+pub(super) async fn filled(
     app: &App,
-    reference: &ReferenceData,
     opts: &ReportOptions,
-    now: DateTime<Utc>,
-) -> Result<Vec<Item>, ReportError> {
-    let (start, end) = super::window(opts, now, 1);
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<(BrokerOrder, TradePrices)>, ReportError> {
     let data = |e: crate::domain::orders::OrderError| ReportError::Data(e.to_string());
     let mut brokers = app.orders.broker_orders(false).await.map_err(data)?;
     brokers.extend(app.orders.broker_orders(true).await.map_err(data)?);
@@ -51,8 +52,8 @@ pub async fn items(
             instruments.insert(i.id, i);
         }
     }
-    let mut filled: Vec<&BrokerOrder> = brokers
-        .iter()
+    let mut filled: Vec<BrokerOrder> = brokers
+        .into_iter()
         .filter(|b| b.fill != 0 && b.fill_time.is_some_and(|t| t >= start && t <= end))
         .filter(|b| {
             opts.instrument
@@ -62,18 +63,8 @@ pub async fn items(
         .filter(|b| opts.strategy.as_deref().is_none_or(|s| b.strategy == s))
         .collect();
     filled.sort_by(|a, b| (a.instrument.as_str(), a.id).cmp(&(b.instrument.as_str(), b.id)));
-    let range = format!(
-        "{} to {}",
-        start.format("%Y-%m-%d %H:%M"),
-        end.format("%Y-%m-%d %H:%M UTC")
-    );
-    if filled.is_empty() {
-        return Ok(vec![Item::Text {
-            text: format!("No trades from {range}."),
-        }]);
-    }
-    let trades: Vec<Trade> = filled
-        .iter()
+    Ok(filled
+        .into_iter()
         .map(|b| {
             let parent = contracts.get(&b.parent);
             let grandparent = parent.and_then(|c| instruments.get(&c.parent));
@@ -89,12 +80,40 @@ pub async fn items(
                 submit_time: b.submitted_at,
                 fill_time: b.fill_time,
             };
-            let slip = slippage(&prices);
-            Trade {
-                order: b,
-                prices,
-                slip,
-            }
+            (b, prices)
+        })
+        .collect())
+}
+
+/// The window as the report says it.
+pub(super) fn range_text(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    format!(
+        "{} to {}",
+        start.format("%Y-%m-%d %H:%M"),
+        end.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+pub async fn items(
+    app: &App,
+    reference: &ReferenceData,
+    opts: &ReportOptions,
+    now: DateTime<Utc>,
+) -> Result<Vec<Item>, ReportError> {
+    let (start, end) = super::window(opts, now, 1);
+    let filled = filled(app, opts, start, end).await?;
+    let range = range_text(start, end);
+    if filled.is_empty() {
+        return Ok(vec![Item::Text {
+            text: format!("No trades from {range}."),
+        }]);
+    }
+    let trades: Vec<Trade> = filled
+        .iter()
+        .map(|(b, prices)| Trade {
+            order: b,
+            prices: prices.clone(),
+            slip: slippage(prices),
         })
         .collect();
 

@@ -20,6 +20,7 @@ mod orders_cli;
 mod price_tasks;
 mod prices;
 mod reports;
+mod reports2;
 mod reports_pandl;
 mod reports_status;
 mod roll;

@@ -10,11 +10,11 @@ use crate::support::{stderr, stdout, TestHome};
 
 const FRIDAY: &str = "2024-06-28T23:30:00Z";
 /// When the reports are looked at: after the day's fills.
-const LATER: &str = "2024-06-28T23:45:00Z";
+pub(crate) const LATER: &str = "2024-06-28T23:45:00Z";
 
 /// A home whose daily workflow (the shipped one: the stack handler runs until its orders are
 /// done) ran on Friday for SP500 and CORN (two years of prices).
-fn traded_home() -> TestHome {
+pub(crate) fn traded_home() -> TestHome {
     let h = TestHome::new();
     std::fs::write(
         h.path().join("config.toml"),
@@ -31,7 +31,7 @@ fn traded_home() -> TestHome {
     h
 }
 
-fn at(h: &TestHome, args: &[&str]) -> std::process::Output {
+pub(crate) fn at(h: &TestHome, args: &[&str]) -> std::process::Output {
     h.cmd()
         .env("SYSTRADE_NOW", LATER)
         .args(args)
@@ -39,14 +39,14 @@ fn at(h: &TestHome, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn json(h: &TestHome, args: &[&str]) -> Value {
+pub(crate) fn json(h: &TestHome, args: &[&str]) -> Value {
     let out = at(h, args);
     assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
 }
 
 /// The rows of table `id` as objects keyed by column name.
-fn rows(report: &Value, id: &str) -> Vec<serde_json::Map<String, Value>> {
+pub(crate) fn rows(report: &Value, id: &str) -> Vec<serde_json::Map<String, Value>> {
     let t = report["items"]
         .as_array()
         .unwrap()
@@ -72,7 +72,7 @@ fn rows(report: &Value, id: &str) -> Vec<serde_json::Map<String, Value>> {
         .collect()
 }
 
-fn num(row: &serde_json::Map<String, Value>, col: &str) -> f64 {
+pub(crate) fn num(row: &serde_json::Map<String, Value>, col: &str) -> f64 {
     row[col]
         .as_f64()
         .unwrap_or_else(|| panic!("{col} in {row:?}"))
@@ -91,20 +91,24 @@ fn the_list_names_every_report_and_its_options() {
     assert_eq!(
         names,
         [
+            "slippage",
             "costs",
             "roll",
             "pandl",
             "trade",
             "status",
+            "liquidity",
             "instrument_risk",
             "min_capital",
+            "duplicate_markets",
+            "remove_markets",
             "market_monitor",
             "account_curve"
         ]
     );
     let text = stdout(&at(&h, &["report", "list"]));
     assert!(
-        text.contains("market_monitor   --instrument --from --to"),
+        text.contains("market_monitor     --instrument --from --to"),
         "{text}"
     );
 }
@@ -113,12 +117,19 @@ fn the_list_names_every_report_and_its_options() {
 fn the_daily_run_writes_the_reports_and_their_figures_agree() {
     let h = traded_home();
     for name in [
+        "slippage",
         "costs",
         "roll",
+        "pandl",
         "trade",
+        "status",
+        "liquidity",
         "instrument_risk",
         "min_capital",
+        "duplicate_markets",
+        "remove_markets",
         "market_monitor",
+        "account_curve",
     ] {
         let file = h.path().join(format!("reports/{name}_2024-06-28.html"));
         let html =

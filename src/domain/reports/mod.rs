@@ -5,10 +5,14 @@
 //! JSON, CSV or HTML is the application's (`crate::reports`).
 
 pub mod costs;
+pub mod duplicate_markets;
 pub mod instrument_risk;
+pub mod liquidity;
 pub mod market_monitor;
 pub mod min_capital;
 pub mod pandl;
+pub mod remove_markets;
+pub mod slippage;
 pub mod trades;
 
 use serde::Serialize;
