@@ -8,6 +8,7 @@ mod liquidity;
 mod market_monitor;
 mod markets;
 mod pandl;
+mod reconcile;
 pub mod render;
 mod risk_data;
 mod risk_reports;
@@ -64,6 +65,14 @@ pub const REPORTS: &[ReportSpec] = &[
                 the account's total, by instrument (every contract held or traded, fills at \
                 their prices), by strategy and by asset class, with the residual.",
         options: &["instrument", "strategy", "from", "to"],
+    },
+    ReportSpec {
+        name: "reconcile",
+        title: "Reconcile report",
+        about: "Position breaks — a strategy position outside its buffer, strategy positions \
+                that do not add up to the contract positions, the broker's positions against \
+                the system's — then both sides' positions and the last 24 hours' trades.",
+        options: &["instrument", "strategy"],
     },
     ReportSpec {
         name: "trade",
@@ -281,6 +290,7 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
         "trade" => trades::items(app, &reference, opts, now).await?,
         "pandl" => pandl::items(app, &reference, opts, now).await?,
         "status" => status::items(app, opts, now).await?,
+        "reconcile" => reconcile::items(app, opts, now).await?,
         "account_curve" => pandl::account_curve(app, opts, now).await?,
         other => {
             return Err(ReportError::Invalid(format!(

@@ -22,6 +22,7 @@ mod prices;
 mod reports;
 mod reports2;
 mod reports_pandl;
+mod reports_reconcile;
 mod reports_status;
 mod roll;
 mod roll_positions;

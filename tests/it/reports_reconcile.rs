@@ -1,0 +1,122 @@
+//! The reconcile report: after a clean daily run nothing is broken and both sides show the same
+//! positions and the day's trades; a trade recorded outside the system (a balance trade the
+//! broker never saw) shows as a broker break and, being outside its buffer, an optimal break.
+
+use serde_json::Value;
+
+use crate::support::{stderr, stdout, TestHome};
+
+const FRIDAY: &str = "2024-06-28T23:30:00Z";
+const LATER: &str = "2024-06-28T23:45:00Z";
+
+fn run(h: &TestHome, args: &[&str]) -> std::process::Output {
+    h.cmd()
+        .env("SYSTRADE_NOW", LATER)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn reconcile(h: &TestHome) -> Value {
+    let out = run(h, &["report", "reconcile", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+fn table(v: &Value, id: &str) -> Option<Vec<Vec<Value>>> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "table" && i["id"] == id)
+        .map(|t| {
+            t["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_array().unwrap().clone())
+                .collect()
+        })
+}
+
+fn first_text(v: &Value) -> String {
+    v["items"][0]["text"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn reconcile_shows_no_breaks_after_a_clean_day_and_finds_an_outside_trade() {
+    let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
+    )
+    .unwrap();
+    let out = h
+        .cmd()
+        .env("SYSTRADE_NOW", FRIDAY)
+        .args(["run", "daily"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let v = reconcile(&h);
+    assert_eq!(
+        first_text(&v),
+        "0 optimal break(s), 0 instrument/contract break(s), 0 broker break(s)."
+    );
+    let system = table(&v, "system_positions").unwrap();
+    let broker = table(&v, "broker_positions").unwrap();
+    assert!(!system.is_empty());
+    assert_eq!(system, broker, "the broker holds what the system holds");
+    let fills = table(&v, "system_trades").unwrap();
+    let executions = table(&v, "broker_trades").unwrap();
+    assert!(
+        !fills.is_empty() && !executions.is_empty(),
+        "{fills:?} {executions:?}"
+    );
+    let filled: i64 = fills.iter().map(|r| r[4].as_i64().unwrap().abs()).sum();
+    let executed: i64 = executions
+        .iter()
+        .map(|r| r[3].as_i64().unwrap().abs())
+        .sum();
+    assert_eq!(filled, executed, "the same contracts on both sides");
+
+    // Five SP500 contracts recorded as done elsewhere.
+    let sp500 = system.iter().find(|r| r[0] == "SP500").expect("SP500 held");
+    let contract = sp500[1].as_str().unwrap();
+    let optimal = table(&v, "optimal_vs_actual").unwrap();
+    let strategy = optimal[0][0].as_str().unwrap();
+    let out = run(
+        &h,
+        &[
+            "orders",
+            "balance",
+            "--strategy",
+            strategy,
+            "--instrument",
+            "SP500",
+            "--contract",
+            contract,
+            "--quantity",
+            "5",
+            "--price",
+            "5000",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = reconcile(&h);
+    assert_eq!(
+        first_text(&v),
+        "1 optimal break(s), 0 instrument/contract break(s), 1 broker break(s)."
+    );
+    let external = table(&v, "broker_vs_system").unwrap();
+    assert_eq!(external.len(), 1);
+    assert_eq!(external[0][0], "SP500");
+    assert_eq!(
+        external[0][2].as_i64().unwrap() - external[0][3].as_i64().unwrap(),
+        5
+    );
+    let optimal = table(&v, "optimal_vs_actual").unwrap();
+    let row = optimal.iter().find(|r| r[1] == "SP500").unwrap();
+    assert_eq!(row[6], "BREAK");
+}
