@@ -15,6 +15,7 @@ mod risk_reports;
 pub mod roll;
 mod slippage;
 mod status;
+mod strategy;
 mod trades;
 pub mod write;
 
@@ -81,6 +82,14 @@ pub const REPORTS: &[ReportSpec] = &[
                 slippage in price points, in basis points of annual vol and in cash, with sums \
                 per strategy and instrument.",
         options: &["instrument", "strategy", "from", "to"],
+    },
+    ReportSpec {
+        name: "strategy",
+        title: "Strategy report",
+        about: "Each strategy's latest backtest at its last date: vol target, vol calculation, \
+                subsystem and portfolio positions, the position against its average, buffers \
+                against the position held now, forecast weights and forecasts.",
+        options: &["instrument", "strategy"],
     },
     ReportSpec {
         name: "status",
@@ -291,6 +300,7 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
         "pandl" => pandl::items(app, &reference, opts, now).await?,
         "status" => status::items(app, opts, now).await?,
         "reconcile" => reconcile::items(app, opts, now).await?,
+        "strategy" => strategy::items(app, opts, now).await?,
         "account_curve" => pandl::account_curve(app, opts, now).await?,
         other => {
             return Err(ReportError::Invalid(format!(

@@ -120,3 +120,55 @@ fn reconcile_shows_no_breaks_after_a_clean_day_and_finds_an_outside_trade() {
     let row = optimal.iter().find(|r| r[1] == "SP500").unwrap();
     assert_eq!(row[6], "BREAK");
 }
+
+/// The strategy report after a daily run: every instrument of the strategy's state at its last
+/// date, with the positions consistent with each other (notional = subsystem × weight × IDM).
+#[test]
+fn the_strategy_report_shows_the_latest_backtest_consistently() {
+    let h = TestHome::new();
+    std::fs::write(
+        h.path().join("config.toml"),
+        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
+    )
+    .unwrap();
+    let out = run(&h, &["report", "strategy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("No backtest state stored"),
+        "{}",
+        stdout(&out)
+    );
+    let out = h
+        .cmd()
+        .env("SYSTRADE_NOW", FRIDAY)
+        .args(["run", "daily"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&h, &["report", "strategy", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let portfolio = table(&v, "portfolio_positions").unwrap();
+    assert_eq!(portfolio.len(), 2, "{portfolio:?}");
+    for r in &portfolio {
+        let f = |i: usize| r[i].as_f64().unwrap();
+        // instrument, date, subsystem, weight, idm, notional
+        assert!(
+            (f(2) * f(3) * f(4) - f(5)).abs() <= 1e-9 * f(5).abs().max(1e-9),
+            "{r:?}"
+        );
+    }
+    let buffers = table(&v, "positions_vs_buffers").unwrap();
+    assert!(
+        buffers.iter().all(|r| r[5] == ""),
+        "after the day's trades all are in their buffers: {buffers:?}"
+    );
+    let weights = table(&v, "forecast_weights").unwrap();
+    for r in &weights {
+        let sum: f64 = r[2..].iter().map(|x| x.as_f64().unwrap()).sum();
+        assert!(
+            (sum - 1.0).abs() < 1e-9,
+            "forecast weights sum to one: {r:?}"
+        );
+    }
+}
