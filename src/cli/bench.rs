@@ -229,12 +229,11 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             let (one, four) = (&b["shown"]["one"], &b["shown"]["four"]);
             let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
             outln!(
-                "`backtest --instrument {}` as a process, the others remembered: {:.1} ms, peak memory {} MB (the first call, which runs all and remembers: {:.3}s, {} MB)",
+                "`backtest --instrument {}` as a process, the others remembered: {:.1} ms, peak memory {} MB (the first call, which runs all and remembers: {:.3}s)",
                 one["instrument"].as_str().unwrap_or(""),
                 f(&one["process_seconds"]) * 1000.0,
                 one["peak_rss_mb"],
-                f(&one["first_process_seconds"]),
-                one["first_peak_rss_mb"]
+                f(&one["first_process_seconds"])
             );
             outln!(
                 "four instruments ({}): process {:.1} ms, peak memory {} MB; compute {:.1} ms ({:.0}x pysystemtrade's {:.1} s for four)",
@@ -394,15 +393,6 @@ async fn best_run(
     Ok(best)
 }
 
-/// The largest peak resident memory of any child process waited for so far, in MB
-/// (`getrusage(RUSAGE_CHILDREN)`; Linux reports KB).
-fn children_peak_rss_mb() -> Option<f64> {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    (rc == 0).then(|| usage.ru_maxrss as f64 / 1024.0)
-}
-
 /// The shipped strategy over the imported data: the best of `repeat` end-to-end runs of the
 /// shipped `systems` workflow (capital tasks, then run_systems: read prices, compute, store
 /// optimal positions and the backtest state), each a fresh `systrade run systems` process so
@@ -432,7 +422,16 @@ async fn bench_backtest(ctx: &Ctx, repeat: usize) -> anyhow::Result<serde_json::
         anyhow::ensure!(status.success(), "`systrade run systems` failed ({status})");
         best = best.min(secs);
     }
-    let peak = children_peak_rss_mb();
+    let peak = backtest_shown::peak_rss_mb(
+        &exe,
+        &[
+            "--home".as_ref(),
+            ctx.home.root.as_os_str(),
+            "-q".as_ref(),
+            "run".as_ref(),
+            "systems".as_ref(),
+        ],
+    );
     let store = app.price_store();
     let mut compute = f64::MAX;
     let mut instruments = 0;
@@ -448,7 +447,7 @@ async fn bench_backtest(ctx: &Ctx, repeat: usize) -> anyhow::Result<serde_json::
         "instruments": instruments,
         "end_to_end_seconds": best,
         "compute_seconds": compute,
-        "peak_rss_mb": peak.map(|p| p.round()),
+        "peak_rss_mb": peak,
         "pysystemtrade_seconds": PYSYSTEMTRADE_BACKTEST_SECONDS,
         "shown": shown,
     }))
