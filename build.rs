@@ -3,7 +3,8 @@
 //! (`SYSTRADE_TEST_DATA`, else `../shared/data/pysystemtrade` next to the crate) or when
 //! `CI=true` (where missing data must fail, not be skipped). Tests that need the shared data
 //! carry `#[cfg_attr(not(shared_data), ignore = "...")]`: on a clone without it they show as
-//! ignored, never as `ok`. The same for the ib_async client test and `cfg(ib_async)`.
+//! ignored, never as `ok`. The same for the ib_async client test and `cfg(ib_async)`, and for the
+//! browser test of the HTML reports and `cfg(chromium)`.
 
 use std::path::PathBuf;
 
@@ -44,5 +45,17 @@ fn main() {
     }
     if python.exists() || ci {
         println!("cargo:rustc-cfg=ib_async");
+    }
+    // The HTML reports' browser test needs Chromium (`scripts/install-chromium.sh`).
+    println!("cargo:rustc-check-cfg=cfg(chromium)");
+    println!("cargo:rerun-if-env-changed=SYSTRADE_CHROMIUM");
+    let chromium = std::env::var_os("SYSTRADE_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if chromium.exists() {
+        println!("cargo:rerun-if-changed={}", chromium.display());
+    }
+    if chromium.exists() || ci {
+        println!("cargo:rustc-cfg=chromium");
     }
 }

@@ -126,7 +126,7 @@ fn bars(root: &Area<'_>, chart: &Chart, labels: &[String], values: &[f64]) -> Re
         .margin(12)
         .x_label_area_size(if rotate { 90 } else { 32 })
         .y_label_area_size(64)
-        .build_cartesian_2d((0..n).into_segmented(), lo..hi)
+        .build_cartesian_2d((0..n - 1).into_segmented(), lo..hi)
         .map_err(|e| e.to_string())?;
     let label_style = if rotate {
         TextStyle::from(("sans-serif", 11).into_font()).transform(FontTransform::Rotate90)

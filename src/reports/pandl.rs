@@ -97,12 +97,7 @@ pub async fn items(
         }]);
     }
     let capital = Steps(history.iter().map(|e| (e.at, e.actual)).collect());
-    let daily = daily_percent(&history);
-    let total: f64 = daily
-        .iter()
-        .filter(|(d, v)| v.is_finite() && in_window(*d, start, end))
-        .map(|(_, v)| v)
-        .sum();
+    let total = account_pnl(&history, start, end);
 
     let changes = app.orders.position_changes(start).await.map_err(data)?;
     let store = app.price_store();
@@ -294,9 +289,14 @@ pub async fn items(
     Ok(items)
 }
 
-fn in_window(d: NaiveDate, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
-    d > start.date_naive() && d <= end.date_naive()
-        || (d == start.date_naive() && start.date_naive() == end.date_naive())
+/// The account's P&L over `(start, end]` in percent: each capital entry in the window adds its
+/// change of accumulated P&L over its capital at risk, as the instruments' P&L is counted.
+fn account_pnl(history: &[CapitalEntry], start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
+    history
+        .windows(2)
+        .filter(|w| w[1].at > start && w[1].at <= end && w[1].actual != 0.0)
+        .map(|w| (w[1].accumulated - w[0].accumulated) / w[1].actual * 100.0)
+        .sum()
 }
 
 /// The account's daily P&L in percent of the capital at risk.
