@@ -12,6 +12,9 @@ use serde::Serialize;
 use crate::engine::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::engine::duration::parse_duration;
 
+mod email;
+pub use email::{EmailConfig, EmailSecurity};
+
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -174,6 +177,8 @@ pub struct Config {
     pub broker: BrokerConfig,
     pub strategies: StrategiesConfig,
     pub execution: ExecutionConfig,
+    /// `[email]`; `None` when `email.server` is empty (no e-mail).
+    pub email: Option<EmailConfig>,
     /// Every `section.key` with its value and source.
     pub entries: BTreeMap<String, (toml::Value, Source)>,
 }
@@ -710,10 +715,17 @@ impl Config {
                 format!("must be between 1 and 36500, got {keep_days}"),
             );
         }
+        let email = email::from_entries(&entries).unwrap_or_else(|problems| {
+            for (key, msg) in problems {
+                bad(&key, msg);
+            }
+            None
+        });
         if !errs.is_empty() {
             return Err(Diagnostics(errs));
         }
         Ok(Config {
+            email,
             capital: CapitalConfig {
                 method,
                 max_change,
@@ -815,7 +827,7 @@ pub fn env_name(key: &str) -> String {
 mod tests {
     use super::*;
 
-    fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Diagnostics> {
+    pub(super) fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Diagnostics> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         if let Some(text) = file {

@@ -64,6 +64,8 @@ pub fn load_config(home: &Home) -> anyhow::Result<Config> {
             .filter(|(key, _)| crate::config::is_secret(key))
             .filter_map(|(_, (value, _))| value.as_str().map(str::to_string)),
     );
+    // The e-mail password may come from `email.password_file`: its content is the secret.
+    crate::engine::secrets::register(config.email.iter().filter_map(|e| e.password.clone()));
     Ok(config)
 }
 
