@@ -14,6 +14,9 @@ use crate::engine::plan::{build_plan, Plan};
 use crate::engine::spec::parse_workflow_partial;
 use crate::home::Home;
 
+mod alerting;
+pub use alerting::{run_alerts, AlertLogLayer};
+
 /// What every task can reach.
 pub struct App {
     pub home: Home,
@@ -31,6 +34,10 @@ pub struct App {
     pub orders: Arc<dyn crate::domain::orders::OrderStore>,
     /// The configured broker (`broker.kind`); see [`App::broker`].
     pub broker: Arc<dyn crate::domain::broker::Broker>,
+    /// Alerts and the e-mail de-duplication state (the same SQLite file).
+    pub alerts: Arc<dyn crate::domain::alerts::AlertStore>,
+    /// Where e-mail goes (`[email]`); `None` when e-mail is off.
+    pub mailer: Option<Arc<dyn crate::domain::alerts::Mailer>>,
 }
 
 impl App {

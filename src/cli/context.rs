@@ -99,6 +99,10 @@ pub fn init_logging(opts: &GlobalOpts, config_level: &str, logs: &LogBuffer) {
     let _ = tracing_subscriber::registry()
         .with(terminal)
         .with(store)
+        .with(
+            crate::app::AlertLogLayer
+                .with_filter(Targets::new().with_target("systrade::alert", Level::TRACE)),
+        )
         .try_init();
 }
 
@@ -338,6 +342,16 @@ impl Ctx {
             controls: self.store.clone(),
             orders: self.store.clone(),
             broker: self.broker(),
+            alerts: self.store.clone(),
+            mailer: self.mailer(),
+        })
+    }
+
+    /// The configured mailer (`[email]`), `None` when e-mail is off.
+    pub fn mailer(&self) -> Option<Arc<dyn crate::domain::alerts::Mailer>> {
+        self.config.email.clone().map(|e| {
+            Arc::new(crate::adapters::smtp::SmtpMailer::new(e))
+                as Arc<dyn crate::domain::alerts::Mailer>
         })
     }
 

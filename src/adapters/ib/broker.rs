@@ -147,6 +147,7 @@ impl IbBroker {
             tracing::error!(
                 target: "systrade::alert",
                 severity = "critical",
+                kind = "ib_disconnected",
                 address = %self.address(),
                 down_since = %since,
                 seconds = down_for.as_secs_f64(),

@@ -1,0 +1,233 @@
+//! Raising alerts from the application: the [`App`]'s alert service (the store and the
+//! configured mailer, with the app clock), the alerts a finished run raises (a node failed
+//! after its last retry, a run that failed or crashed), and the forwarding of log events with
+//! tracing target `systrade::alert` ([`AlertLogLayer`]) to the alert service.
+
+use std::sync::Mutex;
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::Layer;
+
+use super::App;
+use crate::domain::alerts::{
+    AlertContext, AlertError, AlertService, Message, NewAlert, Raised, Severity,
+};
+use crate::engine::executor::RunSummary;
+use crate::engine::store::{NodeState, RunStatus, RunStore};
+
+impl App {
+    /// The alert service on this home's store and the configured mailer.
+    pub fn alert_service(&self) -> AlertService {
+        AlertService {
+            store: self.alerts.clone(),
+            mailer: self.mailer.clone(),
+        }
+    }
+
+    /// Records `alert` (secrets masked) at the clock's now and e-mails it (see
+    /// `domain::alerts`). A mail failure is logged and the alert kept; only a store failure is
+    /// an error.
+    pub async fn raise(&self, mut alert: NewAlert) -> Result<Raised, AlertError> {
+        alert.subject = crate::engine::secrets::mask_owned(alert.subject);
+        alert.body = crate::engine::secrets::mask_owned(alert.body);
+        let raised = self
+            .alert_service()
+            .raise(self.clock.now(), alert.clone())
+            .await?;
+        match &raised.error {
+            Some(e) => tracing::warn!(
+                target: "systrade::email",
+                alert = raised.id,
+                "alert {} ({}) could not be e-mailed and is kept: {e}",
+                raised.id,
+                alert.subject
+            ),
+            None => tracing::info!(
+                target: "systrade::email",
+                alert = raised.id,
+                state = raised.state.as_str(),
+                "alert {}: {}",
+                raised.id,
+                alert.subject
+            ),
+        }
+        Ok(raised)
+    }
+
+    /// Sends `message` now (reports and test messages: never de-duplicated); the kept alerts
+    /// follow it. Returns the ids of the kept alerts that went with it.
+    pub async fn send_now(&self, message: &Message) -> Result<Vec<i64>, AlertError> {
+        self.alert_service()
+            .send_now(self.clock.now(), message)
+            .await
+    }
+
+    /// Raises the alerts of log events with target `systrade::alert` seen so far.
+    pub async fn forward_logged_alerts(&self) {
+        let pending: Vec<NewAlert> = match LOGGED.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => return,
+        };
+        for alert in pending {
+            if let Err(e) = self.raise(alert).await {
+                tracing::error!(target: "systrade::email", "cannot record an alert: {e}");
+            }
+        }
+    }
+}
+
+/// The critical alerts of a finished run: each node that failed after its last retry or
+/// crashed, the run itself when it failed without a failed node (or crashed), and each earlier
+/// run found crashed when it started.
+pub async fn run_alerts(runs: &dyn RunStore, summary: &RunSummary) -> Vec<NewAlert> {
+    let mut out = Vec::new();
+    let context = |node: Option<&str>| AlertContext {
+        instrument: None,
+        run_id: Some(summary.run_id),
+        node: node.map(str::to_string),
+    };
+    let nodes = runs.run_nodes(summary.run_id).await.unwrap_or_default();
+    let failed: Vec<_> = nodes
+        .iter()
+        .filter(|n| matches!(n.state, NodeState::Failed | NodeState::Crashed))
+        .collect();
+    for n in &failed {
+        out.push(NewAlert {
+            severity: Severity::Critical,
+            kind: "node_failed".into(),
+            subject: format!(
+                "{}: node {} {} (run {})",
+                summary.workflow, n.node_id, n.state, summary.run_id
+            ),
+            body: format!(
+                "Node `{}` (task {}) of workflow `{}` {} after {} attempt(s) in run {}.\n\nerror: {}\n\n\
+                 details: `systrade show {}`; re-run what did not succeed: `systrade rerun {}`",
+                n.node_id,
+                n.task,
+                summary.workflow,
+                n.state,
+                n.attempts,
+                summary.run_id,
+                n.error.as_deref().unwrap_or("(none recorded)"),
+                summary.run_id,
+                summary.run_id
+            ),
+            context: context(Some(&n.node_id)),
+        });
+    }
+    let run_failed = matches!(summary.status, RunStatus::Failed | RunStatus::Crashed);
+    if run_failed && failed.is_empty() {
+        out.push(NewAlert {
+            severity: Severity::Critical,
+            kind: "run_failed".into(),
+            subject: format!(
+                "{}: run {} {}",
+                summary.workflow, summary.run_id, summary.status
+            ),
+            body: format!(
+                "Run {} of workflow `{}` {}: {}\n\ndetails: `systrade show {}`",
+                summary.run_id,
+                summary.workflow,
+                summary.status,
+                summary.message.as_deref().unwrap_or("no message"),
+                summary.run_id
+            ),
+            context: context(None),
+        });
+    }
+    for crashed in &summary.crashed_runs_recovered {
+        out.push(NewAlert {
+            severity: Severity::Critical,
+            kind: "run_crashed".into(),
+            subject: format!("{}: run {crashed} crashed", summary.workflow),
+            body: format!(
+                "Run {crashed} of workflow `{}` was found crashed (its runner is gone) when run {} \
+                 started; it was marked crashed and its lock released.\n\ndetails: `systrade show {crashed}`",
+                summary.workflow, summary.run_id
+            ),
+            context: AlertContext {
+                run_id: Some(*crashed),
+                ..AlertContext::default()
+            },
+        });
+    }
+    out
+}
+
+/// Alerts logged with target `systrade::alert`, waiting for [`App::forward_logged_alerts`].
+static LOGGED: Mutex<Vec<NewAlert>> = Mutex::new(Vec::new());
+
+/// A tracing layer that turns each event with target `systrade::alert` into an alert (fields:
+/// `severity` = info|warning|critical, default critical; optional `kind`, `instrument`,
+/// `run_id`, `node`; the message is subject and body).
+pub struct AlertLogLayer;
+
+#[derive(Default)]
+struct AlertFields {
+    message: String,
+    severity: Option<String>,
+    kind: Option<String>,
+    context: AlertContext,
+    rest: Vec<String>,
+}
+
+impl AlertFields {
+    fn set(&mut self, name: &str, value: String) {
+        match name {
+            "message" => self.message = value,
+            "severity" => self.severity = Some(value),
+            "kind" => self.kind = Some(value),
+            "instrument" => self.context.instrument = Some(value),
+            "node" | "node_id" => self.context.node = Some(value),
+            "run_id" => self.context.run_id = value.parse().ok(),
+            _ => self.rest.push(format!("{name}: {value}")),
+        }
+    }
+}
+
+impl Visit for AlertFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set(field.name(), value.to_string());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.set(field.name(), format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for AlertLogLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != "systrade::alert" {
+            return;
+        }
+        let mut f = AlertFields::default();
+        event.record(&mut f);
+        let severity = f
+            .severity
+            .as_deref()
+            .and_then(Severity::parse)
+            .unwrap_or(Severity::Critical);
+        let subject = f
+            .message
+            .trim_start_matches("CRITICAL: ")
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let mut body = f.message.clone();
+        if !f.rest.is_empty() {
+            body.push_str("\n\n");
+            body.push_str(&f.rest.join("\n"));
+        }
+        let alert = NewAlert {
+            severity,
+            kind: f.kind.unwrap_or_else(|| "logged".into()),
+            subject,
+            body,
+            context: f.context,
+        };
+        if let Ok(mut q) = LOGGED.lock() {
+            q.push(alert);
+        }
+    }
+}
