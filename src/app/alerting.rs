@@ -63,6 +63,74 @@ impl App {
             .await
     }
 
+    /// E-mails `report`: its HTML form as the body (and attached as a file, which opens with
+    /// its plots in a browser), its text form for plain-text readers. Never de-duplicated. A
+    /// failed send keeps the report as an alert (kind `report_not_sent`, the text form as its
+    /// body), sent with the next message that goes; the caller goes on either way.
+    pub async fn email_report(
+        &self,
+        report: &crate::domain::reports::Report,
+    ) -> Result<EmailedReport, AlertError> {
+        use crate::reports::render::{render, Format};
+        let text = render(report, Format::Text);
+        let html = render(report, Format::Html);
+        let now = self.clock.now();
+        let subject = format!("{} ({})", report.title, now.format("%Y-%m-%d"));
+        let message = Message {
+            subject: subject.clone(),
+            text: text.clone(),
+            html: Some(html.clone()),
+            attachments: vec![crate::domain::alerts::Attachment {
+                filename: format!("{}_{}.html", report.name, now.format("%Y-%m-%d")),
+                content_type: "text/html; charset=utf-8".into(),
+                bytes: html.into_bytes(),
+            }],
+        };
+        match self.send_now(&message).await {
+            Ok(flushed) => Ok(EmailedReport {
+                sent: true,
+                error: None,
+                kept_alert: None,
+                kept_alerts_sent: flushed,
+            }),
+            Err(AlertError::Mail(e)) => {
+                let alert = NewAlert {
+                    severity: Severity::Warning,
+                    kind: "report_not_sent".into(),
+                    subject,
+                    body: text,
+                    context: AlertContext::default(),
+                };
+                let id = self
+                    .alerts
+                    .insert(now, &alert, crate::domain::alerts::SendState::Kept)
+                    .await?;
+                let detail = e.to_string();
+                self.alerts
+                    .set_state(
+                        &[id],
+                        crate::domain::alerts::SendState::Kept,
+                        None,
+                        Some(&detail),
+                    )
+                    .await?;
+                tracing::warn!(
+                    target: "systrade::email",
+                    alert = id,
+                    "{} could not be e-mailed and is kept as alert {id}: {detail}",
+                    report.title
+                );
+                Ok(EmailedReport {
+                    sent: false,
+                    error: Some(detail),
+                    kept_alert: Some(id),
+                    kept_alerts_sent: Vec::new(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Raises the alerts of log events with target `systrade::alert` seen so far.
     pub async fn forward_logged_alerts(&self) {
         let pending: Vec<NewAlert> = match LOGGED.lock() {
@@ -75,6 +143,17 @@ impl App {
             }
         }
     }
+}
+
+/// What happened to an e-mailed report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EmailedReport {
+    pub sent: bool,
+    pub error: Option<String>,
+    /// The alert that keeps it when it was not sent.
+    pub kept_alert: Option<i64>,
+    /// Kept alerts that went after it.
+    pub kept_alerts_sent: Vec<i64>,
 }
 
 /// The critical alerts of a finished run: each node that failed after its last retry or
