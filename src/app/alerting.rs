@@ -310,3 +310,41 @@ impl<S: tracing::Subscriber> Layer<S> for AlertLogLayer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[test]
+    fn alert_log_events_are_queued_as_alerts_and_others_are_not() {
+        let subscriber = tracing_subscriber::registry().with(AlertLogLayer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!("an ordinary error");
+            tracing::error!(
+                target: "systrade::alert",
+                severity = "critical",
+                kind = "ib_disconnected",
+                address = "127.0.0.1:4002",
+                "CRITICAL: the IB connection has been down for 301 s\nmore"
+            );
+            tracing::warn!(target: "systrade::alert", severity = "warning", instrument = "SP500", "a spike");
+        });
+        let queued: Vec<NewAlert> = std::mem::take(&mut *LOGGED.lock().unwrap());
+        assert_eq!(queued.len(), 2, "{queued:?}");
+        let a = &queued[0];
+        assert_eq!(
+            (a.severity, a.kind.as_str(), a.subject.as_str()),
+            (
+                Severity::Critical,
+                "ib_disconnected",
+                "the IB connection has been down for 301 s"
+            )
+        );
+        assert!(a.body.contains("more") && a.body.contains("address: 127.0.0.1:4002"));
+        assert_eq!(queued[1].severity, Severity::Warning);
+        assert_eq!(queued[1].context.instrument.as_deref(), Some("SP500"));
+        assert_eq!(queued[1].kind, "logged");
+    }
+}

@@ -55,8 +55,13 @@ pub async fn execute(
     let forwarder = tokio::spawn({
         let app = app.clone();
         async move {
-            loop {
+            for tick in 1u64.. {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // A broker connection in use is checked even while no node calls it, so an
+                // outage past broker.ib_disconnect_alert_seconds raises its alert.
+                if tick % 5 == 0 {
+                    app.broker.keep_alive().await;
+                }
                 app.forward_logged_alerts().await;
             }
         }

@@ -586,6 +586,18 @@ impl Broker for IbBroker {
         "ib"
     }
 
+    async fn keep_alive(&self) {
+        let used = {
+            let health = lock(&self.health);
+            health.last_ok.is_some() || health.down_since.is_some()
+        };
+        if used {
+            if let Err(e) = self.client().await {
+                tracing::warn!(error = %e, "IB watchdog: still disconnected");
+            }
+        }
+    }
+
     async fn close(&self) {
         self.shutdown().await;
     }
