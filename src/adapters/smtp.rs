@@ -66,6 +66,11 @@ fn classify(e: &lettre::transport::smtp::Error) -> MailFailure {
         MailFailure::Server
     } else if text.contains("tls") || text.contains("certificate") {
         MailFailure::Tls
+    } else if text.contains("lookup")
+        || text.contains("resolve")
+        || text.contains("name or service not known")
+    {
+        MailFailure::Dns
     } else {
         MailFailure::Connect
     }

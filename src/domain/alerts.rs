@@ -191,7 +191,9 @@ pub struct Message {
 pub enum MailFailure {
     /// Building the message (a bad address or attachment type).
     Message,
-    /// Resolving or connecting to the server.
+    /// The server's name did not resolve.
+    Dns,
+    /// Connecting to the server.
     Connect,
     Tls,
     Auth,

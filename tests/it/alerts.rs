@@ -73,6 +73,67 @@ fn without_email_a_failed_node_is_recorded_and_acknowledged() {
 }
 
 #[test]
+fn an_ib_gateway_that_goes_away_during_a_run_raises_the_disconnect_alert() {
+    use std::time::{Duration, Instant};
+    let h = TestHome::new();
+    let (mut fake, port) = super::broker_ib::start_fake(&h);
+    h.workflow(
+        "watch",
+        "[workflow]\nname = \"watch\"\n[[node]]\nid = \"capital\"\ntask = \"update_total_capital\"\n\
+         [[node]]\nid = \"wait\"\ntask = \"sleep\"\nafter = [\"capital\"]\nparams = { duration = \"12s\" }\n",
+    );
+    let mut cmd = std::process::Command::new(bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SYSTRADE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let run = cmd
+        .arg("--home")
+        .arg(h.path())
+        .env("SYSTRADE_BROKER__KIND", "ib")
+        .env("SYSTRADE_BROKER__IB_PORT", port.to_string())
+        .env("SYSTRADE_BROKER__IB_DISCONNECT_ALERT_SECONDS", "0.5")
+        .env("SYSTRADE_BROKER__IB_CONNECT_TIMEOUT_SECONDS", "1")
+        .args(["run", "watch", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the capital node has used the connection, the gateway goes away.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let show = stdout(&h.run(&["show", "1", "--json"]));
+        let capital_done = serde_json::from_str::<Value>(&show).is_ok_and(|v| {
+            v["nodes"].as_array().is_some_and(|nodes| {
+                nodes
+                    .iter()
+                    .any(|n| n["node_id"] == "capital" && n["state"] == "succeeded")
+            })
+        });
+        if capital_done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{show}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = fake.kill();
+    let _ = fake.wait();
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&[], &out));
+    let list = alerts(&h, false);
+    let ib = list.iter().find(|a| a["kind"] == "ib_disconnected");
+    assert!(
+        ib.is_some_and(|a| a["severity"] == "critical"
+            && a["subject"]
+                .as_str()
+                .unwrap()
+                .contains("IB connection has been down")),
+        "{list:?}"
+    );
+}
+
+#[test]
 #[cfg_attr(
     not(aiosmtpd),
     ignore = "needs aiosmtpd: run scripts/install-aiosmtpd.sh"
