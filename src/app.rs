@@ -131,6 +131,14 @@ impl App {
     }
 }
 
+/// The configured mailer (`[email]`): SMTP through `adapters::smtp`; `None` when e-mail is off.
+pub fn mailer(config: &Config) -> Option<Arc<dyn crate::domain::alerts::Mailer>> {
+    config.email.clone().map(|e| {
+        Arc::new(crate::adapters::smtp::SmtpMailer::new(e))
+            as Arc<dyn crate::domain::alerts::Mailer>
+    })
+}
+
 /// A strategy file, read and validated.
 pub struct LoadedStrategy {
     /// Where it came from (a path, or `shipped:config/strategies/NAME.toml`).

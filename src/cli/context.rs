@@ -349,10 +349,7 @@ impl Ctx {
 
     /// The configured mailer (`[email]`), `None` when e-mail is off.
     pub fn mailer(&self) -> Option<Arc<dyn crate::domain::alerts::Mailer>> {
-        self.config.email.clone().map(|e| {
-            Arc::new(crate::adapters::smtp::SmtpMailer::new(e))
-                as Arc<dyn crate::domain::alerts::Mailer>
-        })
+        crate::app::mailer(&self.config)
     }
 
     pub fn env(&self) -> Arc<EngineEnv> {

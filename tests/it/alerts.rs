@@ -248,3 +248,32 @@ fn a_mail_server_down_keeps_alerts_until_the_next_send() {
     assert!(got[1].raw.contains("prices are stale"));
     assert!(alerts(&h, false).iter().all(|a| a["state"] == "sent"));
 }
+
+#[test]
+fn the_email_password_is_masked_and_a_down_server_never_fails_the_node() {
+    let h = TestHome::new();
+    configure(&h, free_port(), "none", false, None);
+    h.workflow("notice", NOTICE);
+    let secret = "pw-from-the-env-1234";
+    let run = |args: &[&str]| {
+        h.cmd()
+            .args(args)
+            .env("SYSTRADE_EMAIL__USERNAME", "trader")
+            .env("SYSTRADE_EMAIL__PASSWORD", secret)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["run", "notice"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&[], &out));
+    let shown = run(&["config", "show"]);
+    let listed = run(&["alerts", "--all", "--json"]);
+    for o in [&out, &shown, &listed] {
+        assert!(!(stdout(o) + &stderr(o)).contains(secret));
+    }
+    assert!(
+        stdout(&shown).contains("email.password"),
+        "{}",
+        stdout(&shown)
+    );
+    assert!(stdout(&listed).contains("\"kept\""), "{}", stdout(&listed));
+}

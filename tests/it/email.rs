@@ -422,3 +422,28 @@ fn a_report_goes_as_html_with_its_text_and_an_attachment() {
     // The terminal output is still the report.
     assert!(!text.is_empty());
 }
+
+#[test]
+#[cfg_attr(
+    not(aiosmtpd),
+    ignore = "needs aiosmtpd: run scripts/install-aiosmtpd.sh"
+)]
+fn a_report_node_with_email_sends_its_report() {
+    let server = SmtpServer::start(ServerOptions::default());
+    let h = TestHome::new();
+    configure(&h, server.port, "none", false, None);
+    h.workflow(
+        "evening",
+        "[workflow]\nname = \"evening\"\n[[node]]\nid = \"roll_report\"\ntask = \"report\"\n\
+         params = { report = \"roll\", email = true }\n",
+    );
+    let v = json_of(&h, &["run", "evening", "--json"]);
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let got = server.wait_for(1);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].raw.contains("Content-Type: text/html"));
+    let show = json_of(&h, &["show", "1", "--json"]);
+    let node = &show["nodes"][0];
+    assert_eq!(node["output"]["emailed"]["sent"], true, "{show}");
+    assert!(std::path::Path::new(node["output"]["path"].as_str().unwrap()).exists());
+}
