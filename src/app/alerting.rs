@@ -5,7 +5,6 @@
 
 use std::sync::Mutex;
 
-use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::Layer;
 
@@ -238,72 +237,64 @@ pub async fn run_alerts(runs: &dyn RunStore, summary: &RunSummary) -> Vec<NewAle
 static LOGGED: Mutex<Vec<NewAlert>> = Mutex::new(Vec::new());
 
 /// A tracing layer that turns each event with target `systrade::alert` into an alert (fields:
-/// `severity` = info|warning|critical, default critical; optional `kind`, `instrument`,
-/// `run_id`, `node`; the message is subject and body).
+/// `severity` = info|warning|critical, default critical; optional `kind`, `instrument`; the
+/// first line of the message is the subject, the message and the other fields the body; the
+/// run and node come from the enclosing spans, as the run store's log layer finds them).
 pub struct AlertLogLayer;
 
-#[derive(Default)]
-struct AlertFields {
-    message: String,
-    severity: Option<String>,
-    kind: Option<String>,
-    context: AlertContext,
-    rest: Vec<String>,
-}
-
-impl AlertFields {
-    fn set(&mut self, name: &str, value: String) {
-        match name {
-            "message" => self.message = value,
-            "severity" => self.severity = Some(value),
-            "kind" => self.kind = Some(value),
-            "instrument" => self.context.instrument = Some(value),
-            "node" | "node_id" => self.context.node = Some(value),
-            "run_id" => self.context.run_id = value.parse().ok(),
-            _ => self.rest.push(format!("{name}: {value}")),
-        }
-    }
-}
-
-impl Visit for AlertFields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.set(field.name(), value.to_string());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.set(field.name(), format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for AlertLogLayer {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+impl<S> Layer<S> for AlertLogLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
         if event.metadata().target() != "systrade::alert" {
             return;
         }
-        let mut f = AlertFields::default();
-        event.record(&mut f);
-        let severity = f
-            .severity
+        let e = crate::engine::logsink::capture(event, &ctx);
+        let mut fields = match e.fields {
+            Some(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let mut take = |key: &str| {
+            fields.remove(key).map(|v| match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+        };
+        let severity = take("severity")
             .as_deref()
             .and_then(Severity::parse)
             .unwrap_or(Severity::Critical);
-        let subject = f
+        let kind = take("kind").unwrap_or_else(|| "logged".into());
+        let instrument = take("instrument");
+        let subject = e
             .message
             .trim_start_matches("CRITICAL: ")
             .lines()
             .next()
             .unwrap_or_default()
             .to_string();
-        let mut body = f.message.clone();
-        if !f.rest.is_empty() {
-            body.push_str("\n\n");
-            body.push_str(&f.rest.join("\n"));
+        let mut body = e.message.clone();
+        if !fields.is_empty() {
+            body.push_str("\n");
+            for (k, v) in &fields {
+                let v = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                body.push_str(&format!("\n{k}: {v}"));
+            }
         }
         let alert = NewAlert {
             severity,
-            kind: f.kind.unwrap_or_else(|| "logged".into()),
+            kind,
             subject,
             body,
-            context: f.context,
+            context: AlertContext {
+                instrument,
+                run_id: e.run_id,
+                node: e.node_id,
+            },
         };
         if let Ok(mut q) = LOGGED.lock() {
             q.push(alert);
@@ -319,9 +310,16 @@ mod tests {
 
     #[test]
     fn alert_log_events_are_queued_as_alerts_and_others_are_not() {
-        let subscriber = tracing_subscriber::registry().with(AlertLogLayer);
+        let buffer = crate::engine::logsink::LogBuffer::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(crate::engine::logsink::StoreLogLayer::new(buffer))
+            .with(AlertLogLayer);
         tracing::subscriber::with_default(subscriber, || {
             tracing::error!("an ordinary error");
+            let run = tracing::info_span!("run", run_id = 7_i64, workflow = "w");
+            let _r = run.enter();
+            let node = tracing::info_span!("node", node_id = "prices", attempt = 1);
+            let _n = node.enter();
             tracing::error!(
                 target: "systrade::alert",
                 severity = "critical",
@@ -346,5 +344,9 @@ mod tests {
         assert_eq!(queued[1].severity, Severity::Warning);
         assert_eq!(queued[1].context.instrument.as_deref(), Some("SP500"));
         assert_eq!(queued[1].kind, "logged");
+        assert_eq!(
+            (queued[1].context.run_id, queued[1].context.node.as_deref()),
+            (Some(7), Some("prices"))
+        );
     }
 }

@@ -100,8 +100,10 @@ pub fn init_logging(opts: &GlobalOpts, config_level: &str, logs: &LogBuffer) {
         .with(terminal)
         .with(store)
         .with(
+            // systrade's spans too (at info, as the run store's layer), so an alert finds its
+            // run and node; the layer itself takes only `systrade::alert` events.
             crate::app::AlertLogLayer
-                .with_filter(Targets::new().with_target("systrade::alert", Level::TRACE)),
+                .with_filter(Targets::new().with_target("systrade", Level::INFO)),
         )
         .try_init();
 }

@@ -195,7 +195,10 @@ fn fx_and_historical_updates_with_spike_review() {
     let list = alerts["alerts"].as_array().unwrap();
     let spike_alert = list.iter().find(|a| a["kind"] == "price_spike");
     assert!(
-        spike_alert.is_some_and(|a| a["severity"] == "critical" && a["instrument"] == "SP500"),
+        spike_alert.is_some_and(|a| a["severity"] == "critical"
+            && a["instrument"] == "SP500"
+            && a["run_id"].is_i64()
+            && a["node"].is_string()),
         "{alerts}"
     );
     assert!(list.iter().any(|a| a["kind"] == "node_failed"), "{alerts}");
