@@ -276,7 +276,7 @@ where
             .to_string();
         let mut body = e.message.clone();
         if !fields.is_empty() {
-            body.push_str("\n");
+            body.push('\n');
             for (k, v) in &fields {
                 let v = v
                     .as_str()
