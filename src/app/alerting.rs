@@ -215,22 +215,31 @@ pub async fn run_alerts(runs: &dyn RunStore, summary: &RunSummary) -> Vec<NewAle
         });
     }
     for crashed in &summary.crashed_runs_recovered {
-        out.push(NewAlert {
-            severity: Severity::Critical,
-            kind: "run_crashed".into(),
-            subject: format!("{}: run {crashed} crashed", summary.workflow),
-            body: format!(
-                "Run {crashed} of workflow `{}` was found crashed (its runner is gone) when run {} \
-                 started; it was marked crashed and its lock released.\n\ndetails: `systrade show {crashed}`",
-                summary.workflow, summary.run_id
-            ),
-            context: AlertContext {
-                run_id: Some(*crashed),
-                ..AlertContext::default()
-            },
-        });
+        out.push(crashed_run_alert(
+            &summary.workflow,
+            *crashed,
+            &format!("when run {} started", summary.run_id),
+        ));
     }
     out
+}
+
+/// The critical alert of run `run_id` of `workflow`, found crashed (its runner gone) `when`.
+pub fn crashed_run_alert(workflow: &str, run_id: i64, when: &str) -> NewAlert {
+    NewAlert {
+        severity: Severity::Critical,
+        kind: "run_crashed".into(),
+        subject: format!("{workflow}: run {run_id} crashed"),
+        body: format!(
+            "Run {run_id} of workflow `{workflow}` was found crashed (its runner is gone) {when}; \
+             it was marked crashed and its lock released.\n\ndetails: `systrade show {run_id}`; \
+             re-execute what did not finish: `systrade rerun {run_id}`"
+        ),
+        context: AlertContext {
+            run_id: Some(run_id),
+            ..AlertContext::default()
+        },
+    }
 }
 
 /// Alerts logged with target `systrade::alert`, waiting for [`App::forward_logged_alerts`].
