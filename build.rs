@@ -3,8 +3,9 @@
 //! (`SYSTRADE_TEST_DATA`, else `../shared/data/pysystemtrade` next to the crate) or when
 //! `CI=true` (where missing data must fail, not be skipped). Tests that need the shared data
 //! carry `#[cfg_attr(not(shared_data), ignore = "...")]`: on a clone without it they show as
-//! ignored, never as `ok`. The same for the ib_async client test and `cfg(ib_async)`, and for the
-//! browser test of the HTML reports and `cfg(chromium)`.
+//! ignored, never as `ok`. The same for the ib_async client test and `cfg(ib_async)`, the
+//! browser test of the HTML reports and `cfg(chromium)`, and the e-mail tests and
+//! `cfg(aiosmtpd)` (the venv `scripts/install-aiosmtpd.sh` makes).
 
 use std::path::PathBuf;
 
@@ -57,5 +58,21 @@ fn main() {
     }
     if chromium.exists() || ci {
         println!("cargo:rustc-cfg=chromium");
+    }
+    // The e-mail tests' SMTP server needs the venv `scripts/install-aiosmtpd.sh` makes.
+    println!("cargo:rustc-check-cfg=cfg(aiosmtpd)");
+    println!("cargo:rerun-if-env-changed=SYSTRADE_AIOSMTPD_VENV");
+    let venv = std::env::var_os("SYSTRADE_AIOSMTPD_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/systrade-aiosmtpd-venv")
+        });
+    let python = venv.join("bin/python");
+    if python.exists() {
+        println!("cargo:rerun-if-changed={}", python.display());
+    }
+    if python.exists() || ci {
+        println!("cargo:rustc-cfg=aiosmtpd");
     }
 }

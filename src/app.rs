@@ -14,6 +14,9 @@ use crate::engine::plan::{build_plan, Plan};
 use crate::engine::spec::parse_workflow_partial;
 use crate::home::Home;
 
+mod alerting;
+pub use alerting::{crashed_run_alert, run_alerts, AlertLogLayer};
+
 /// What every task can reach.
 pub struct App {
     pub home: Home,
@@ -34,6 +37,10 @@ pub struct App {
     /// Runs, their nodes and the workflows' controls (the same SQLite file): what the status
     /// report reads.
     pub runs: Arc<dyn crate::engine::store::RunStore>,
+    /// Alerts and the e-mail de-duplication state (the same SQLite file).
+    pub alerts: Arc<dyn crate::domain::alerts::AlertStore>,
+    /// Where e-mail goes (`[email]`); `None` when e-mail is off.
+    pub mailer: Option<Arc<dyn crate::domain::alerts::Mailer>>,
 }
 
 impl App {
@@ -125,6 +132,14 @@ impl App {
             }
         }
     }
+}
+
+/// The configured mailer (`[email]`): SMTP through `adapters::smtp`; `None` when e-mail is off.
+pub fn mailer(config: &Config) -> Option<Arc<dyn crate::domain::alerts::Mailer>> {
+    config.email.clone().map(|e| {
+        Arc::new(crate::adapters::smtp::SmtpMailer::new(e))
+            as Arc<dyn crate::domain::alerts::Mailer>
+    })
 }
 
 /// A strategy file, read and validated.

@@ -8,4 +8,5 @@ pub mod pysystemtrade_csv;
 pub mod reference_files;
 pub mod sim_broker;
 pub mod sim_market;
+pub mod smtp;
 pub mod store;

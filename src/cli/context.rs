@@ -64,6 +64,8 @@ pub fn load_config(home: &Home) -> anyhow::Result<Config> {
             .filter(|(key, _)| crate::config::is_secret(key))
             .filter_map(|(_, (value, _))| value.as_str().map(str::to_string)),
     );
+    // The e-mail password may come from `email.password_file`: its content is the secret.
+    crate::engine::secrets::register(config.email.iter().filter_map(|e| e.password.clone()));
     Ok(config)
 }
 
@@ -97,6 +99,12 @@ pub fn init_logging(opts: &GlobalOpts, config_level: &str, logs: &LogBuffer) {
     let _ = tracing_subscriber::registry()
         .with(terminal)
         .with(store)
+        .with(
+            // systrade's spans too (at info, as the run store's layer), so an alert finds its
+            // run and node; the layer itself takes only `systrade::alert` events.
+            crate::app::AlertLogLayer
+                .with_filter(Targets::new().with_target("systrade", Level::INFO)),
+        )
         .try_init();
 }
 
@@ -337,7 +345,14 @@ impl Ctx {
             orders: self.store.clone(),
             broker: self.broker(),
             runs: self.store.clone(),
+            alerts: self.store.clone(),
+            mailer: self.mailer(),
         })
+    }
+
+    /// The configured mailer (`[email]`), `None` when e-mail is off.
+    pub fn mailer(&self) -> Option<Arc<dyn crate::domain::alerts::Mailer>> {
+        crate::app::mailer(&self.config)
     }
 
     pub fn env(&self) -> Arc<EngineEnv> {

@@ -136,6 +136,17 @@ pub async fn startup(opts: &GlobalOpts, json_out: bool) -> anyhow::Result<i32> {
     crashed.extend(orphans);
     crashed.sort_unstable();
     crashed.dedup();
+    let app = ctx.app();
+    for &run_id in &crashed {
+        let workflow = match ctx.store.get_run(run_id).await {
+            Ok(Some(run)) => run.workflow,
+            _ => "?".into(),
+        };
+        let alert = crate::app::crashed_run_alert(&workflow, run_id, "by `systrade startup`");
+        if let Err(e) = app.raise(alert).await {
+            tracing::error!("cannot record the alert of crashed run {run_id}: {e}");
+        }
+    }
     if json_out {
         print_json(&json!({ "crashed_runs": crashed, "still_running": alive }))?;
     } else {

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 #[macro_use]
 mod output;
+mod alerts;
 mod backtest;
 mod bench;
 mod broker;
@@ -117,6 +118,11 @@ pub enum Command {
     /// Reports (status, P&L, trades, risk, costs, rolls, account curve and more; `report list`
     /// names them all): one to the terminal or a file (text, json, html, csv), or `all --dir DIR`.
     Report(report::ReportArgs),
+    /// Alerts (a node failed, a run crashed, the broker down, ...): list the unacknowledged ones
+    /// (--all: every one) with what happened to their e-mail, or `ack ID`.
+    Alerts(alerts::AlertsArgs),
+    /// E-mail: `test` sends a test message to the configured recipients.
+    Email(alerts::EmailArgs),
     /// Capital: history, initialise, update from the broker, confirm large changes, deposits and
     /// withdrawals, strategy allocation (a menu without a subcommand).
     Capital(capital::CapitalArgs),
@@ -403,6 +409,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Controls(a) => controls::controls(&opts, a).await,
         Command::Backtest(a) => backtest::backtest(&opts, a).await,
         Command::Report(a) => report::report(&opts, a).await,
+        Command::Alerts(a) => alerts::alerts(&opts, a).await,
+        Command::Email(a) => alerts::email(&opts, a).await,
         Command::Positions(a) => positions::positions(&opts, a).await,
         Command::Orders(a) => orders::orders(&opts, a).await,
         Command::Broker(a) => broker::broker(&opts, a).await,

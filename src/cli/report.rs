@@ -43,6 +43,10 @@ pub struct ReportArgs {
     /// With `all`: write each report as DIR/NAME_YYYY-MM-DD.EXT.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Also e-mail the report to [email] to (HTML body and attachment, text form for plain-text
+    /// readers); a failed send is kept (`systrade alerts`) and does not fail the command.
+    #[arg(long)]
+    pub email: bool,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -88,8 +92,19 @@ pub async fn report(opts: &GlobalOpts, a: ReportArgs) -> anyhow::Result<i32> {
     }
     spec(&a.name).map_err(to_cli)?;
     let ctx = Ctx::open(opts).await?;
+    if a.email && ctx.config.email.is_none() {
+        let e = crate::domain::alerts::AlertError::NotConfigured;
+        return Err(CliError::Invalid(format!("--email: {e}")).into());
+    }
     let app = ctx.app();
     let report = build(&app, &a.name, &options).await.map_err(to_cli)?;
+    if a.email {
+        let sent = app.email_report(&report).await?;
+        match &sent.error {
+            None => tracing::info!("{} e-mailed", report.title),
+            Some(e) => tracing::warn!("{} was not e-mailed (kept): {e}", report.title),
+        }
+    }
     let text = render(&report, format);
     match &a.output {
         Some(path) => {

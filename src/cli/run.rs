@@ -50,10 +50,33 @@ pub async fn execute(
     json: bool,
 ) -> anyhow::Result<i32> {
     let executor = ctx.executor(ctx.progress(json), cancel_on_signals());
+    let app = executor.app.clone();
+    // Alerts logged while the run goes (a broker down past its deadline) are raised as they come.
+    let forwarder = tokio::spawn({
+        let app = app.clone();
+        async move {
+            for tick in 1u64.. {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // A broker connection in use is checked even while no node calls it, so an
+                // outage past broker.ib_disconnect_alert_seconds raises its alert.
+                if tick % 5 == 0 {
+                    app.broker.keep_alive().await;
+                }
+                app.forward_logged_alerts().await;
+            }
+        }
+    });
     let summary = executor.execute(plan, req).await;
     // The run's broker connection ends with it (IB gives its client id back).
     executor.app.broker.close().await;
+    forwarder.abort();
+    app.forward_logged_alerts().await;
     let summary = summary?;
+    for alert in crate::app::run_alerts(ctx.store.as_ref(), &summary).await {
+        if let Err(e) = app.raise(alert).await {
+            tracing::error!("cannot record an alert of run {}: {e}", summary.run_id);
+        }
+    }
     report(&summary, json)?;
     Ok(match summary.status {
         RunStatus::Succeeded => 0,

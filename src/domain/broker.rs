@@ -292,6 +292,11 @@ pub trait Broker: Send + Sync {
     /// Closes the connection and gives back what it holds (an IB client id). Call before the
     /// process exits; a process that dies without it has its client id reclaimed later.
     async fn close(&self) {}
+
+    /// Checks a connection that has been in use and reconnects it when it dropped, so an outage
+    /// is noticed (and alerted on) even while nothing calls the broker; a broker not used yet is
+    /// left alone. A run's runner calls it every few seconds.
+    async fn keep_alive(&self) {}
 }
 
 /// A client id held by a process for its broker connection.

@@ -3,6 +3,7 @@
 //! and market-data adapters implement. Nothing here knows of SQLite, Parquet, polars or brokers.
 
 pub mod adjustment;
+pub mod alerts;
 pub mod auto_limits;
 pub mod backtest;
 pub mod bootstrap;

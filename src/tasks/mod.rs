@@ -5,6 +5,7 @@
 use crate::app::App;
 use crate::engine::task::{Registry, TaskKind};
 
+mod alert;
 mod backup_run_store;
 mod clean_run_logs;
 mod fail;
@@ -39,6 +40,7 @@ pub const KINDS: &[&dyn TaskKind<App>] = &[
     &update_total_capital::UpdateTotalCapital,
     &update_strategy_capital::UpdateStrategyCapital,
     &report::Report,
+    &alert::Alert,
 ];
 
 pub fn registry() -> Registry<App> {

@@ -1,7 +1,8 @@
 //! `report`: runs one report (`report = "NAME"`, see `systrade report list`) and writes it as
 //! `<home>/reports/NAME_YYYY-MM-DD.EXT` in `format` (html by default; text, json, csv), so each
 //! report is one node: retried, recorded, and failing alone. `instrument` limits it to one
-//! instrument where the report takes that. The output names the file.
+//! instrument where the report takes that; `email = true` also e-mails it. The output names the
+//! file.
 
 use std::sync::Arc;
 
@@ -24,6 +25,9 @@ struct ReportParams {
     #[serde(default = "html")]
     format: String,
     instrument: Option<String>,
+    /// Also e-mail it (see `App::email_report`).
+    #[serde(default)]
+    email: bool,
 }
 
 fn html() -> String {
@@ -34,6 +38,7 @@ struct ReportTask {
     name: &'static str,
     format: Format,
     options: ReportOptions,
+    email: bool,
 }
 
 impl TaskKind<App> for Report {
@@ -68,6 +73,7 @@ impl TaskKind<App> for Report {
             (Some(spec), Some(format)) if errors.is_empty() => Ok(Arc::new(ReportTask {
                 name: spec.name,
                 format,
+                email: p.email,
                 options: ReportOptions {
                     instrument: p.instrument,
                     ..Default::default()
@@ -97,8 +103,21 @@ impl Task<App> for ReportTask {
         write::atomically(&path, &render(&report, self.format))
             .map_err(|e| TaskError::retryable(format!("cannot write {}: {e}", path.display())))?;
         tracing::info!(report = self.name, path = %path.display(), "{} written", report.title);
-        Ok(
-            json!({ "report": self.name, "title": report.title, "path": path.display().to_string() }),
-        )
+        let mut out = json!({ "report": self.name, "title": report.title, "path": path.display().to_string() });
+        if self.email {
+            if app.mailer.is_none() {
+                return Err(TaskError::fatal(format!(
+                    "email = true: {}",
+                    crate::domain::alerts::AlertError::NotConfigured
+                )));
+            }
+            // A failed send is kept as an alert; the node succeeds (the file is written).
+            let sent = app
+                .email_report(&report)
+                .await
+                .map_err(|e| TaskError::retryable(e.to_string()))?;
+            out["emailed"] = json!(sent);
+        }
+        Ok(out)
     }
 }

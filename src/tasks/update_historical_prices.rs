@@ -302,7 +302,11 @@ impl Task<App> for HistTask {
                             )
                             .await
                             .map_err(metadata_error)?;
+                        // Raised as a critical alert (app::AlertLogLayer).
                         tracing::error!(
+                            target: "systrade::alert",
+                            severity = "critical",
+                            kind = "price_spike",
                             instrument = %code,
                             contract = %contract,
                             spike_id = rec.id,

@@ -358,6 +358,18 @@ fn kill_9_during_external_node_then_startup_and_rerun_last() {
         "{startup}"
     );
     assert_eq!(startup["still_running"], serde_json::json!([]), "{startup}");
+    // The crash is a critical alert.
+    let alerts = home.json(&["alerts", "--json"]);
+    assert!(
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "run_crashed"
+                && a["run_id"] == d.run_id
+                && a["severity"] == "critical"),
+        "{alerts}"
+    );
     let shown = home.json(&["show", &d.run_id.to_string(), "--json"]);
     assert_eq!(shown["run"]["status"], "crashed", "{shown}");
     assert!(

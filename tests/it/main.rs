@@ -1,6 +1,7 @@
 //! The integration test binary: drives the real `systrade` binary on temporary homes.
 //! One binary with modules (see Cargo.toml `[[test]]`), so the crate links once.
 
+mod alerts;
 mod architecture;
 mod backtest;
 mod broker_faults;
@@ -12,6 +13,7 @@ mod controls;
 mod crash;
 mod dag_props;
 mod daily;
+mod email;
 mod execution;
 mod order_crash;
 mod order_lifecycle;

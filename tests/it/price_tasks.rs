@@ -190,6 +190,18 @@ fn fx_and_historical_updates_with_spike_review() {
     );
     let spikes = pending(&h);
     assert_eq!(spikes.len(), 1, "{spikes:?}");
+    // The spike is a critical alert (and the node it failed another).
+    let alerts = h.json(&["alerts", "--json"]);
+    let list = alerts["alerts"].as_array().unwrap();
+    let spike_alert = list.iter().find(|a| a["kind"] == "price_spike");
+    assert!(
+        spike_alert.is_some_and(|a| a["severity"] == "critical"
+            && a["instrument"] == "SP500"
+            && a["run_id"].is_i64()
+            && a["node"].is_string()),
+        "{alerts}"
+    );
+    assert!(list.iter().any(|a| a["kind"] == "node_failed"), "{alerts}");
     let spike = &spikes[0];
     assert_eq!(spike["frequency"], "daily");
     assert_eq!(spike["timestamp"], "2024-06-28 23:00:00");

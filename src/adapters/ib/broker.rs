@@ -147,6 +147,7 @@ impl IbBroker {
             tracing::error!(
                 target: "systrade::alert",
                 severity = "critical",
+                kind = "ib_disconnected",
                 address = %self.address(),
                 down_since = %since,
                 seconds = down_for.as_secs_f64(),
@@ -583,6 +584,18 @@ impl IbBroker {
 impl Broker for IbBroker {
     fn kind(&self) -> &'static str {
         "ib"
+    }
+
+    async fn keep_alive(&self) {
+        let used = {
+            let health = lock(&self.health);
+            health.last_ok.is_some() || health.down_since.is_some()
+        };
+        if used {
+            if let Err(e) = self.client().await {
+                tracing::warn!(error = %e, "IB watchdog: still disconnected");
+            }
+        }
     }
 
     async fn close(&self) {

@@ -1,6 +1,7 @@
 //! Run store backends. SQLite (embedded, WAL) is the default; PostgreSQL can be added beside it.
 
 pub mod sqlite;
+pub mod sqlite_alerts;
 pub mod sqlite_capital;
 pub mod sqlite_client_ids;
 pub mod sqlite_controls;

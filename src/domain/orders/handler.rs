@@ -353,8 +353,21 @@ impl StackHandler<'_> {
             .await?
         {
             match outcome {
-                FillOutcome::Applied { .. } => {
+                FillOutcome::Applied {
+                    broker_order,
+                    instrument_order,
+                    overfill,
+                } => {
                     report.fills += 1;
+                    if overfill != 0 {
+                        // Raised as a critical alert (app::AlertLogLayer).
+                        tracing::error!(
+                            target: "systrade::alert",
+                            severity = "critical",
+                            kind = "overfill",
+                            "broker order {broker_order} filled {overfill} contract(s) beyond its quantity (an over-fill or a fill after a cancel); positions follow the broker, the instrument is locked (instrument order {instrument_order})"
+                        );
+                    }
                     hook("after_fill_applied");
                 }
                 FillOutcome::Duplicate => report.duplicate_fills += 1,
@@ -416,7 +429,14 @@ impl StackHandler<'_> {
                 .lock_instrument(&b.instrument, &reason, now)
                 .await?
             {
-                tracing::error!(instrument = %b.instrument, critical = true, "{reason}; instrument locked");
+                // Raised as a critical alert (app::AlertLogLayer).
+                tracing::error!(
+                    target: "systrade::alert",
+                    severity = "critical",
+                    kind = "position_break",
+                    instrument = %b.instrument,
+                    "{reason}; instrument locked"
+                );
                 report.locked.push(b.instrument.to_string());
             }
         }
