@@ -215,6 +215,18 @@ fn check_options(spec: &ReportSpec, opts: &ReportOptions) -> Result<(), ReportEr
     Ok(())
 }
 
+/// A store that could not be read, as a report error.
+fn data<E: std::fmt::Display>(e: E) -> ReportError {
+    ReportError::Data(e.to_string())
+}
+
+/// A time as a table cell (`YYYY-MM-DD HH:MM:SS`, UTC), empty for none.
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> crate::domain::reports::Cell {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+        .into()
+}
+
 /// The window of a report that takes `--from`/`--to`: from the start of `--from` (UTC), else
 /// `default_days` before now, to the end of `--to` or now, whichever is earlier.
 fn window(

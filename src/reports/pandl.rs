@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::ReportError;
+use super::{data, ReportError};
 use crate::app::App;
 use crate::domain::capital::{daily_percentage_returns, CapitalEntry};
 use crate::domain::contract::ContractId;
@@ -25,10 +25,6 @@ use crate::domain::reports::pandl::{
     curve, position_at, position_pnl, standard_periods, Change, CurvePeriod,
 };
 use crate::domain::reports::{Cell, Chart, Column, Item, Line, Plot, ReportOptions, Table};
-
-fn data<E: std::fmt::Display>(e: E) -> ReportError {
-    ReportError::Data(e.to_string())
-}
 
 fn micros_to_time(us: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us)
@@ -83,11 +79,7 @@ pub async fn items(
     now: DateTime<Utc>,
 ) -> Result<Vec<Item>, ReportError> {
     let (start, end) = super::window(opts, now, 1);
-    let range = format!(
-        "{} to {}",
-        start.format("%Y-%m-%d %H:%M"),
-        end.format("%Y-%m-%d %H:%M UTC")
-    );
+    let range = super::trades::range_text(start, end);
     let history = app.capital.capital_history().await.map_err(data)?;
     if history.is_empty() {
         return Ok(vec![Item::Text {

@@ -9,19 +9,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::ReportError;
+use super::{data, when, ReportError};
 use crate::app::App;
 use crate::domain::orders::breaks::position_breaks;
 use crate::domain::orders::generate::buffered_trade;
-use crate::domain::reports::{Cell, Column, Item, ReportOptions, Table};
-
-fn data<E: std::fmt::Display>(e: E) -> ReportError {
-    ReportError::Data(e.to_string())
-}
-
-fn when(t: DateTime<Utc>) -> Cell {
-    t.format("%Y-%m-%d %H:%M:%S").to_string().into()
-}
+use crate::domain::reports::{Column, Item, ReportOptions, Table};
 
 pub async fn items(
     app: &App,
@@ -213,7 +205,7 @@ pub async fn items(
             && wanted(o.instrument.as_str())
     }) {
         fills.rows.push(vec![
-            o.fill_time.map_or_else(|| "".into(), when),
+            when(o.fill_time),
             o.strategy.as_str().into(),
             o.instrument.as_str().into(),
             o.contract.to_string().into(),
@@ -241,7 +233,7 @@ pub async fn items(
                 .filter(|e| e.ts <= now && wanted(e.instrument.as_str()))
             {
                 t.rows.push(vec![
-                    when(e.ts),
+                    when(Some(e.ts)),
                     e.instrument.as_str().into(),
                     e.contract.to_string().into(),
                     e.quantity.into(),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::ReportError;
+use super::{data, when, ReportError};
 use crate::app::App;
 use crate::domain::instrument::InstrumentCode;
 use crate::domain::reports::{Cell, Column, Item, ReportOptions, Table};
@@ -18,16 +18,6 @@ use crate::engine::store::Trigger;
 
 /// Older than this is late.
 pub const DELAY_DAYS: i64 = 3;
-
-fn data<E: std::fmt::Display>(e: E) -> ReportError {
-    ReportError::Data(e.to_string())
-}
-
-fn when(t: Option<DateTime<Utc>>) -> Cell {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-        .into()
-}
 
 fn age_days(now: DateTime<Utc>, t: Option<DateTime<Utc>>) -> Cell {
     t.map_or(f64::NAN, |t| (now - t).num_seconds() as f64 / 86_400.0)

@@ -8,14 +8,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::ReportError;
+use super::{data, ReportError};
 use crate::app::App;
 use crate::domain::optimal::{day_date, StoredSeries};
 use crate::domain::reports::{Cell, Column, Item, ReportOptions, Table};
-
-fn data<E: std::fmt::Display>(e: E) -> ReportError {
-    ReportError::Data(e.to_string())
-}
 
 /// The last value of column `name` of `s` (NaN when absent).
 fn last(s: &StoredSeries, name: &str) -> f64 {

@@ -8,18 +8,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::risk_data;
-use super::ReportError;
+use super::{when, ReportError};
 use crate::app::App;
 use crate::domain::instrument::ReferenceData;
 use crate::domain::orders::{BrokerOrder, ContractOrder, InstrumentOrder, OrderId};
 use crate::domain::reports::trades::{delay_seconds, slippage, Slippage, TradePrices, ITEMS};
 use crate::domain::reports::{Cell, Column, Item, ReportOptions, Table};
-
-fn when(t: Option<DateTime<Utc>>) -> Cell {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-        .into()
-}
 
 fn opt(v: Option<f64>) -> Cell {
     v.unwrap_or(f64::NAN).into()

@@ -12,23 +12,49 @@ const FRIDAY: &str = "2024-06-28T23:30:00Z";
 /// When the reports are looked at: after the day's fills.
 pub(crate) const LATER: &str = "2024-06-28T23:45:00Z";
 
-/// A home whose daily workflow (the shipped one: the stack handler runs until its orders are
-/// done) ran on Friday for SP500 and CORN (two years of prices).
-pub(crate) fn traded_home() -> TestHome {
+/// A home that collects SP500 and CORN, with two years of simulated prices from its first run.
+pub(crate) fn two_instrument_home() -> TestHome {
     let h = TestHome::new();
     std::fs::write(
         h.path().join("config.toml"),
         "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
     )
     .unwrap();
+    h
+}
+
+/// Runs the daily workflow with the clock at `now`; it must succeed.
+pub(crate) fn run_daily(h: &TestHome, now: &str) {
     let out = h
         .cmd()
-        .env("SYSTRADE_NOW", FRIDAY)
+        .env("SYSTRADE_NOW", now)
         .args(["run", "daily"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{now}: {}", stderr(&out));
+}
+
+/// A home whose daily workflow (the shipped one: the stack handler runs until its orders are
+/// done) ran on Friday for SP500 and CORN (two years of prices).
+pub(crate) fn traded_home() -> TestHome {
+    let h = two_instrument_home();
+    run_daily(&h, FRIDAY);
     h
+}
+
+/// Table `id` of a report's JSON as rows of cells, or `None` when the report has no such table
+/// (it said there was nothing to show).
+pub(crate) fn table_rows(report: &Value, id: &str) -> Option<Vec<Vec<Value>>> {
+    report["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["kind"] == "table" && i["id"] == id)
+        .map(|t| {
+            t["rows"]
+                .as_array()
+                .map(|rows| rows.iter().filter_map(|r| r.as_array().cloned()).collect())
+                .unwrap_or_default()
+        })
 }
 
 pub(crate) fn at(h: &TestHome, args: &[&str]) -> std::process::Output {

@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{stderr, TestHome};
+use crate::reports::{run_daily, traded_home};
+use crate::support::stderr;
 
-const FRIDAY: &str = "2024-06-28T23:30:00Z";
 const MONDAY: &str = "2024-07-01T23:30:00Z";
 
 fn chromium() -> PathBuf {
@@ -51,21 +51,8 @@ fn open_in_browser(file: &std::path::Path, profile: &std::path::Path) -> (String
 #[test]
 #[cfg_attr(not(chromium), ignore = "needs Chromium (scripts/install-chromium.sh)")]
 fn every_html_report_opens_in_a_browser_without_console_messages() {
-    let h = TestHome::new();
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
-    )
-    .unwrap();
-    for now in [FRIDAY, MONDAY] {
-        let out = h
-            .cmd()
-            .env("SYSTRADE_NOW", now)
-            .args(["run", "daily"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{now}: {}", stderr(&out));
-    }
+    let h = traded_home();
+    run_daily(&h, MONDAY);
     let dir = h.path().join("html");
     let out = h
         .cmd()

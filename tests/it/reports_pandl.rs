@@ -5,21 +5,11 @@
 
 use serde_json::Value;
 
+use crate::reports::{run_daily, traded_home};
 use crate::support::{stderr, stdout, TestHome};
 
-const FRIDAY: &str = "2024-06-28T23:30:00Z";
 const MONDAY: &str = "2024-07-01T23:30:00Z";
 const MONDAY_LATER: &str = "2024-07-01T23:50:00Z";
-
-fn run_daily(h: &TestHome, now: &str) {
-    let out = h
-        .cmd()
-        .env("SYSTRADE_NOW", now)
-        .args(["run", "daily"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{now}: {}", stderr(&out));
-}
 
 fn report(h: &TestHome, args: &[&str]) -> Value {
     let out = h
@@ -55,13 +45,7 @@ fn pairs(report: &Value, id: &str) -> Vec<(String, f64)> {
 
 #[test]
 fn pandl_and_account_curve_over_a_weekend_of_held_positions() {
-    let h = TestHome::new();
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
-    )
-    .unwrap();
-    run_daily(&h, FRIDAY);
+    let h = traded_home();
     run_daily(&h, MONDAY);
 
     // From Friday's close to Monday's: the positions bought on Friday evening earned Monday's

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::reports::{run_daily, table_rows as table, traded_home, two_instrument_home};
 use crate::support::{stderr, stdout, TestHome};
 
 const FRIDAY: &str = "2024-06-28T23:30:00Z";
@@ -23,42 +24,13 @@ fn reconcile(h: &TestHome) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
 }
 
-fn table(v: &Value, id: &str) -> Option<Vec<Vec<Value>>> {
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == "table" && i["id"] == id)
-        .map(|t| {
-            t["rows"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_array().unwrap().clone())
-                .collect()
-        })
-}
-
 fn first_text(v: &Value) -> String {
     v["items"][0]["text"].as_str().unwrap().to_string()
 }
 
 #[test]
 fn reconcile_shows_no_breaks_after_a_clean_day_and_finds_an_outside_trade() {
-    let h = TestHome::new();
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
-    )
-    .unwrap();
-    let out = h
-        .cmd()
-        .env("SYSTRADE_NOW", FRIDAY)
-        .args(["run", "daily"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-
+    let h = traded_home();
     let v = reconcile(&h);
     assert_eq!(
         first_text(&v),
@@ -125,12 +97,7 @@ fn reconcile_shows_no_breaks_after_a_clean_day_and_finds_an_outside_trade() {
 /// date, with the positions consistent with each other (notional = subsystem × weight × IDM).
 #[test]
 fn the_strategy_report_shows_the_latest_backtest_consistently() {
-    let h = TestHome::new();
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
-    )
-    .unwrap();
+    let h = two_instrument_home();
     let out = run(&h, &["report", "strategy"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
@@ -138,13 +105,7 @@ fn the_strategy_report_shows_the_latest_backtest_consistently() {
         "{}",
         stdout(&out)
     );
-    let out = h
-        .cmd()
-        .env("SYSTRADE_NOW", FRIDAY)
-        .args(["run", "daily"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    run_daily(&h, FRIDAY);
     let out = run(&h, &["report", "strategy", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

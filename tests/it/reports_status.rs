@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::reports::{table_rows as table, traded_home};
 use crate::support::{stderr, stdout, TestHome};
 
 const FRIDAY: &str = "2024-06-28T23:30:00Z";
@@ -19,23 +20,6 @@ fn report_at(h: &TestHome, now: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
 }
 
-/// Table `id`'s rows, or `None` when the report says it has none.
-fn table(v: &Value, id: &str) -> Option<Vec<Vec<Value>>> {
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == "table" && i["id"] == id)
-        .map(|t| {
-            t["rows"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_array().unwrap().clone())
-                .collect()
-        })
-}
-
 fn summary(v: &Value) -> String {
     v["items"]
         .as_array()
@@ -49,19 +33,7 @@ fn summary(v: &Value) -> String {
 
 #[test]
 fn status_lists_what_is_late_and_what_is_in_force() {
-    let h = TestHome::new();
-    std::fs::write(
-        h.path().join("config.toml"),
-        "[prices]\ninstruments = [\"SP500\", \"CORN\"]\n\n[market]\nsim_start = \"2022-06-01\"\n",
-    )
-    .unwrap();
-    let out = h
-        .cmd()
-        .env("SYSTRADE_NOW", FRIDAY)
-        .args(["run", "daily"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let h = traded_home();
     for args in [
         &["overrides", "set", "--instrument", "CORN", "reduce-only"][..],
         &["limits", "set", "--instrument", "SP500", "1"][..],
