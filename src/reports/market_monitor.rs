@@ -9,7 +9,7 @@ use super::ReportError;
 use crate::app::App;
 use crate::domain::instrument::InstrumentCode;
 use crate::domain::reports::market_monitor::{market_move, period_start, Move, PERIODS};
-use crate::domain::reports::{Column, Item, ReportOptions, Table};
+use crate::domain::reports::{Chart, Column, Item, Plot, ReportOptions, Table};
 use crate::domain::series::AdjustedPrices;
 
 /// Rows in each half of a truncated table.
@@ -91,6 +91,7 @@ pub fn items(
             });
             continue;
         }
+        items.push(chart(label, &moves));
         for sort in ["change", "vol_adjusted"] {
             items.push(Item::Table(table(label, sort, &moves, true)));
         }
@@ -105,6 +106,21 @@ pub fn items(
         });
     }
     Ok(items)
+}
+
+/// Every instrument's move over the period in units of its volatility, largest first.
+fn chart(label: &str, moves: &[(String, Move)]) -> Item {
+    let mut sorted: Vec<&(String, Move)> = moves.iter().collect();
+    sorted.sort_by(|a, b| b.1.vol_adjusted.total_cmp(&a.1.vol_adjusted));
+    Item::Chart(Chart {
+        id: format!("{label}_chart"),
+        title: format!("{label}: moves in units of volatility"),
+        y_label: "move / vol".into(),
+        plot: Plot::Bars {
+            labels: sorted.iter().map(|(c, _)| c.clone()).collect(),
+            values: sorted.iter().map(|(_, m)| m.vol_adjusted).collect(),
+        },
+    })
 }
 
 fn table(label: &str, sort: &str, moves: &[(String, Move)], truncate: bool) -> Table {

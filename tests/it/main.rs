@@ -23,6 +23,7 @@ mod price_tasks;
 mod prices;
 mod reports;
 mod reports2;
+mod reports_crash;
 mod reports_html;
 mod reports_pandl;
 mod reports_reconcile;
