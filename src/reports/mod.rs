@@ -14,7 +14,7 @@ mod risk_data;
 mod risk_reports;
 pub mod roll;
 mod slippage;
-mod status;
+pub mod status;
 mod strategy;
 mod trades;
 pub mod write;

@@ -389,3 +389,50 @@ pub async fn items(
     }
     Ok(items)
 }
+
+/// What the status report found late that a person must hear of on a trading day: the
+/// instruments whose prices and the (strategy, instrument) pairs whose optimal positions are
+/// older than [`DELAY_DAYS`], read off the report's tables. `None` when nothing is late.
+pub fn stale_data(report: &crate::domain::reports::Report) -> Option<String> {
+    let late = |id: &str, name_cols: &[usize], late_col: usize| -> Vec<String> {
+        report
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Table(t) if t.id == id => Some(t),
+                _ => None,
+            })
+            .flat_map(|t| t.rows.iter())
+            .filter(|r| r.get(late_col) == Some(&Cell::from("LATE")))
+            .map(|r| {
+                name_cols
+                    .iter()
+                    .filter_map(|c| match r.get(*c) {
+                        Some(Cell::Text(s)) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .collect()
+    };
+    let prices = late("price_updates", &[0], 4);
+    let optimal = late("optimal_updates", &[0, 1], 5);
+    if prices.is_empty() && optimal.is_empty() {
+        return None;
+    }
+    let mut lines = Vec::new();
+    if !prices.is_empty() {
+        lines.push(format!(
+            "prices older than {DELAY_DAYS} days: {}",
+            prices.join(", ")
+        ));
+    }
+    if !optimal.is_empty() {
+        lines.push(format!(
+            "optimal positions older than {DELAY_DAYS} days: {}",
+            optimal.join(", ")
+        ));
+    }
+    Some(lines.join("\n"))
+}

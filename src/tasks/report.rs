@@ -104,6 +104,32 @@ impl Task<App> for ReportTask {
             .map_err(|e| TaskError::retryable(format!("cannot write {}: {e}", path.display())))?;
         tracing::info!(report = self.name, path = %path.display(), "{} written", report.title);
         let mut out = json!({ "report": self.name, "title": report.title, "path": path.display().to_string() });
+        // Stale prices or optimal positions on a trading day are a critical alert.
+        let now = app.clock.now();
+        let weekday = !matches!(
+            chrono::Datelike::weekday(&now),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        );
+        if self.name == "status" && weekday {
+            if let Some(body) = crate::reports::status::stale_data(&report) {
+                let raised = app
+                    .raise(crate::domain::alerts::NewAlert {
+                        severity: crate::domain::alerts::Severity::Critical,
+                        kind: "stale_data".into(),
+                        subject: "stale prices or optimal positions".into(),
+                        body: body.clone(),
+                        context: crate::domain::alerts::AlertContext {
+                            run_id: Some(ctx.run_id),
+                            node: Some(ctx.node_id.clone()),
+                            ..Default::default()
+                        },
+                    })
+                    .await
+                    .map_err(|e| TaskError::retryable(e.to_string()))?;
+                tracing::warn!(report = self.name, alert = raised.id, "{body}");
+                out["stale"] = json!(body);
+            }
+        }
         if self.email {
             if app.mailer.is_none() {
                 return Err(TaskError::fatal(format!(

@@ -54,5 +54,8 @@ fn a_report_killed_while_writing_leaves_no_partial_file() {
             );
         }
     }
-    assert!(killed > tries / 2, "only {killed} of {tries} runs were killed before they ended");
+    assert!(
+        killed > tries / 2,
+        "only {killed} of {tries} runs were killed before they ended"
+    );
 }

@@ -96,3 +96,48 @@ fn status_lists_what_is_late_and_what_is_in_force() {
         summary(&v)
     );
 }
+
+/// The daily status report node raises a critical alert for stale prices and optimal positions
+/// on a trading day, and none at the weekend.
+#[test]
+fn the_status_node_alerts_on_stale_data_on_a_trading_day() {
+    let h = traded_home();
+    let alerts = |h: &TestHome| -> Vec<Value> {
+        let out = h.run(&["alerts", "--all", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "stale_data")
+            .cloned()
+            .collect()
+    };
+    let trigger = |now: &str| {
+        let out = h
+            .cmd()
+            .env("SYSTRADE_NOW", now)
+            .args(["trigger", "daily", "report_status"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{now}: {}", stderr(&out));
+    };
+    trigger("2024-06-28T23:50:00Z");
+    assert!(alerts(&h).is_empty(), "fresh data: no alert");
+    trigger("2024-07-06T12:00:00Z");
+    assert!(alerts(&h).is_empty(), "a Saturday: no alert");
+    trigger("2024-07-03T23:50:00Z");
+    let stale = alerts(&h);
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(stale[0]["severity"], "critical");
+    let body = stale[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("prices older than 3 days: CORN, SP500"),
+        "{body}"
+    );
+    assert!(
+        body.contains("optimal positions older than 3 days"),
+        "{body}"
+    );
+}
