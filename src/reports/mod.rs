@@ -10,6 +10,7 @@ mod markets;
 mod pandl;
 mod reconcile;
 pub mod render;
+mod risk;
 mod risk_data;
 mod risk_reports;
 pub mod roll;
@@ -90,6 +91,14 @@ pub const REPORTS: &[ReportSpec] = &[
                 subsystem and portfolio positions, the position against its average, buffers \
                 against the position held now, forecast weights and forecasts.",
         options: &["instrument", "strategy"],
+    },
+    ReportSpec {
+        name: "risk",
+        title: "Risk report",
+        about: "The portfolio's annualised risk from the positions held and the correlations \
+                of weekly returns, per strategy and asset class; margin used; exposures; beta \
+                loadings; the held instruments' risk and the clustered correlation matrix.",
+        options: &["strategy"],
     },
     ReportSpec {
         name: "status",
@@ -313,6 +322,7 @@ pub async fn build(app: &App, name: &str, opts: &ReportOptions) -> Result<Report
         "status" => status::items(app, opts, now).await?,
         "reconcile" => reconcile::items(app, opts, now).await?,
         "strategy" => strategy::items(app, opts, now).await?,
+        "risk" => risk::items(app, &reference, opts, now).await?,
         "account_curve" => pandl::account_curve(app, opts, now).await?,
         other => {
             return Err(ReportError::Invalid(format!(

@@ -133,3 +133,57 @@ fn the_strategy_report_shows_the_latest_backtest_consistently() {
         );
     }
 }
+
+/// The risk report after a daily run: the total risk is what the report's own instrument and
+/// correlation tables give, no more than the sum of the instruments' risks, and the
+/// correlation matrix is drawn.
+#[test]
+fn the_risk_report_adds_up() {
+    let h = traded_home();
+    let out = run(&h, &["report", "risk", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = table(&v, "summary").unwrap();
+    let value = |name: &str| {
+        summary
+            .iter()
+            .find(|r| r[0] == name)
+            .and_then(|r| r[1].as_f64())
+            .unwrap_or_else(|| panic!("{name} in {summary:?}"))
+    };
+    let total = value("total annual risk %");
+    assert!(total > 0.0, "{summary:?}");
+    let held = table(&v, "instrument_risk").unwrap();
+    assert_eq!(held.len(), 2, "{held:?}");
+    let corr = table(&v, "correlations").unwrap();
+    let order: Vec<&str> = corr.iter().map(|r| r[0].as_str().unwrap()).collect();
+    let mut var = 0.0;
+    for (i, a) in order.iter().enumerate() {
+        for (j, b) in order.iter().enumerate() {
+            let row = |code: &str| held.iter().find(|r| r[0] == code).unwrap().clone();
+            let (ra, rb) = (row(a), row(b));
+            let w = |r: &Vec<Value>| r[4].as_f64().unwrap() / 100.0;
+            let s = |r: &Vec<Value>| r[3].as_f64().unwrap() / 100.0;
+            let c = corr[i][j + 1].as_f64().unwrap_or(1.0);
+            var += w(&ra) * s(&ra) * c * s(&rb) * w(&rb);
+        }
+    }
+    assert!(
+        (100.0 * var.sqrt() - total).abs() < 1e-6 * total,
+        "{total} vs {}",
+        100.0 * var.sqrt()
+    );
+    assert!(
+        total <= value("sum of |annual risk| %") * 1.05,
+        "{summary:?}"
+    );
+    assert_eq!(corr[0][1].as_f64(), Some(1.0));
+    let charts = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "chart")
+        .count();
+    assert_eq!(charts, 1);
+    assert_eq!(table(&v, "by_asset_class").unwrap().len(), 2);
+}

@@ -12,6 +12,7 @@ pub mod market_monitor;
 pub mod min_capital;
 pub mod pandl;
 pub mod remove_markets;
+pub mod risk;
 pub mod slippage;
 pub mod trades;
 
