@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ReportError;
+use super::{data, ReportError};
 use crate::app::App;
 use crate::domain::instrument::InstrumentCode;
 use crate::domain::reports::market_monitor::{market_move, period_start, Move, PERIODS};
@@ -23,9 +23,7 @@ pub fn items(
     let store = app.price_store();
     let codes = match &opts.instrument {
         Some(code) => vec![InstrumentCode::new(code).map_err(ReportError::Invalid)?],
-        None => store
-            .instruments_with_multiple()
-            .map_err(|e| ReportError::Data(e.to_string()))?,
+        None => store.instruments_with_multiple().map_err(data)?,
     };
     let mut prices: Vec<(InstrumentCode, AdjustedPrices)> = Vec::new();
     let mut left_out = Vec::new();

@@ -61,14 +61,23 @@ fn usd_steps(store: &dyn PriceStore, currency: &str) -> Result<Steps, String> {
     ))
 }
 
-fn changes_of(list: &[&PositionChange]) -> Vec<Change> {
-    list.iter()
+/// One position's changes and its position at `start`, from the changes since `start` and
+/// the position now; `None` when it was flat at `start` and did not change by `end`.
+fn held_in_window<'a>(
+    changes: impl Iterator<Item = &'a PositionChange>,
+    now: i64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Option<(Vec<Change>, i64)> {
+    let changes: Vec<Change> = changes
         .map(|c| Change {
             at: c.at,
             quantity: c.change,
             price: c.price,
         })
-        .collect()
+        .collect();
+    let at_start = position_at(now, &changes, start);
+    (at_start != 0 || changes.iter().any(|c| c.at <= end)).then_some((changes, at_start))
 }
 
 /// The P&L items.
@@ -124,19 +133,27 @@ pub async fn items(
             .as_deref()
             .is_none_or(|i| code.as_str() == i)
     };
+    // Each instrument's point size and FX, read once for its contracts and strategies.
+    let mut points: BTreeMap<&InstrumentCode, Result<(f64, Steps), String>> = BTreeMap::new();
+    let codes = contracts.keys().map(|(c, _)| c);
+    for code in codes.chain(strategies.keys().map(|(_, c)| c)) {
+        if wanted(code) && !points.contains_key(code) {
+            points.insert(code, point_value(reference, store.as_ref(), code));
+        }
+    }
+    let value = |size: f64, fx: &Steps, t: DateTime<Utc>| {
+        size * fx.at(t) / base_usd.at(t) / capital.at(t) * 100.0
+    };
     for ((code, contract), now_position) in &contracts {
         if !wanted(code) {
             continue;
         }
-        let mine: Vec<&PositionChange> = changes
+        let mine = changes
             .iter()
-            .filter(|c| c.contract == Some(*contract) && &c.instrument == code)
-            .collect();
-        let ch = changes_of(&mine);
-        let at_start = position_at(*now_position, &ch, start);
-        if at_start == 0 && mine.iter().all(|c| c.at > end) {
+            .filter(|c| c.contract == Some(*contract) && &c.instrument == code);
+        let Some((ch, at_start)) = held_in_window(mine, *now_position, start, end) else {
             continue;
-        }
+        };
         let prices = match store.read_contract(code, *contract, Frequency::Merged) {
             Ok(Some(p)) => {
                 p.ts.iter()
@@ -153,8 +170,10 @@ pub async fn items(
                 continue;
             }
         };
-        let pnl = match value_fn(reference, store.as_ref(), code, &capital, &base_usd) {
-            Ok(value) => position_pnl(&prices, &ch, at_start, start, end, value),
+        let pnl = match &points[code] {
+            Ok((size, fx)) => {
+                position_pnl(&prices, &ch, at_start, start, end, |t| value(*size, fx, t))
+            }
             Err(e) => {
                 skipped.push(format!("{code}: {e}"));
                 continue;
@@ -166,15 +185,12 @@ pub async fn items(
         if !wanted(code) || opts.strategy.as_deref().is_some_and(|s| s != strategy) {
             continue;
         }
-        let mine: Vec<&PositionChange> = changes
+        let mine = changes
             .iter()
-            .filter(|c| c.contract.is_none() && &c.strategy == strategy && &c.instrument == code)
-            .collect();
-        let ch = changes_of(&mine);
-        let at_start = position_at(*now_position, &ch, start);
-        if at_start == 0 && mine.iter().all(|c| c.at > end) {
+            .filter(|c| c.contract.is_none() && &c.strategy == strategy && &c.instrument == code);
+        let Some((ch, at_start)) = held_in_window(mine, *now_position, start, end) else {
             continue;
-        }
+        };
         let prices = match store.read_multiple(code) {
             Ok(Some(m)) => {
                 m.ts.iter()
@@ -191,9 +207,9 @@ pub async fn items(
                 continue;
             }
         };
-        if let Ok(value) = value_fn(reference, store.as_ref(), code, &capital, &base_usd) {
+        if let Ok((size, fx)) = &points[code] {
             *by_strategy.entry(strategy.clone()).or_default() +=
-                position_pnl(&prices, &ch, at_start, start, end, value);
+                position_pnl(&prices, &ch, at_start, start, end, |t| value(*size, fx, t));
         }
     }
 
@@ -299,20 +315,19 @@ fn daily_percent(history: &[CapitalEntry]) -> Vec<(NaiveDate, f64)> {
         .collect()
 }
 
-/// Point size × FX to the base currency ÷ capital × 100, as of each time.
-fn value_fn<'a>(
+/// An instrument's point size and the USD value of its currency over time.
+fn point_value(
     reference: &ReferenceData,
     store: &dyn PriceStore,
     code: &InstrumentCode,
-    capital: &'a Steps,
-    base_usd: &'a Steps,
-) -> Result<impl Fn(DateTime<Utc>) -> f64 + 'a, String> {
+) -> Result<(f64, Steps), String> {
     let instrument = reference
         .instrument(code)
         .ok_or_else(|| "not in the reference data".to_string())?;
-    let size = instrument.point_size;
-    let fx = usd_steps(store, &instrument.currency)?;
-    Ok(move |t: DateTime<Utc>| size * fx.at(t) / base_usd.at(t) / capital.at(t) * 100.0)
+    Ok((
+        instrument.point_size,
+        usd_steps(store, &instrument.currency)?,
+    ))
 }
 
 /// A bar chart of a two-column (label, number) table.

@@ -196,14 +196,13 @@ pub async fn items(
             Column::num("price", 4),
         ],
     );
-    let mut orders = app.orders.broker_orders(false).await.map_err(data)?;
-    orders.extend(app.orders.broker_orders(true).await.map_err(data)?);
+    let only_instrument = ReportOptions {
+        instrument: opts.instrument.clone(),
+        ..Default::default()
+    };
+    let mut orders = super::trades::filled_orders(app, &only_instrument, since, now).await?;
     orders.sort_by_key(|o| (o.fill_time, o.id));
-    for o in orders.iter().filter(|o| {
-        o.fill != 0
-            && o.fill_time.is_some_and(|t| t >= since && t <= now)
-            && wanted(o.instrument.as_str())
-    }) {
+    for o in &orders {
         fills.rows.push(vec![
             when(o.fill_time),
             o.strategy.as_str().into(),

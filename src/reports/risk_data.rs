@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::ReportError;
+use super::{data, ReportError};
 use crate::app::App;
 use crate::domain::auto_limits::fx_to_base;
 use crate::domain::instrument::{InstrumentCode, ReferenceData};
@@ -45,23 +45,16 @@ pub async fn load(
             .iter()
             .map(|c| InstrumentCode::new(c).map_err(ReportError::Invalid))
             .collect::<Result<_, _>>()?,
-        None => store
-            .instruments_with_multiple()
-            .map_err(|e| ReportError::Data(e.to_string()))?,
+        None => store.instruments_with_multiple().map_err(data)?,
     };
     let capital = app
         .capital
         .latest_capital()
         .await
-        .map_err(|e| ReportError::Data(e.to_string()))?
+        .map_err(data)?
         .map_or(f64::NAN, |c| c.actual);
     let mut held: BTreeMap<InstrumentCode, i64> = BTreeMap::new();
-    for p in app
-        .orders
-        .strategy_positions()
-        .await
-        .map_err(|e| ReportError::Data(e.to_string()))?
-    {
+    for p in app.orders.strategy_positions().await.map_err(data)? {
         *held.entry(p.instrument).or_default() += p.position;
     }
     let base = app.config.capital.base_currency.clone();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::ReportError;
+use super::{data, ReportError};
 use crate::app::App;
 use crate::domain::contract::ContractId;
 use crate::domain::instrument::{InstrumentCode, ReferenceData, RollParameters};
@@ -127,12 +127,10 @@ pub async fn all_roll_reports(
     let prices = app.price_store();
     let mut positions = contract_positions(app.orders.as_ref())
         .await
-        .map_err(|e| ReportError::Data(e.to_string()))?;
+        .map_err(data)?;
     let codes = match only {
         Some(c) => vec![c.clone()],
-        None => prices
-            .instruments_with_multiple()
-            .map_err(|e| ReportError::Data(e.to_string()))?,
+        None => prices.instruments_with_multiple().map_err(data)?,
     };
     let mut reports = Vec::new();
     let mut skipped = Vec::new();

@@ -148,9 +148,10 @@ pub async fn items(
 
     // Prices and FX: the last row of each series, and the positions held.
     let store = app.price_store();
-    let mut held: BTreeMap<InstrumentCode, i64> = BTreeMap::new();
-    for p in app.orders.strategy_positions().await.map_err(data)? {
-        *held.entry(p.instrument).or_default() += p.position;
+    let strategy_positions = app.orders.strategy_positions().await.map_err(data)?;
+    let mut held: BTreeMap<&InstrumentCode, i64> = BTreeMap::new();
+    for p in &strategy_positions {
+        *held.entry(&p.instrument).or_default() += p.position;
     }
     let mut prices = Table::new(
         "price_updates",
@@ -284,7 +285,6 @@ pub async fn items(
             Column::num("spare", 0),
         ],
     );
-    let strategy_positions = app.orders.strategy_positions().await.map_err(data)?;
     for l in app.controls.position_limits().await.map_err(data)? {
         let position: i64 = match &l.scope {
             crate::domain::controls::LimitScope::Instrument(i) => strategy_positions

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::risk_data;
-use super::{when, ReportError};
+use super::{data, when, ReportError};
 use crate::app::App;
 use crate::domain::instrument::ReferenceData;
 use crate::domain::orders::{BrokerOrder, ContractOrder, InstrumentOrder, OrderId};
@@ -26,26 +26,15 @@ struct Trade<'a> {
 }
 
 /// Every broker order filled from `start` to `end` (on the stack or archived; of
-/// `--instrument` and `--strategy` when given), by instrument then id, with its parents' prices.
-pub(super) async fn filled(
+/// `--instrument` and `--strategy` when given), by instrument then id.
+pub(super) async fn filled_orders(
     app: &App,
     opts: &ReportOptions,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> Result<Vec<(BrokerOrder, TradePrices)>, ReportError> {
-    let data = |e: crate::domain::orders::OrderError| ReportError::Data(e.to_string());
+) -> Result<Vec<BrokerOrder>, ReportError> {
     let mut brokers = app.orders.broker_orders(false).await.map_err(data)?;
     brokers.extend(app.orders.broker_orders(true).await.map_err(data)?);
-    let mut contracts: BTreeMap<OrderId, ContractOrder> = BTreeMap::new();
-    let mut instruments: BTreeMap<OrderId, InstrumentOrder> = BTreeMap::new();
-    for active in [false, true] {
-        for c in app.orders.contract_orders(active).await.map_err(data)? {
-            contracts.insert(c.id, c);
-        }
-        for i in app.orders.instrument_orders(active).await.map_err(data)? {
-            instruments.insert(i.id, i);
-        }
-    }
     let mut filled: Vec<BrokerOrder> = brokers
         .into_iter()
         .filter(|b| b.fill != 0 && b.fill_time.is_some_and(|t| t >= start && t <= end))
@@ -57,6 +46,27 @@ pub(super) async fn filled(
         .filter(|b| opts.strategy.as_deref().is_none_or(|s| b.strategy == s))
         .collect();
     filled.sort_by(|a, b| (a.instrument.as_str(), a.id).cmp(&(b.instrument.as_str(), b.id)));
+    Ok(filled)
+}
+
+/// [`filled_orders`], each with its parents' prices.
+pub(super) async fn filled(
+    app: &App,
+    opts: &ReportOptions,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<(BrokerOrder, TradePrices)>, ReportError> {
+    let filled = filled_orders(app, opts, start, end).await?;
+    let mut contracts: BTreeMap<OrderId, ContractOrder> = BTreeMap::new();
+    let mut instruments: BTreeMap<OrderId, InstrumentOrder> = BTreeMap::new();
+    for active in [false, true] {
+        for c in app.orders.contract_orders(active).await.map_err(data)? {
+            contracts.insert(c.id, c);
+        }
+        for i in app.orders.instrument_orders(active).await.map_err(data)? {
+            instruments.insert(i.id, i);
+        }
+    }
     Ok(filled
         .into_iter()
         .map(|b| {

@@ -42,6 +42,18 @@ pub(crate) fn traded_home() -> TestHome {
     h
 }
 
+/// The text items of a report's JSON, one per line.
+pub(crate) fn text_items(report: &Value) -> String {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "text")
+        .map(|i| i["text"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Table `id` of a report's JSON as rows of cells, or `None` when the report has no such table
 /// (it said there was nothing to show).
 pub(crate) fn table_rows(report: &Value, id: &str) -> Option<Vec<Vec<Value>>> {

@@ -6,19 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::reports::{at, json, num, rows, traded_home};
+use crate::reports::{at, json, num, rows, text_items, traded_home};
 use crate::support::{stderr, stdout, TestHome};
-
-fn text_items(report: &Value) -> String {
-    report["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["kind"] == "text")
-        .map(|i| i["text"].as_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// `(date, volume)` of one contract's bars of `frequency`, from `systrade prices show`.
 fn bars(h: &TestHome, contract: &str, frequency: &str) -> Vec<(String, f64)> {

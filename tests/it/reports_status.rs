@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::reports::{table_rows as table, traded_home};
+use crate::reports::{table_rows as table, text_items, traded_home};
 use crate::support::{stderr, stdout, TestHome};
 
 const FRIDAY: &str = "2024-06-28T23:30:00Z";
@@ -18,17 +18,6 @@ fn report_at(h: &TestHome, now: &str) -> Value {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
-}
-
-fn summary(v: &Value) -> String {
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["kind"] == "text")
-        .map(|i| i["text"].as_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]
@@ -48,7 +37,7 @@ fn status_lists_what_is_late_and_what_is_in_force() {
     }
 
     let v = report_at(&h, "2024-06-28T23:50:00Z");
-    let text = summary(&v);
+    let text = text_items(&v);
     assert!(
         text.contains("0 workflow(s) late, 0 instrument(s) with late prices, 0 late FX rate(s), 0 late optimal position(s)"),
         "{text}"
@@ -91,9 +80,9 @@ fn status_lists_what_is_late_and_what_is_in_force() {
     let optimal = table(&v, "optimal_updates").unwrap();
     assert!(!optimal.is_empty() && optimal.iter().all(|r| r[5] == "LATE"));
     assert!(
-        summary(&v).contains("2 instrument(s) with late prices"),
+        text_items(&v).contains("2 instrument(s) with late prices"),
         "{}",
-        summary(&v)
+        text_items(&v)
     );
 }
 

@@ -112,27 +112,11 @@ impl AlertStore for SqliteRunStore {
         } else {
             "WHERE acknowledged_at IS NULL"
         };
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM alerts {filter} ORDER BY id"
-        ))
-        .fetch_all(self.pool())
-        .await
-        .map_err(db)?
-        .iter()
-        .map(from_row)
-        .collect()
+        select_alerts(self, filter).await
     }
 
     async fn kept(&self) -> Result<Vec<AlertRecord>, AlertStoreError> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM alerts WHERE state = 'kept' ORDER BY id"
-        ))
-        .fetch_all(self.pool())
-        .await
-        .map_err(db)?
-        .iter()
-        .map(from_row)
-        .collect()
+        select_alerts(self, "WHERE state = 'kept'").await
     }
 
     async fn acknowledge(&self, id: i64, at: DateTime<Utc>) -> Result<bool, AlertStoreError> {
@@ -177,4 +161,20 @@ impl AlertStore for SqliteRunStore {
         .map_err(db)?;
         Ok(())
     }
+}
+
+/// The alerts matching `filter` (a fixed `WHERE` clause, or empty for all), oldest first.
+async fn select_alerts(
+    store: &SqliteRunStore,
+    filter: &str,
+) -> Result<Vec<AlertRecord>, AlertStoreError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM alerts {filter} ORDER BY id"
+    ))
+    .fetch_all(store.pool())
+    .await
+    .map_err(db)?
+    .iter()
+    .map(from_row)
+    .collect()
 }

@@ -458,4 +458,4 @@ fn key_offset(text: &str, span: &Range<usize>, key: &str) -> usize {
 
 #[cfg(test)]
 #[path = "config_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -14,8 +14,8 @@ fn parse(text: &str) -> Result<StrategyConfig, Diagnostics> {
     parse_strategy("s.toml", text, &known, &CODES)
 }
 
-/// A valid small strategy; tests replace parts of it.
-const BASE: &str = r#"[strategy]
+/// A valid small strategy; tests replace parts of it (also the portfolio's tests).
+pub(in crate::domain::backtest) const BASE: &str = r#"[strategy]
 name = "t"
 base_currency = "USD"
 notional_trading_capital = 100000

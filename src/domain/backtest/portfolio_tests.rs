@@ -77,38 +77,16 @@ impl BacktestInputs for Synthetic {
 fn setup() -> (StrategyConfig, ReferenceData, Synthetic) {
     let reference =
         crate::adapters::reference_files::load_reference_data(Path::new("/nonexistent")).unwrap();
-    let text = r#"[strategy]
-name = "t"
-base_currency = "USD"
-notional_trading_capital = 100000
-percentage_vol_target = 25.0
-
-[[rule]]
-name = "ewmac8_32"
-kind = "ewmac"
-fast = 8
-slow = 32
-forecast_scalar = 5.3
-
-[[rule]]
-name = "carry"
-kind = "carry"
-forecast_scalar = 30
-
-[forecast]
-cap = 20.0
-fdm = 1.1
-weights = { ewmac8_32 = 0.4, carry = 0.6 }
-
-[portfolio]
-idm = 1.5
-buffer_size = 0.1
-instruments = { SP500 = 0.5, GOLD = 0.3, US10 = 0.2 }
-"#;
+    // The config tests' small strategy, over three instruments that start on different days.
+    let text = crate::domain::backtest::config::tests::BASE.replace(
+        "instruments = { AUD = 0.5, SP500 = 0.5 }",
+        "instruments = { SP500 = 0.5, GOLD = 0.3, US10 = 0.2 }",
+    );
+    assert!(text.contains("GOLD = 0.3"), "the base strategy changed");
     let known: Vec<&str> = reference.instruments.keys().map(|c| c.as_str()).collect();
     let is_known =
         |c: &str| InstrumentCode::new(c).is_ok_and(|c| reference.instrument(&c).is_some());
-    let strategy = parse_strategy("t.toml", text, &is_known, &known).unwrap();
+    let strategy = parse_strategy("t.toml", &text, &is_known, &known).unwrap();
     let inputs = Synthetic {
         versions: Mutex::new(BTreeMap::new()),
         reads: Mutex::new(Vec::new()),
