@@ -16,6 +16,8 @@ mod markets;
 pub use markets::{DuplicateGroup, MarketsConfig};
 mod email;
 pub use email::{EmailConfig, EmailSecurity};
+mod reports;
+pub use reports::{ReportOutput, ReportsConfig};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,6 +185,8 @@ pub struct Config {
     pub markets: MarketsConfig,
     /// `[email]`; `None` when `email.server` is empty (no e-mail).
     pub email: Option<EmailConfig>,
+    /// Where each report of the daily workflow goes (`[reports]`).
+    pub reports: ReportsConfig,
     /// Every `section.key` with its value and source.
     pub entries: BTreeMap<String, (toml::Value, Source)>,
 }
@@ -729,12 +733,31 @@ impl Config {
             }
             None
         });
+        let report_names: Vec<&str> = crate::reports::REPORTS.iter().map(|r| r.name).collect();
+        let (reports, problems) = reports::parse(&entries, &report_names);
+        for (key, msg) in problems {
+            bad(key, msg);
+        }
+        if reports.emails_any() && email.is_none() {
+            let key = if reports.output.to_email() {
+                "reports.output"
+            } else {
+                "reports.outputs"
+            };
+            bad(
+                key,
+                "e-mails reports, but no e-mail is configured: set email.server (and \
+                 email.from, email.to), or send the reports to \"file\""
+                    .into(),
+            );
+        }
         if !errs.is_empty() {
             return Err(Diagnostics(errs));
         }
         Ok(Config {
             markets,
             email,
+            reports,
             capital: CapitalConfig {
                 method,
                 max_change,

@@ -19,6 +19,7 @@ use crate::engine::store::{RunStatus, RunStore};
 
 mod backtest_shown;
 mod profiled;
+mod reports;
 mod stacks;
 
 #[derive(Args, Debug)]
@@ -53,6 +54,18 @@ pub struct BenchArgs {
     /// With --order-stacks: instrument orders per repetition.
     #[arg(long, default_value_t = 2000, requires = "order_stacks")]
     pub stack_orders: usize,
+    /// Also measure the reports: every report over a home of 32 instruments after `--days`
+    /// trading days on the simulated market and broker (the bench builds it: minutes), built and
+    /// rendered as HTML, and the status report as a whole process.
+    #[arg(long)]
+    pub reports: bool,
+    /// With --reports: trading days the built home has traded.
+    #[arg(long, default_value_t = 250, requires = "reports")]
+    pub days: usize,
+    /// With --reports: build the home here and keep it, or reuse the one a previous bench left
+    /// here (default: a temporary home, deleted after).
+    #[arg(long, value_name = "DIR", requires = "reports")]
+    pub reports_home: Option<std::path::PathBuf>,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -167,6 +180,19 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
+    let reports = if a.reports {
+        Some(
+            reports::bench_reports(
+                a.days,
+                a.reports_home.as_ref(),
+                a.repeat.max(1),
+                !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let release = !cfg!(debug_assertions);
     if a.json {
         print_json(&json!({
@@ -177,6 +203,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             "backtest": backtest,
             "broker": broker,
             "order_stacks": order_stacks,
+            "reports": reports,
         }))?;
     } else {
         if !release {
@@ -255,6 +282,9 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         }
         if let Some(s) = &order_stacks {
             print_order_stacks(s)?;
+        }
+        if let Some(r) = &reports {
+            reports::print(r)?;
         }
     }
     Ok(0)

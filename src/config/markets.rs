@@ -246,4 +246,34 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn every_shipped_duplicate_market_is_in_the_reference_data() {
+        let defaults: toml::Table = toml::from_str(crate::shipped::DEFAULT_CONFIG).unwrap();
+        let markets = &defaults["markets"];
+        let (m, problems) = parse(&entries(&[
+            (
+                "markets.duplicate_include",
+                markets["duplicate_include"].clone(),
+            ),
+            (
+                "markets.duplicate_exclude",
+                markets["duplicate_exclude"].clone(),
+            ),
+        ]));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(m.duplicates.len(), 12);
+        let reference = include_str!("../../config/instrumentconfig.csv");
+        let known: std::collections::BTreeSet<&str> = reference
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .collect();
+        for g in &m.duplicates {
+            assert!(!g.excluded.is_empty(), "group {} excludes nothing", g.name);
+            for c in g.included.iter().chain(&g.excluded) {
+                assert!(known.contains(c.as_str()), "{c} of group {}", g.name);
+            }
+        }
+    }
 }

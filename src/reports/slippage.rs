@@ -16,9 +16,11 @@ use super::trades::{filled, range_text};
 use super::ReportError;
 use crate::app::App;
 use crate::domain::instrument::{InstrumentCode, ReferenceData};
-use crate::domain::reports::slippage::{estimate, median, SlippageInputs};
+use crate::domain::reports::slippage::{
+    cumulative_costs, estimate, median, SlippageInputs, TradeCost,
+};
 use crate::domain::reports::trades::slippage;
-use crate::domain::reports::{Column, Item, ReportOptions, Table};
+use crate::domain::reports::{Chart, Column, Item, Line, Plot, ReportOptions, Table};
 
 /// Days the report looks back without --from (pysystemtrade's 250).
 pub const DEFAULT_DAYS: i64 = 250;
@@ -106,10 +108,85 @@ pub async fn items(
     }
     t.sort_by(11, true);
     items.push(Item::Table(t));
+    items.extend(over_time(app, reference, &trades, now).await?);
     items.push(Item::Text {
         text: "In ticks: not known. The minimum tick of a contract comes from the broker's \
                contract details, which this project does not store."
             .into(),
     });
+    Ok(items)
+}
+
+/// Slippage over time: the cumulative cost the filled orders paid, in the base currency (per
+/// contract slippage × contracts × the value of a price point at the latest FX rate, as the
+/// trade report's cash slippage), half the spread and spread plus execution, drawn by day.
+async fn over_time(
+    app: &App,
+    reference: &ReferenceData,
+    trades: &[(
+        crate::domain::orders::BrokerOrder,
+        crate::domain::reports::trades::TradePrices,
+    )],
+    now: DateTime<Utc>,
+) -> Result<Vec<Item>, ReportError> {
+    let mut traded: Vec<String> = trades
+        .iter()
+        .map(|(b, _)| b.instrument.to_string())
+        .collect();
+    traded.sort();
+    traded.dedup();
+    let risk = super::risk_data::load(app, reference, Some(&traded), now).await?;
+    let point: BTreeMap<String, f64> = risk
+        .instruments
+        .iter()
+        .map(|i| (i.code.to_string(), i.risk.point_size_base))
+        .collect();
+    let costs: Vec<TradeCost> = trades
+        .iter()
+        .filter_map(|(b, prices)| {
+            let date = b.fill_time?.date_naive();
+            let k = point
+                .get(b.instrument.as_str())
+                .copied()
+                .unwrap_or(f64::NAN)
+                * b.fill.unsigned_abs() as f64;
+            let s = slippage(prices);
+            Some(TradeCost {
+                date,
+                bid_ask: -s.bid_ask * k,
+                total: -s.total_trading * k,
+            })
+        })
+        .collect();
+    let (curve, unknown) = cumulative_costs(&costs);
+    let mut items = vec![Item::Chart(Chart {
+        id: "slippage_over_time".into(),
+        title: format!(
+            "Slippage over time: cumulative cost of the fills, {}",
+            risk.base_currency
+        ),
+        y_label: format!("cumulative cost, {}", risk.base_currency),
+        plot: Plot::Lines {
+            dates: curve.iter().map(|(d, _, _)| *d).collect(),
+            series: vec![
+                Line {
+                    name: "spread and execution (total_trading)".into(),
+                    values: curve.iter().map(|(_, _, t)| *t).collect(),
+                },
+                Line {
+                    name: "half the spread (bid_ask)".into(),
+                    values: curve.iter().map(|(_, b, _)| *b).collect(),
+                },
+            ],
+        },
+    })];
+    if unknown > 0 {
+        items.push(Item::Text {
+            text: format!(
+                "{unknown} filled order(s) are left out of the chart: their prices or the value of \
+                 a price point are not known."
+            ),
+        });
+    }
     Ok(items)
 }

@@ -1,8 +1,9 @@
-//! `report`: runs one report (`report = "NAME"`, see `systrade report list`) and writes it as
-//! `<home>/reports/NAME_YYYY-MM-DD.EXT` in `format` (html by default; text, json, csv), so each
-//! report is one node: retried, recorded, and failing alone. `instrument` limits it to one
-//! instrument where the report takes that; `email = true` also e-mails it. The output names the
-//! file.
+//! `report`: runs one report (`report = "NAME"`, see `systrade report list`), so each report is
+//! one node: retried, recorded, and failing alone. Where it goes is the `[reports]` config's
+//! output for it (pysystemtrade's `reports:` key): a file `<home>/reports/NAME_YYYY-MM-DD.EXT`
+//! in `format` (html by default; text, json, csv), e-mail, both, or nowhere; `email = true` on
+//! the node e-mails it as well. `instrument` limits it to one instrument where the report takes
+//! that. The output names the file.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::App;
+use crate::config::ReportOutput;
 use crate::domain::reports::ReportOptions;
 use crate::engine::task::{parse_params, Params, Task, TaskContext, TaskError, TaskKind};
 use crate::reports::render::{render, Format};
@@ -88,22 +90,40 @@ impl TaskKind<App> for Report {
 impl Task<App> for ReportTask {
     async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
         let app = &ctx.app;
+        // Where it goes: [reports] config, and e-mail too when the node asks for it.
+        let mut output = app.config.reports.output_of(self.name);
+        if self.email {
+            output = match output {
+                ReportOutput::File | ReportOutput::Both => ReportOutput::Both,
+                ReportOutput::Email | ReportOutput::None => ReportOutput::Email,
+            };
+        }
+        // The status report is still made for its stale-data alert when it goes nowhere.
+        if output == ReportOutput::None && self.name != "status" {
+            tracing::info!(report = self.name, "not made: reports output is \"none\"");
+            return Ok(json!({ "report": self.name, "output": "none" }));
+        }
         let report = build(app, self.name, &self.options)
             .await
             .map_err(|e| match e {
                 ReportError::Invalid(m) => TaskError::fatal(m),
                 ReportError::Data(m) => TaskError::fatal(m),
             })?;
-        let path = write::path_in(
-            &app.home.reports_dir(),
-            self.name,
-            self.format,
-            app.clock.now(),
-        );
-        write::atomically(&path, &render(&report, self.format))
-            .map_err(|e| TaskError::retryable(format!("cannot write {}: {e}", path.display())))?;
-        tracing::info!(report = self.name, path = %path.display(), "{} written", report.title);
-        let mut out = json!({ "report": self.name, "title": report.title, "path": path.display().to_string() });
+        let mut out =
+            json!({ "report": self.name, "title": report.title, "output": output.as_str() });
+        if output.to_file() {
+            let path = write::path_in(
+                &app.home.reports_dir(),
+                self.name,
+                self.format,
+                app.clock.now(),
+            );
+            write::atomically(&path, &render(&report, self.format)).map_err(|e| {
+                TaskError::retryable(format!("cannot write {}: {e}", path.display()))
+            })?;
+            tracing::info!(report = self.name, path = %path.display(), "{} written", report.title);
+            out["path"] = json!(path.display().to_string());
+        }
         // Stale prices or optimal positions on a trading day are a critical alert.
         let now = app.clock.now();
         let weekday = !matches!(
@@ -130,10 +150,11 @@ impl Task<App> for ReportTask {
                 out["stale"] = json!(body);
             }
         }
-        if self.email {
+        if output.to_email() {
             if app.mailer.is_none() {
                 return Err(TaskError::fatal(format!(
-                    "email = true: {}",
+                    "reports output \"{}\": {}",
+                    output.as_str(),
                     crate::domain::alerts::AlertError::NotConfigured
                 )));
             }

@@ -447,3 +447,66 @@ fn a_report_node_with_email_sends_its_report() {
     assert_eq!(node["output"]["emailed"]["sent"], true, "{show}");
     assert!(std::path::Path::new(node["output"]["path"].as_str().unwrap()).exists());
 }
+
+#[test]
+#[cfg_attr(
+    not(aiosmtpd),
+    ignore = "needs aiosmtpd: run scripts/install-aiosmtpd.sh"
+)]
+fn reports_go_where_the_reports_config_says() {
+    let server = SmtpServer::start(ServerOptions::default());
+    let h = TestHome::new();
+    configure(&h, server.port, "none", false, None);
+    let mut config = std::fs::read_to_string(h.path().join("config.toml")).unwrap();
+    config.push_str("\n[reports]\noutput = \"file\"\noutputs = { roll = \"email\", costs = \"both\", min_capital = \"none\" }\n");
+    std::fs::write(h.path().join("config.toml"), config).unwrap();
+    let mut wf = String::from("[workflow]\nname = \"evening\"\n");
+    for r in ["roll", "costs", "min_capital", "instrument_risk"] {
+        wf.push_str(&format!(
+            "[[node]]\nid = \"{r}\"\ntask = \"report\"\nparams = {{ report = \"{r}\" }}\n"
+        ));
+    }
+    h.workflow("evening", &wf);
+    let v = json_of(&h, &["run", "evening", "--json"]);
+    assert_eq!(v["status"], "succeeded", "{v}");
+    let got = server.wait_for(2);
+    let subjects: Vec<String> = got
+        .iter()
+        .filter_map(|m| header(&m.raw, "Subject"))
+        .collect();
+    assert_eq!(got.len(), 2, "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.starts_with("Roll report")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.starts_with("Costs report")),
+        "{subjects:?}"
+    );
+    let show = json_of(&h, &["show", "1", "--json"]);
+    let output = |id: &str| {
+        show["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["node_id"] == id)
+            .unwrap_or_else(|| panic!("no node {id} in {show}"))["output"]
+            .clone()
+    };
+    assert_eq!(output("roll")["output"], "email");
+    assert!(output("roll").get("path").is_none(), "e-mail only: no file");
+    assert_eq!(output("costs")["emailed"]["sent"], true);
+    assert!(std::path::Path::new(output("costs")["path"].as_str().unwrap()).exists());
+    assert_eq!(output("min_capital")["output"], "none");
+    assert!(output("instrument_risk")["path"].as_str().is_some());
+    let files: Vec<String> = std::fs::read_dir(h.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.starts_with("roll_") || f.starts_with("min_capital_")),
+        "{files:?}"
+    );
+}

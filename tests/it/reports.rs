@@ -464,3 +464,28 @@ fn bad_report_input_exits_2_naming_what() {
         "nothing written"
     );
 }
+
+#[test]
+fn a_bad_reports_config_is_refused_naming_the_key() {
+    for (config, wanted) in [
+        (
+            "[reports]\noutput = \"email\"\n",
+            "`reports.output`: e-mails reports, but no e-mail is configured",
+        ),
+        (
+            "[reports]\noutputs = { pandel = \"both\" }\n",
+            "no report named `pandel`; did you mean `pandl`?",
+        ),
+        (
+            "[reports]\noutputs = { pandl = \"printer\" }\n",
+            "`pandl`: `printer` is not one of",
+        ),
+    ] {
+        let h = TestHome::new();
+        std::fs::write(h.path().join("config.toml"), config).unwrap();
+        let out = h.run(&["validate", "daily"]);
+        assert_eq!(out.status.code(), Some(2), "{config}: {}", stderr(&out));
+        assert!(stderr(&out).contains(wanted), "{config}: {}", stderr(&out));
+        assert!(stderr(&out).contains("config.toml"), "{}", stderr(&out));
+    }
+}

@@ -150,6 +150,24 @@ fn liquidity_slippage_and_market_choice_agree_with_what_they_are_made_of() {
     }
     assert_eq!(est.len(), 2);
     assert!(text_items(&slip).contains("In ticks: not known"));
+    // Slippage over time: the day's cost is the trade report's cash slippage times contracts.
+    let chart = slip["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "chart" && i["id"] == "slippage_over_time")
+        .unwrap_or_else(|| panic!("no slippage chart in {slip:#}"));
+    let cost: f64 = rows(&trade, "cash_slippage")
+        .iter()
+        .map(|r| -num(r, "total_trading_cash") * num(r, "trade").abs())
+        .sum();
+    let drawn = chart["plot"]["series"][0]["values"].as_array().unwrap();
+    assert_eq!(drawn.len(), 1, "one day: {chart}");
+    let drawn = drawn[0].as_f64().unwrap();
+    assert!(
+        (drawn - cost).abs() <= 1e-9 * cost.abs().max(1.0),
+        "{drawn} vs {cost}"
+    );
     let quiet = json(
         &h,
         &[

@@ -108,6 +108,44 @@ pub fn estimate(i: &SlippageInputs) -> SlippageEstimate {
     }
 }
 
+/// One filled order's slippage cost in the base currency (positive = paid): half the spread
+/// (`bid_ask`) and spread plus execution (`total`), each per contract × contracts × the value of
+/// a price point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TradeCost {
+    pub date: chrono::NaiveDate,
+    pub bid_ask: f64,
+    pub total: f64,
+}
+
+/// The cumulative costs by day, oldest first: each day with a trade, the sums of every trade up
+/// to and including it. A trade whose cost is not known (NaN) adds nothing; the count of those
+/// is returned.
+pub fn cumulative_costs(trades: &[TradeCost]) -> (Vec<(chrono::NaiveDate, f64, f64)>, usize) {
+    let mut by_day: std::collections::BTreeMap<chrono::NaiveDate, (f64, f64)> =
+        std::collections::BTreeMap::new();
+    let mut unknown = 0;
+    for t in trades {
+        let e = by_day.entry(t.date).or_insert((0.0, 0.0));
+        if t.bid_ask.is_finite() && t.total.is_finite() {
+            e.0 += t.bid_ask;
+            e.1 += t.total;
+        } else {
+            unknown += 1;
+        }
+    }
+    let (mut bid_ask, mut total) = (0.0, 0.0);
+    let out = by_day
+        .into_iter()
+        .map(|(d, (b, t))| {
+            bid_ask += b;
+            total += t;
+            (d, bid_ask, total)
+        })
+        .collect();
+    (out, unknown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +194,36 @@ mod tests {
         assert!((e.estimate - 2.5 / 11.0).abs() < 1e-12, "{}", e.estimate);
         assert_eq!(e.weight_config, 0.0);
         assert!(e.difference_perc.is_nan());
+    }
+
+    #[test]
+    fn cumulative_costs_sum_by_day_and_skip_unknown_costs() {
+        let d = |day| chrono::NaiveDate::from_ymd_opt(2025, 6, day).unwrap();
+        let trades = [
+            TradeCost {
+                date: d(3),
+                bid_ask: 5.0,
+                total: 7.0,
+            },
+            TradeCost {
+                date: d(2),
+                bid_ask: 1.0,
+                total: 2.0,
+            },
+            TradeCost {
+                date: d(3),
+                bid_ask: f64::NAN,
+                total: 1.0,
+            },
+            TradeCost {
+                date: d(3),
+                bid_ask: 0.5,
+                total: -1.0,
+            },
+        ];
+        let (curve, unknown) = cumulative_costs(&trades);
+        assert_eq!(unknown, 1);
+        assert_eq!(curve, vec![(d(2), 1.0, 2.0), (d(3), 6.5, 8.0)]);
+        assert_eq!(cumulative_costs(&[]).0, vec![]);
     }
 }

@@ -1,0 +1,376 @@
+//! `systrade bench --reports`: every report over a home that traded for a year. The bench
+//! builds the home as a trader's machine would: the shipped config (32 instruments, the
+//! chapter-15 strategy) on the simulated market and broker, and the shipped daily workflow's
+//! trading stages (prices, capital, strategies, order generator, stack handler; the reports,
+//! cleaners and backups left out) run once per trading day, each day a separate
+//! `systrade run` process with the clock at that day's evening. Then each report is built and
+//! rendered as HTML (what the daily workflow's report node does) in this process, the best of
+//! `repeat`, and the status report is also timed as a whole `systrade report status` process.
+//!
+//! The days are fixed (the trading days up to [`LAST_DAY`]) so two machines build the same
+//! home. Building takes minutes; `--reports-home DIR` keeps the home and a later bench reuses
+//! it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc, Weekday};
+use serde_json::{json, Value};
+
+use crate::cli::context::{Ctx, GlobalOpts};
+use crate::domain::reports::ReportOptions;
+use crate::engine::clock::OffsetClock;
+use crate::engine::store::RunStore;
+use crate::reports::render::{render, Format};
+use crate::reports::{build, REPORTS};
+
+/// The last trading day of the built home (a Friday).
+const LAST_DAY: (i32, u32, u32) = (2025, 6, 27);
+/// Simulated price history before the first trading day (the backtest's warm-up).
+const HISTORY_YEARS: i32 = 3;
+/// The file in a built home saying what it holds.
+const MARKER: &str = "bench-reports.json";
+/// The trading workflow the bench writes into the home.
+const WORKFLOW: &str = "bench_trading";
+/// Tasks of the shipped daily workflow that are not trading: left out of each built day.
+const NOT_TRADING: [&str; 3] = ["report", "clean_run_logs", "backup_run_store"];
+/// The goals of issue 15: all reports, and the status report alone.
+const GOAL_ALL_SECONDS: f64 = 1.0;
+const GOAL_STATUS_SECONDS: f64 = 0.1;
+
+/// The `days` weekdays up to [`LAST_DAY`], oldest first.
+fn trading_days(days: usize) -> Vec<NaiveDate> {
+    let (y, m, d) = LAST_DAY;
+    let mut day = NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN);
+    let mut out = Vec::with_capacity(days);
+    while out.len() < days {
+        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            out.push(day);
+        }
+        match day.pred_opt() {
+            Some(p) => day = p,
+            None => break,
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// The evening a day's trading runs (after every simulated market's close).
+fn evening(day: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&day.and_hms_opt(21, 0, 0).unwrap_or_default())
+}
+
+/// The shipped daily workflow without its reports, cleaners and backup: the trading day.
+fn trading_workflow() -> anyhow::Result<String> {
+    let (_, daily) = crate::shipped::WORKFLOWS
+        .iter()
+        .find(|(n, _)| *n == "daily.toml")
+        .context("the shipped daily workflow is missing")?;
+    let mut doc: toml::Table = toml::from_str(daily).context("the shipped daily workflow")?;
+    if let Some(toml::Value::Table(w)) = doc.get_mut("workflow") {
+        w.insert("name".into(), toml::Value::String(WORKFLOW.into()));
+        w.remove("schedule");
+    }
+    if let Some(toml::Value::Array(nodes)) = doc.get_mut("node") {
+        nodes.retain(|n| {
+            let task = n.get("task").and_then(toml::Value::as_str).unwrap_or("");
+            !NOT_TRADING.contains(&task)
+        });
+    }
+    Ok(format!(
+        "# Written by `systrade bench --reports`: the shipped daily workflow's trading stages.\n{}",
+        toml::to_string(&doc)?
+    ))
+}
+
+/// What a built home holds.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+struct Built {
+    days: usize,
+    first_day: NaiveDate,
+    last_day: NaiveDate,
+    build_seconds: f64,
+}
+
+fn config_text(first: NaiveDate) -> String {
+    let start =
+        NaiveDate::from_ymd_opt(first.year() - HISTORY_YEARS, first.month(), 1).unwrap_or(first);
+    format!(
+        "# Written by `systrade bench --reports`: the shipped config (32 instruments, the \
+         chapter-15 strategy) on the simulated market from {start}.\n\n[market]\n\
+         sim_start = \"{start}\"\n\n\
+         # The simulated prices stand still within a run: a passive limit would wait for its \
+         time-out.\n[execution]\npassive_timeout_seconds = 0.2\ntotal_timeout_seconds = 5.0\n\
+         poll_seconds = 0.1\n"
+    )
+}
+
+/// Builds (or finds) the home at `dir`: `days` trading days, each one `systrade run`.
+fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> {
+    let calendar = trading_days(days);
+    let (Some(&first), Some(&last)) = (calendar.first(), calendar.last()) else {
+        anyhow::bail!("--days must be at least 1");
+    };
+    let marker = dir.join(MARKER);
+    if marker.exists() {
+        let text = std::fs::read_to_string(&marker)
+            .with_context(|| format!("cannot read {}", marker.display()))?;
+        let built: Built = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a bench home's marker", marker.display()))?;
+        anyhow::ensure!(
+            built.days == days && built.first_day == first && built.last_day == last,
+            "{} holds a bench home of {} days ({} to {}), not {days}: pass another --reports-home",
+            dir.display(),
+            built.days,
+            built.first_day,
+            built.last_day
+        );
+        return Ok(built);
+    }
+    anyhow::ensure!(
+        !dir.join("systrade.db").exists(),
+        "{} already holds a systrade home that the bench did not finish building; remove it or \
+         pass another --reports-home",
+        dir.display()
+    );
+    std::fs::create_dir_all(dir.join("workflows"))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(dir.join("config.toml"), config_text(first))?;
+    std::fs::write(
+        dir.join("workflows").join(format!("{WORKFLOW}.toml")),
+        trading_workflow()?,
+    )?;
+    let exe = std::env::current_exe()?;
+    let bar = if progress {
+        indicatif::ProgressBar::new(days as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "building the bench home: {bar:30} {pos}/{len} trading days, {msg} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let t = Instant::now();
+    for day in &calendar {
+        bar.set_message(day.to_string());
+        let out = std::process::Command::new(&exe)
+            .arg("--home")
+            .arg(dir)
+            .args(["--quiet", "run", WORKFLOW])
+            .env("SYSTRADE_NOW", evening(*day).to_rfc3339())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .context("cannot start `systrade run`")?;
+        if !out.status.success() {
+            bar.abandon();
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(20).collect();
+            anyhow::bail!(
+                "the trading day {day} failed ({}); the home is kept at {}:\n{}",
+                out.status,
+                dir.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let built = Built {
+        days,
+        first_day: first,
+        last_day: last,
+        build_seconds: t.elapsed().as_secs_f64(),
+    };
+    std::fs::write(&marker, serde_json::to_string_pretty(&built)?)?;
+    Ok(built)
+}
+
+/// Counts of what the built home holds, to say what the reports read.
+async fn contents(ctx: &Ctx) -> anyhow::Result<Value> {
+    let app = ctx.app();
+    let mut brokers = app.orders.broker_orders(false).await?;
+    brokers.extend(app.orders.broker_orders(true).await?);
+    let fills = brokers.iter().filter(|b| b.fill != 0).count();
+    let instruments: std::collections::BTreeSet<_> =
+        brokers.iter().map(|b| b.instrument.clone()).collect();
+    let runs = ctx.store.list_runs(None, 100_000).await?.len();
+    Ok(json!({
+        "filled_broker_orders": fills,
+        "traded_instruments": instruments.len(),
+        "runs": runs,
+    }))
+}
+
+/// The bench: builds or reuses the home, then times every report.
+pub(super) async fn bench_reports(
+    days: usize,
+    keep: Option<&PathBuf>,
+    repeat: usize,
+    progress: bool,
+) -> anyhow::Result<Value> {
+    let temp;
+    let dir = match keep {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let built = build_home(&dir, days, progress)?;
+    let now = evening(built.last_day) + chrono::Duration::hours(1);
+    let mut ctx = Ctx::open(&GlobalOpts {
+        home: Some(dir.clone()),
+        verbose: false,
+        quiet: true,
+    })
+    .await?;
+    ctx.clock = Arc::new(OffsetClock::starting_at(now));
+    let app = ctx.app();
+    let mut reports = Vec::new();
+    let mut total = 0.0;
+    for spec in REPORTS {
+        let mut best = f64::MAX;
+        let mut bytes = 0;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            let report = build(&app, spec.name, &ReportOptions::default())
+                .await
+                .with_context(|| format!("report {}", spec.name))?;
+            let html = render(&report, Format::Html);
+            best = best.min(t.elapsed().as_secs_f64());
+            bytes = html.len();
+        }
+        total += best;
+        reports.push(json!({ "report": spec.name, "seconds": best, "html_bytes": bytes }));
+    }
+    let status = reports
+        .iter()
+        .find(|r| r["report"] == "status")
+        .and_then(|r| r["seconds"].as_f64())
+        .unwrap_or(f64::NAN);
+    let status_process = status_process(&dir, now, repeat)?;
+    Ok(json!({
+        "instruments": ctx.config.prices.instruments.len(),
+        "days": built.days,
+        "first_day": built.first_day,
+        "last_day": built.last_day,
+        "build_seconds": built.build_seconds,
+        "home": keep.map(|d| d.display().to_string()),
+        "contents": contents(&ctx).await?,
+        "reports": reports,
+        "all_seconds": total,
+        "status_seconds": status,
+        "status_process_seconds": status_process,
+        "goal_all_seconds": GOAL_ALL_SECONDS,
+        "goal_status_seconds": GOAL_STATUS_SECONDS,
+        "goals_met": total < GOAL_ALL_SECONDS && status < GOAL_STATUS_SECONDS,
+    }))
+}
+
+/// The best wall time of `repeat` `systrade report status --format html` processes.
+fn status_process(home: &Path, now: DateTime<Utc>, repeat: usize) -> anyhow::Result<f64> {
+    let exe = std::env::current_exe()?;
+    let out = tempfile::NamedTempFile::new()?;
+    let mut best = f64::MAX;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let status = std::process::Command::new(&exe)
+            .arg("--home")
+            .arg(home)
+            .args([
+                "--quiet", "report", "status", "--format", "html", "--output",
+            ])
+            .arg(out.path())
+            .env("SYSTRADE_NOW", now.to_rfc3339())
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        anyhow::ensure!(
+            status.success(),
+            "`systrade report status` failed ({status})"
+        );
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// The text lines of the result.
+pub(super) fn print(r: &Value) -> anyhow::Result<()> {
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    outln!(
+        "reports over a home of {} instruments after {} trading days ({} to {}; {} filled broker orders in {} instruments, {} runs; built in {:.0}s{}):",
+        r["instruments"],
+        r["days"],
+        r["first_day"].as_str().unwrap_or(""),
+        r["last_day"].as_str().unwrap_or(""),
+        r["contents"]["filled_broker_orders"],
+        r["contents"]["traded_instruments"],
+        r["contents"]["runs"],
+        f(&r["build_seconds"]),
+        r["home"].as_str().map(|h| format!(", kept at {h}")).unwrap_or_default()
+    );
+    for rep in r["reports"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        outln!(
+            "  {:<18} {:>7.1} ms  ({} KiB of HTML)",
+            rep["report"].as_str().unwrap_or(""),
+            f(&rep["seconds"]) * 1000.0,
+            rep["html_bytes"].as_u64().unwrap_or(0) / 1024
+        );
+    }
+    outln!(
+        "  all {} reports, built and rendered: {:.1} ms (goal < {:.0} ms); status {:.1} ms (goal < {:.0} ms), as a whole `systrade report status` process {:.1} ms{}",
+        r["reports"].as_array().map_or(0, Vec::len),
+        f(&r["all_seconds"]) * 1000.0,
+        GOAL_ALL_SECONDS * 1000.0,
+        f(&r["status_seconds"]) * 1000.0,
+        GOAL_STATUS_SECONDS * 1000.0,
+        f(&r["status_process_seconds"]) * 1000.0,
+        if r["goals_met"] == true { "" } else { "  GOALS NOT MET" }
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trading_days_are_the_weekdays_up_to_the_last_day() {
+        let d = trading_days(6);
+        assert_eq!(d.len(), 6);
+        assert_eq!(d.last(), NaiveDate::from_ymd_opt(2025, 6, 27).as_ref());
+        // Friday 20 June, then Monday 23 to Friday 27: the weekend left out.
+        assert_eq!(d.first(), NaiveDate::from_ymd_opt(2025, 6, 20).as_ref());
+        assert!(d
+            .iter()
+            .all(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)));
+    }
+
+    #[test]
+    fn the_trading_workflow_is_daily_without_reports_cleaners_and_backup() {
+        let text = trading_workflow().unwrap();
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let nodes = doc["node"].as_array().unwrap();
+        let tasks: Vec<&str> = nodes.iter().map(|n| n["task"].as_str().unwrap()).collect();
+        assert!(tasks.contains(&"run_stack_handler"), "{tasks:?}");
+        assert!(tasks.contains(&"update_historical_prices"), "{tasks:?}");
+        assert!(!tasks.iter().any(|t| NOT_TRADING.contains(t)), "{tasks:?}");
+        assert_eq!(doc["workflow"]["name"].as_str(), Some(WORKFLOW));
+        // Every `after` of a kept node names a kept node.
+        let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+        for n in nodes {
+            for a in n
+                .get("after")
+                .and_then(|a| a.as_array())
+                .into_iter()
+                .flatten()
+            {
+                assert!(ids.contains(&a.as_str().unwrap()), "{a} in {text}");
+            }
+        }
+    }
+}
