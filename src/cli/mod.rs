@@ -21,6 +21,7 @@ mod context;
 mod control;
 mod controls;
 mod demo;
+mod export;
 mod import;
 mod inspect;
 mod orders;
@@ -99,6 +100,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Import data from another system (validated in full before anything is written).
     Import(import::ImportArgs),
+    /// Write the stored data out in another system's format (so you can always go back).
+    Export(export::ExportArgs),
     /// Prices: show series, list the store, regenerate adjusted prices, review spikes.
     Prices(prices::PricesArgs),
     /// Backtest a strategy config over the stored prices (chapter-15 stages and positions).
@@ -401,6 +404,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(a) => demo::demo(&opts, a.json).await,
         Command::Bench(a) => bench::bench(&opts, a).await,
         Command::Import(a) => import::import(&opts, a).await,
+        Command::Export(a) => export::export(&opts, a).await,
         Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Roll(a) => roll::roll(&opts, a).await,
         Command::Capital(a) => capital::capital(&opts, a).await,

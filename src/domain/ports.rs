@@ -101,6 +101,10 @@ pub trait PriceStore: Send + Sync {
     fn instruments_with_multiple(&self) -> Result<Vec<InstrumentCode>, PriceStoreError>;
     /// Instruments that have adjusted prices.
     fn instruments_with_adjusted(&self) -> Result<Vec<InstrumentCode>, PriceStoreError>;
+    /// Instruments that have a roll calendar.
+    fn instruments_with_roll_calendar(&self) -> Result<Vec<InstrumentCode>, PriceStoreError>;
+    /// Instruments that have bars of some contract (any frequency).
+    fn instruments_with_contract_prices(&self) -> Result<Vec<InstrumentCode>, PriceStoreError>;
     /// Currencies that have FX prices.
     fn fx_currencies(&self) -> Result<Vec<String>, PriceStoreError>;
     /// Contracts of an instrument that have bars of this frequency.

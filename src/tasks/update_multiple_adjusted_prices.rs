@@ -434,6 +434,12 @@ mod tests {
         fn instruments_with_adjusted(&self) -> Result<Vec<InstrumentCode>, PriceStoreError> {
             Ok(vec![])
         }
+        fn instruments_with_roll_calendar(&self) -> Result<Vec<InstrumentCode>, PriceStoreError> {
+            Ok(vec![])
+        }
+        fn instruments_with_contract_prices(&self) -> Result<Vec<InstrumentCode>, PriceStoreError> {
+            Ok(vec![])
+        }
         fn fx_currencies(&self) -> Result<Vec<String>, PriceStoreError> {
             Ok(vec![])
         }

@@ -15,6 +15,7 @@ mod dag_props;
 mod daily;
 mod email;
 mod execution;
+mod export;
 mod order_crash;
 mod order_lifecycle;
 mod order_scenarios;

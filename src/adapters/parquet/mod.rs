@@ -310,6 +310,26 @@ impl PriceStore for ParquetPriceStore {
         self.instruments_in(ADJUSTED)
     }
 
+    fn instruments_with_roll_calendar(&self) -> Result<Vec<InstrumentCode>, PriceStoreError> {
+        self.instruments_in(ROLL_CALENDARS)
+    }
+
+    fn instruments_with_contract_prices(&self) -> Result<Vec<InstrumentCode>, PriceStoreError> {
+        let dir = self.root.join(CONTRACTS);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(PriceStoreError::Io { path: dir, source }),
+        };
+        let mut out: Vec<InstrumentCode> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| InstrumentCode::new(&e.file_name().to_string_lossy()).ok())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     fn fx_currencies(&self) -> Result<Vec<String>, PriceStoreError> {
         let mut out: Vec<String> = stems_in(&self.root.join(FX), EXT)?
             .into_iter()

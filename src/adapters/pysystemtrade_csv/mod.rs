@@ -25,6 +25,7 @@
 #![allow(clippy::result_large_err)]
 
 pub(crate) mod cells;
+pub mod export;
 pub mod import;
 pub mod store;
 

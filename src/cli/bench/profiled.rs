@@ -420,6 +420,12 @@ impl PriceStore for Prices<'_> {
     fn instruments_with_adjusted(&self) -> Result<Vec<InstrumentCode>, PriceStoreError> {
         self.inner.instruments_with_adjusted()
     }
+    fn instruments_with_roll_calendar(&self) -> Result<Vec<InstrumentCode>, PriceStoreError> {
+        self.inner.instruments_with_roll_calendar()
+    }
+    fn instruments_with_contract_prices(&self) -> Result<Vec<InstrumentCode>, PriceStoreError> {
+        self.inner.instruments_with_contract_prices()
+    }
     fn fx_currencies(&self) -> Result<Vec<String>, PriceStoreError> {
         self.inner.fx_currencies()
     }
