@@ -3,7 +3,8 @@
 //! chapter-15 strategy) on the simulated market and broker, and the shipped daily workflow's
 //! trading stages (prices, capital, strategies, order generator, stack handler; the reports,
 //! cleaners and backups left out) run once per trading day, each day a separate
-//! `systrade run` process with the clock at that day's evening. Then each report is built and
+//! `systrade run` process with the clock at that day's evening, after which the bench rolls
+//! what is due as an operator would ([`roll_as_an_operator`]). Then each report is built and
 //! rendered as HTML (what the daily workflow's report node does) in this process, the best of
 //! `repeat`, and the status report is also timed as a whole `systrade report status` process.
 //!
@@ -93,6 +94,8 @@ struct Built {
     first_day: NaiveDate,
     last_day: NaiveDate,
     build_seconds: f64,
+    /// Roll-state changes the operator made.
+    rolls: usize,
 }
 
 fn config_text(first: NaiveDate) -> String {
@@ -156,6 +159,7 @@ fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> 
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let t = Instant::now();
+    let mut rolls = 0;
     for day in &calendar {
         bar.set_message(day.to_string());
         let out = std::process::Command::new(&exe)
@@ -168,15 +172,14 @@ fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> 
             .context("cannot start `systrade run`")?;
         if !out.status.success() {
             bar.abandon();
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().rev().take(20).collect();
             anyhow::bail!(
                 "the trading day {day} failed ({}); the home is kept at {}:\n{}",
                 out.status,
                 dir.display(),
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                tail(&out.stderr)
             );
         }
+        rolls += roll_as_an_operator(&exe, dir, evening(*day))?;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -185,9 +188,72 @@ fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> 
         first_day: first,
         last_day: last,
         build_seconds: t.elapsed().as_secs_f64(),
+        rolls,
     };
     std::fs::write(&marker, serde_json::to_string_pretty(&built)?)?;
     Ok(built)
+}
+
+/// The last lines of a process's stderr.
+fn tail(stderr: &[u8]) -> String {
+    let err = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = err.lines().rev().take(20).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// `systrade --home DIR ARGS` with the clock at `now`; its stdout, or an error with its stderr.
+fn systrade(exe: &Path, dir: &Path, now: DateTime<Utc>, args: &[&str]) -> anyhow::Result<Vec<u8>> {
+    let out = std::process::Command::new(exe)
+        .arg("--home")
+        .arg(dir)
+        .arg("--quiet")
+        .args(args)
+        .env("SYSTRADE_NOW", now.to_rfc3339())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start `systrade {}`", args.join(" ")))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`systrade {}` failed ({}) on {now}:\n{}",
+        args.join(" "),
+        out.status,
+        tail(&out.stderr)
+    );
+    Ok(out.stdout)
+}
+
+/// What the operator does after a day's trading: reads `systrade roll ALL` and, for each
+/// instrument past its desired roll date, rolls the prices when nothing is held in the priced
+/// contract (`roll_adjusted`, confirmed) and otherwise sets `force` (the stack handler then rolls
+/// the position with spread orders, and a later day rolls the prices). Not the report's
+/// suggestion: with the simulated market's volumes the forward is always liquid, and
+/// pysystemtrade's rule would roll an unheld instrument every day. Returns the number of state
+/// changes.
+fn roll_as_an_operator(exe: &Path, dir: &Path, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let out = systrade(exe, dir, now, &["roll", "ALL", "--json"])?;
+    let v: Value = serde_json::from_slice(&out).context("`systrade roll ALL --json`")?;
+    let mut changes = 0;
+    for r in v["reports"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let (Some(code), Some(state)) = (r["instrument"].as_str(), r["state"].as_str()) else {
+            continue;
+        };
+        let late = r["days_to_desired_roll"].as_i64().is_some_and(|d| d <= 0);
+        let held = r["priced_position"].as_i64().is_some_and(|p| p != 0);
+        if late && !held && state != "roll_adjusted" {
+            systrade(
+                exe,
+                dir,
+                now,
+                &["roll", code, "--state", "roll_adjusted", "--yes"],
+            )?;
+            systrade(exe, dir, now, &["roll", code, "--confirm"])?;
+            changes += 1;
+        } else if late && held && !matches!(state, "force" | "force_outright") {
+            systrade(exe, dir, now, &["roll", code, "--state", "force"])?;
+            changes += 1;
+        }
+    }
+    Ok(changes)
 }
 
 /// Counts of what the built home holds, to say what the reports read.
@@ -260,6 +326,7 @@ pub(super) async fn bench_reports(
         "first_day": built.first_day,
         "last_day": built.last_day,
         "build_seconds": built.build_seconds,
+        "rolls": built.rolls,
         "home": keep.map(|d| d.display().to_string()),
         "contents": contents(&ctx).await?,
         "reports": reports,
@@ -302,11 +369,12 @@ fn status_process(home: &Path, now: DateTime<Utc>, repeat: usize) -> anyhow::Res
 pub(super) fn print(r: &Value) -> anyhow::Result<()> {
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     outln!(
-        "reports over a home of {} instruments after {} trading days ({} to {}; {} filled broker orders in {} instruments, {} runs; built in {:.0}s{}):",
+        "reports over a home of {} instruments after {} trading days ({} to {}; {} roll-state changes, {} filled broker orders in {} instruments, {} runs; built in {:.0}s{}):",
         r["instruments"],
         r["days"],
         r["first_day"].as_str().unwrap_or(""),
         r["last_day"].as_str().unwrap_or(""),
+        r["rolls"],
         r["contents"]["filled_broker_orders"],
         r["contents"]["traded_instruments"],
         r["contents"]["runs"],
