@@ -189,6 +189,131 @@ impl InstrumentJob {
     }
 }
 
+/// How many instruments are updated at once with the simulated market.
+const PARALLEL_SIM: usize = 4;
+
+type JobHandle = tokio::task::JoinHandle<Result<JobResult, TaskError>>;
+
+/// What the instruments finished so far add up to.
+#[derive(Default)]
+struct Absorbed {
+    report: serde_json::Map<String, Value>,
+    spikes: Vec<String>,
+    failures: Vec<Failure>,
+    warnings: Vec<String>,
+}
+
+impl HistTask {
+    /// Takes one instrument's finished job into `done`: its series' outcomes, spikes recorded
+    /// (and alerted), failures listed. Only a retry-able error or a store failure is an error.
+    async fn absorb(
+        &self,
+        app: &App,
+        done: &mut Absorbed,
+        code: InstrumentCode,
+        joined: Result<Result<JobResult, TaskError>, tokio::task::JoinError>,
+    ) -> Result<(), TaskError> {
+        let results = match joined {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) if e.retryable => return Err(e),
+            Ok(Err(e)) => {
+                done.failures.push(Failure {
+                    instrument: code.to_string(),
+                    message: e.message,
+                });
+                return Ok(());
+            }
+            Err(e) => {
+                done.failures.push(Failure {
+                    instrument: code.to_string(),
+                    message: format!("price update panicked: {e}"),
+                });
+                return Ok(());
+            }
+        };
+        let mut per_contract = serde_json::Map::new();
+        let mut problems = Vec::new();
+        let mut pending = Vec::new();
+        for (contract, frequency, outcome) in results {
+            let entry = per_contract
+                .entry(contract.to_string())
+                .or_insert_with(|| json!({}));
+            let value = match outcome {
+                SeriesOutcome::Added(n) => json!({ "rows_added": n }),
+                SeriesOutcome::Failed(e) => {
+                    problems.push(format!("{contract} {}: {e}", frequency.as_str()));
+                    json!({ "error": e })
+                }
+                SeriesOutcome::Spike(spike) => {
+                    let subject = SpikeSubject::Contract {
+                        instrument: code.clone(),
+                        contract,
+                    };
+                    let rec = app
+                        .metadata
+                        .record_spike(
+                            &NewSpike {
+                                subject,
+                                frequency,
+                                spike: spike.clone(),
+                            },
+                            app.clock.now(),
+                        )
+                        .await
+                        .map_err(metadata_error)?;
+                    // Raised as a critical alert (app::AlertLogLayer).
+                    tracing::error!(
+                        target: "systrade::alert",
+                        severity = "critical",
+                        kind = "price_spike",
+                        instrument = %code,
+                        contract = %contract,
+                        spike_id = rec.id,
+                        "{code} {contract} {}: {spike}; nothing written: run `systrade prices check-spikes`",
+                        frequency.as_str()
+                    );
+                    pending.push(format!(
+                        "{contract} {} (spike {})",
+                        frequency.as_str(),
+                        rec.id
+                    ));
+                    done.spikes.push(format!(
+                        "{code} {contract} {} (spike {})",
+                        frequency.as_str(),
+                        rec.id
+                    ));
+                    json!({ "rows_added": 0, "spike_id": rec.id, "spike_at": format_timestamp(spike.ts) })
+                }
+            };
+            if let Some(obj) = entry.as_object_mut() {
+                obj.insert(frequency.as_str().to_string(), value);
+            }
+        }
+        if !pending.is_empty() {
+            let text = format!(
+                "price spikes pending for {}; review them with `systrade prices check-spikes`, then rerun",
+                pending.join(", ")
+            );
+            if self.fail_on_spike {
+                problems.push(text);
+            } else {
+                done.warnings.push(format!("{code}: {text}"));
+            }
+        }
+        if problems.is_empty() {
+            tracing::info!(instrument = %code, "{code}: contract prices updated");
+            done.report
+                .insert(code.to_string(), Value::Object(per_contract));
+        } else {
+            done.failures.push(Failure {
+                instrument: code.to_string(),
+                message: problems.join("; "),
+            });
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Task<App> for HistTask {
     async fn run(&self, ctx: &TaskContext<App>) -> Result<Value, TaskError> {
@@ -214,18 +339,34 @@ impl Task<App> for HistTask {
         );
 
         let excluded = Excluded::from_inputs(&ctx.inputs);
-        let mut report = serde_json::Map::new();
-        let mut spikes = Vec::new();
-        let mut failures = Vec::new();
-        let mut warnings = Vec::new();
+        let mut done = Absorbed::default();
+        // Instruments are independent: with the simulated market several are fetched and
+        // written at once (the time is the files' syncs); the broker's history is paced, one at
+        // a time. Results are taken in order, so the output and the spike log do not depend
+        // on which finished first.
+        let parallel = match app.config.market.source {
+            crate::config::MarketSource::Sim => PARALLEL_SIM,
+            crate::config::MarketSource::Broker => 1,
+        };
+        let mut running: std::collections::VecDeque<(InstrumentCode, JobHandle)> =
+            std::collections::VecDeque::new();
         let total = codes.len();
         for (n, code) in codes.into_iter().enumerate() {
-            ctx.stop
-                .check(&format!("{n} of {total} instruments updated"))?;
+            if let Err(stopped) = ctx
+                .stop
+                .check(&format!("{n} of {total} instruments updated"))
+            {
+                // What is under way finishes and is recorded before the node stops.
+                while let Some((code, handle)) = running.pop_front() {
+                    self.absorb(app, &mut done, code, handle.await).await?;
+                }
+                return Err(stopped);
+            }
             let currency = reference.instrument(&code).map(|i| i.currency.clone());
             if let Some(why) = excluded.reason(code.as_str(), currency.as_deref()) {
                 tracing::warn!(instrument = %code, "{code}: left alone: {why}");
-                report.insert(code.to_string(), json!({ "skipped": why }));
+                done.report
+                    .insert(code.to_string(), json!({ "skipped": why }));
                 continue;
             }
             let contracts: Vec<ContractId> = app
@@ -238,7 +379,7 @@ impl Task<App> for HistTask {
                 .collect();
             if contracts.is_empty() {
                 tracing::info!(instrument = %code, "{code}: no sampled contracts, skipped (update_sampled_contracts runs first)");
-                report.insert(
+                done.report.insert(
                     code.to_string(),
                     json!({ "skipped": "no sampled contracts" }),
                 );
@@ -254,103 +395,22 @@ impl Task<App> for HistTask {
                 lookback_days: self.lookback_days,
                 threshold: app.config.prices.max_price_spike,
             };
-            let results = match tokio::task::spawn_blocking(move || job.run()).await {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) if e.retryable => return Err(e),
-                Ok(Err(e)) => {
-                    failures.push(Failure {
-                        instrument: code.to_string(),
-                        message: e.message,
-                    });
-                    continue;
-                }
-                Err(e) => {
-                    failures.push(Failure {
-                        instrument: code.to_string(),
-                        message: format!("price update panicked: {e}"),
-                    });
-                    continue;
-                }
-            };
-            let mut per_contract = serde_json::Map::new();
-            let mut problems = Vec::new();
-            let mut pending = Vec::new();
-            for (contract, frequency, outcome) in results {
-                let entry = per_contract
-                    .entry(contract.to_string())
-                    .or_insert_with(|| json!({}));
-                let value = match outcome {
-                    SeriesOutcome::Added(n) => json!({ "rows_added": n }),
-                    SeriesOutcome::Failed(e) => {
-                        problems.push(format!("{contract} {}: {e}", frequency.as_str()));
-                        json!({ "error": e })
-                    }
-                    SeriesOutcome::Spike(spike) => {
-                        let subject = SpikeSubject::Contract {
-                            instrument: code.clone(),
-                            contract,
-                        };
-                        let rec = app
-                            .metadata
-                            .record_spike(
-                                &NewSpike {
-                                    subject,
-                                    frequency,
-                                    spike: spike.clone(),
-                                },
-                                app.clock.now(),
-                            )
-                            .await
-                            .map_err(metadata_error)?;
-                        // Raised as a critical alert (app::AlertLogLayer).
-                        tracing::error!(
-                            target: "systrade::alert",
-                            severity = "critical",
-                            kind = "price_spike",
-                            instrument = %code,
-                            contract = %contract,
-                            spike_id = rec.id,
-                            "{code} {contract} {}: {spike}; nothing written: run `systrade prices check-spikes`",
-                            frequency.as_str()
-                        );
-                        pending.push(format!(
-                            "{contract} {} (spike {})",
-                            frequency.as_str(),
-                            rec.id
-                        ));
-                        spikes.push(format!(
-                            "{code} {contract} {} (spike {})",
-                            frequency.as_str(),
-                            rec.id
-                        ));
-                        json!({ "rows_added": 0, "spike_id": rec.id, "spike_at": format_timestamp(spike.ts) })
-                    }
-                };
-                if let Some(obj) = entry.as_object_mut() {
-                    obj.insert(frequency.as_str().to_string(), value);
+            if running.len() >= parallel {
+                if let Some((code, handle)) = running.pop_front() {
+                    self.absorb(app, &mut done, code, handle.await).await?;
                 }
             }
-            if !pending.is_empty() {
-                let text = format!(
-                    "price spikes pending for {}; review them with `systrade prices check-spikes`, then rerun",
-                    pending.join(", ")
-                );
-                if self.fail_on_spike {
-                    problems.push(text);
-                } else {
-                    warnings.push(format!("{code}: {text}"));
-                }
-            }
-            if problems.is_empty() {
-                tracing::info!(instrument = %code, "{code}: contract prices updated");
-                report.insert(code.to_string(), Value::Object(per_contract));
-            } else {
-                failures.push(Failure {
-                    instrument: code.to_string(),
-                    message: problems.join("; "),
-                });
-            }
+            running.push_back((code, tokio::task::spawn_blocking(move || job.run())));
         }
+        while let Some((code, handle)) = running.pop_front() {
+            self.absorb(app, &mut done, code, handle.await).await?;
+        }
+        let Absorbed {
+            mut report,
+            spikes,
+            failures,
+            warnings,
+        } = done;
         let mut extra = serde_json::Map::new();
         extra.insert("spikes".into(), json!(spikes));
         if !warnings.is_empty() {
