@@ -30,6 +30,7 @@ mod reports_reconcile;
 mod reports_status;
 mod roll;
 mod roll_positions;
+mod scheduler_alerts;
 mod secrets;
 mod stopping;
 mod store_damage;
