@@ -15,6 +15,7 @@ mod dag_props;
 mod daily;
 mod email;
 mod execution;
+mod order_alerts;
 mod order_crash;
 mod order_lifecycle;
 mod order_scenarios;
