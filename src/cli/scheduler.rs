@@ -187,6 +187,13 @@ async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
             if lock.workflow != SCHEDULER_LOCK && holder_is_dead(&lock, &ctx.identity) {
                 if let Some(run) = ctx.store.mark_crashed(&lock, ctx.clock.now()).await? {
                     tracing::error!(workflow = %lock.workflow, run, pid = lock.pid, "runner died: run {run} marked crashed; `systrade rerun {run}` to recover");
+                    // Nobody else will find it crashed now: the alert is raised here.
+                    let alert =
+                        crate::app::crashed_run_alert(&lock.workflow, run, "by the scheduler");
+                    let app = app.get_or_insert_with(|| ctx.app());
+                    if let Err(e) = app.raise(alert).await {
+                        tracing::error!("cannot record the alert of crashed run {run}: {e}");
+                    }
                 }
             }
         }
