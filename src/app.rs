@@ -15,7 +15,9 @@ use crate::engine::spec::parse_workflow_partial;
 use crate::home::Home;
 
 mod alerting;
-pub use alerting::{crashed_run_alert, run_alerts, AlertLogLayer};
+pub use alerting::{
+    crashed_run_alert, missed_window_alert, missed_window_subject, run_alerts, AlertLogLayer,
+};
 
 /// What every task can reach.
 pub struct App {

@@ -59,6 +59,9 @@ pub struct LoggingConfig {
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
     pub poll_interval: Duration,
+    /// A scheduled window open this many minutes with its workflow not started raises a
+    /// `missed_window` alert; 0: never.
+    pub missed_window_alert_minutes: u32,
 }
 
 /// The stack handler's execution settings (§B20 best execution).
@@ -474,6 +477,15 @@ impl Config {
                 Duration::from_secs(1)
             }
         };
+        let missed_minutes = i("scheduler.missed_window_alert_minutes");
+        if !(0..=1440).contains(&missed_minutes) {
+            bad(
+                "scheduler.missed_window_alert_minutes",
+                format!(
+                    "must be a whole number of minutes from 0 (off) to 1440, got {missed_minutes}"
+                ),
+            );
+        }
         let keep = i("backup.keep");
         if !(1..=10_000).contains(&keep) {
             bad(
@@ -785,6 +797,7 @@ impl Config {
             },
             scheduler: SchedulerConfig {
                 poll_interval: poll,
+                missed_window_alert_minutes: u32::try_from(missed_minutes).unwrap_or(0),
             },
             backup: BackupConfig {
                 keep: keep as u32,

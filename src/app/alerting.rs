@@ -1,6 +1,7 @@
 //! Raising alerts from the application: the [`App`]'s alert service (the store and the
 //! configured mailer, with the app clock), the alerts a finished run raises (a node failed
-//! after its last retry, a run that failed or crashed), and the forwarding of log events with
+//! after its last retry, a run that failed or crashed), the alert of a scheduled window that
+//! opened with nothing running (`missed_window_alert`), and the forwarding of log events with
 //! tracing target `systrade::alert` ([`AlertLogLayer`]) to the alert service.
 
 use std::sync::Mutex;
@@ -13,7 +14,10 @@ use crate::domain::alerts::{
     AlertContext, AlertError, AlertService, Message, NewAlert, Raised, Severity,
 };
 use crate::engine::executor::RunSummary;
-use crate::engine::store::{NodeState, RunStatus, RunStore};
+use crate::engine::schedule::MissedWindow;
+use crate::engine::spec::Schedule;
+use crate::engine::store::{LockHolder, NodeState, RunStatus, RunStore};
+use chrono::{DateTime, Utc};
 
 impl App {
     /// The alert service on this home's store and the configured mailer.
@@ -242,6 +246,106 @@ pub fn crashed_run_alert(workflow: &str, run_id: i64, when: &str) -> NewAlert {
     }
 }
 
+/// The subject of the missed-window alert of `workflow`'s window opening at `open`: the same
+/// whether it is raised while the window is open or after it went by, so the store finds it
+/// (`AlertStore::exists`) and the alert is raised once per window.
+pub fn missed_window_subject(workflow: &str, schedule: &Schedule, open: DateTime<Utc>) -> String {
+    format!(
+        "{workflow}: scheduled window of {} {} opened with nothing running",
+        open.with_timezone(&schedule.timezone)
+            .format("%a %Y-%m-%d %H:%M"),
+        schedule.timezone.name()
+    )
+}
+
+/// The critical alert (kind `missed_window`) of a scheduled window in which `workflow` did not
+/// start: the window in its local time and zone (and UTC), why it did not start, what to do.
+/// `holder` is the live holder of the workflow's lock, if any (a run from an earlier window).
+pub fn missed_window_alert(
+    workflow: &str,
+    schedule: &Schedule,
+    missed: &MissedWindow,
+    holder: Option<&LockHolder>,
+    now: DateTime<Utc>,
+) -> NewAlert {
+    let tz = &schedule.timezone;
+    let local = |t: DateTime<Utc>| t.with_timezone(tz);
+    let window = format!(
+        "{}–{} {} ({}–{} UTC)",
+        local(missed.open).format("%a %Y-%m-%d %H:%M"),
+        local(missed.close).format("%H:%M"),
+        tz.name(),
+        missed.open.format("%Y-%m-%d %H:%M"),
+        missed.close.format("%H:%M"),
+    );
+    let state = if missed.closed {
+        format!(
+            "It closed at {} {} without a run.",
+            local(missed.close).format("%H:%M"),
+            tz.name()
+        )
+    } else {
+        format!(
+            "It has been open for {} minutes and closes at {} {}.",
+            (now - missed.open).num_minutes(),
+            local(missed.close).format("%H:%M"),
+            tz.name()
+        )
+    };
+    let todo = if missed.closed {
+        format!(
+            "The scheduler was down: find out why it stopped (run it under systemd with \
+             Restart=always, see the README). If the missed run is still wanted, run it by hand: \
+             `systrade run {workflow}`."
+        )
+    } else if let Some(h) = holder {
+        let run = h.run_id.map(|r| format!("run {r}, ")).unwrap_or_default();
+        let show = h
+            .run_id
+            .map(|r| format!(" (`systrade show {r}`)"))
+            .unwrap_or_default();
+        format!(
+            "A run from an earlier window ({run}pid {} on {}) still holds the workflow's lock{show}. \
+             If it is stuck, stop it with `systrade control {workflow} stop` and allow runs again \
+             with `systrade control {workflow} go`: the scheduler then starts it while the window \
+             is open.",
+            h.pid, h.host
+        )
+    } else if !schedule.after_workflows.is_empty() {
+        let runs: Vec<String> = schedule
+            .after_workflows
+            .iter()
+            .map(|w| format!("`systrade runs --workflow {w}`"))
+            .collect();
+        format!(
+            "It runs after {}: the scheduler starts it by itself while the window is open once \
+             each has succeeded since its last start (see {}, and `systrade status`). To run it \
+             now anyway: `systrade run {workflow}`.",
+            schedule.after_workflows.join(", "),
+            runs.join(", ")
+        )
+    } else {
+        format!(
+            "`systrade status` shows what holds it back; the scheduler starts it by itself while \
+             the window is open once nothing does. To run it now anyway: `systrade run {workflow}`."
+        )
+    };
+    NewAlert {
+        severity: Severity::Critical,
+        kind: "missed_window".into(),
+        subject: missed_window_subject(workflow, schedule, missed.open),
+        body: format!(
+            "Workflow `{workflow}` has not started in its scheduled window {window}. {state}\n\n\
+             Why it did not start: {}.\n\n\
+             What to do: {todo}\n\n\
+             To skip a window on purpose, set `systrade control {workflow} no-run` (or stop): \
+             STOP and NO-RUN raise no alert.",
+            missed.reason
+        ),
+        context: AlertContext::default(),
+    }
+}
+
 /// Alerts logged with target `systrade::alert`, waiting for [`App::forward_logged_alerts`].
 static LOGGED: Mutex<Vec<NewAlert>> = Mutex::new(Vec::new());
 
@@ -356,6 +460,70 @@ mod tests {
         assert_eq!(
             (queued[1].context.run_id, queued[1].context.node.as_deref()),
             (Some(7), Some("prices"))
+        );
+    }
+
+    #[test]
+    fn missed_window_alerts_name_the_window_the_cause_and_the_fix() {
+        use chrono::TimeZone;
+        let schedule = Schedule {
+            start: chrono::NaiveTime::from_hms_opt(20, 15, 0).unwrap(),
+            stop: chrono::NaiveTime::from_hms_opt(23, 50, 0).unwrap(),
+            days: vec![chrono::Weekday::Mon],
+            timezone: chrono_tz::Europe::London,
+            after_workflows: vec![],
+        };
+        // Monday 2026-11-30 20:15 London = 20:15 UTC (winter).
+        let open = Utc.with_ymd_and_hms(2026, 11, 30, 20, 15, 0).unwrap();
+        let close = Utc.with_ymd_and_hms(2026, 11, 30, 23, 50, 0).unwrap();
+        let holder = LockHolder {
+            workflow: "daily".into(),
+            run_id: Some(17),
+            pid: 4242,
+            pid_start: None,
+            host: "box".into(),
+            boot_id: None,
+            acquired_at: open - chrono::Duration::days(1),
+        };
+        let open_missed = MissedWindow {
+            open,
+            close,
+            closed: false,
+            reason: "already running (pid 4242 on box)".into(),
+        };
+        let now = open + chrono::Duration::minutes(16);
+        let a = missed_window_alert("daily", &schedule, &open_missed, Some(&holder), now);
+        assert_eq!(
+            (a.severity, a.kind.as_str()),
+            (Severity::Critical, "missed_window")
+        );
+        assert_eq!(
+            a.subject,
+            "daily: scheduled window of Mon 2026-11-30 20:15 Europe/London opened with nothing running"
+        );
+        for part in [
+            "Mon 2026-11-30 20:15–23:50 Europe/London (2026-11-30 20:15–23:50 UTC)",
+            "open for 16 minutes",
+            "Why it did not start: already running (pid 4242 on box).",
+            "(run 17, pid 4242 on box) still holds the workflow's lock (`systrade show 17`)",
+            "`systrade control daily stop`",
+        ] {
+            assert!(a.body.contains(part), "{part:?} not in:\n{}", a.body);
+        }
+        // Raised after the window went by (the scheduler was down): the same subject, so the
+        // store's record of either one stops the other.
+        let closed = MissedWindow {
+            closed: true,
+            reason: "the scheduler was not running".into(),
+            ..open_missed
+        };
+        let b = missed_window_alert("daily", &schedule, &closed, None, close);
+        assert_eq!(b.subject, a.subject);
+        assert!(
+            b.body.contains("closed at 23:50 Europe/London")
+                && b.body.contains("The scheduler was down"),
+            "{}",
+            b.body
         );
     }
 }

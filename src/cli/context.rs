@@ -423,7 +423,7 @@ pub fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
 const CONFIG_TEMPLATE: &str = "# systrade configuration for this home. Every key is optional; the shipped defaults\n\
 # and their meaning are shown by `systrade config show`. Unknown keys are errors.\n\
 #\n# [logging]\n# level = \"info\"\n# retention_days = 30\n#\n# [store]\n# durability = \"normal\"\n#\n\
-# [scheduler]\n# poll_interval = \"1s\"\n#\n# [backup]\n# keep = 7\n# directory = \"\"\n";
+# [scheduler]\n# poll_interval = \"1s\"\n# missed_window_alert_minutes = 15\n#\n# [backup]\n# keep = 7\n# directory = \"\"\n";
 
 /// `systrade init`.
 pub async fn init(opts: &GlobalOpts, json: bool) -> anyhow::Result<i32> {

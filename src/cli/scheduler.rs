@@ -1,11 +1,14 @@
 //! `systrade scheduler`: the long-running daemon that replaces the crontab. Every poll interval
 //! it evaluates each scheduled workflow (window, weekday, control state, lock, previous
 //! workflows), starts due ones as `systrade run NAME --scheduled` child processes (their output
-//! appended to `<home>/logs/NAME.log`), and marks runs whose runner died as crashed (the
-//! sysproduction monitor's dead-PID check). One scheduler per home.
+//! appended to `<home>/logs/NAME.log`), marks runs whose runner died as crashed (the
+//! sysproduction monitor's dead-PID check), and raises a `missed_window` alert once per window
+//! for a workflow that did not start in it (`engine::schedule::missed_window` decides; the
+//! alert recorded in the store is what says it was raised). One scheduler per home.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -16,9 +19,12 @@ use super::context::{Ctx, GlobalOpts};
 use super::inspect::start_facts;
 use super::output::print_json;
 use super::CliError;
-use crate::app::{plan_workflow, workflow_sources};
+use crate::app::{plan_workflow, workflow_sources, App};
 use crate::engine::process::holder_is_dead;
-use crate::engine::schedule::{decide, window_containing, Decision};
+use crate::engine::schedule::{
+    decide, missed_window, window_containing, Decision, StartFacts, WindowCheck,
+};
+use crate::engine::spec::Schedule;
 use crate::engine::store::{LockHolder, RunStore};
 
 const SCHEDULER_LOCK: &str = "__scheduler__";
@@ -41,22 +47,35 @@ struct Child {
     window_open: DateTime<Utc>,
 }
 
+/// One scheduled workflow evaluated at one instant.
+struct Evaluated {
+    name: String,
+    schedule: Schedule,
+    facts: StartFacts,
+    decision: Decision,
+    missed: WindowCheck,
+}
+
 pub async fn scheduler(opts: &GlobalOpts, a: SchedulerArgs) -> anyhow::Result<i32> {
     let ctx = Ctx::open(opts).await?;
     if a.dry_run {
-        let decisions = evaluate(&ctx).await?;
+        let evaluated = evaluate(&ctx, ctx.clock.now()).await?;
         if a.json {
             print_json(
-                &decisions
+                &evaluated
                     .iter()
-                    .map(|(w, d)| json!({ "workflow": w, "decision": d }))
+                    .map(|e| json!({ "workflow": e.name, "decision": e.decision, "missed_window": e.missed }))
                     .collect::<Vec<_>>(),
             )?;
         } else {
-            for (w, d) in &decisions {
-                match d {
+            for e in &evaluated {
+                let w = &e.name;
+                match &e.decision {
                     Decision::Start { .. } => outln!("{w}: would start now"),
                     Decision::Wait { reason, .. } => outln!("{w}: waits: {reason}"),
+                }
+                if let WindowCheck::Missed(m) = &e.missed {
+                    outln!("{w}: its window opened with nothing running ({}): a missed_window alert (once per window)", m.reason);
                 }
             }
         }
@@ -89,9 +108,12 @@ pub async fn scheduler(opts: &GlobalOpts, a: SchedulerArgs) -> anyhow::Result<i3
     result
 }
 
-/// Decisions for every valid scheduled workflow, in name order.
-async fn evaluate(ctx: &Ctx) -> anyhow::Result<Vec<(String, Decision)>> {
+/// Decisions and missed-window checks for every valid scheduled workflow, in name order;
+/// `since`: when this scheduler started.
+async fn evaluate(ctx: &Ctx, since: DateTime<Utc>) -> anyhow::Result<Vec<Evaluated>> {
     let now = ctx.clock.now();
+    let grace =
+        chrono::Duration::minutes(i64::from(ctx.config.scheduler.missed_window_alert_minutes));
     let mut out = Vec::new();
     for (name, src) in workflow_sources(&ctx.home) {
         let plan = match plan_workflow(&ctx.home, &src) {
@@ -105,9 +127,43 @@ async fn evaluate(ctx: &Ctx) -> anyhow::Result<Vec<(String, Decision)>> {
             continue;
         };
         let facts = start_facts(ctx, &name, &schedule).await?;
-        out.push((name, decide(&schedule, now, &facts)));
+        let decision = decide(&schedule, now, &facts);
+        let missed = missed_window(&schedule, now, &facts, grace, since);
+        out.push(Evaluated {
+            name,
+            schedule,
+            facts,
+            decision,
+            missed,
+        });
     }
     Ok(out)
+}
+
+/// Raises the `missed_window` alert of `e` unless one was recorded for that window before (by
+/// this scheduler or an earlier one). `app` is made on first use.
+async fn alert_missed_window(
+    ctx: &Ctx,
+    app: &mut Option<Arc<App>>,
+    e: &Evaluated,
+) -> anyhow::Result<()> {
+    let WindowCheck::Missed(m) = &e.missed else {
+        return Ok(());
+    };
+    let app = app.get_or_insert_with(|| ctx.app());
+    let alert = crate::app::missed_window_alert(
+        &e.name,
+        &e.schedule,
+        m,
+        e.facts.running.as_ref(),
+        ctx.clock.now(),
+    );
+    if app.alerts.exists(&alert.kind, &alert.subject).await? {
+        return Ok(());
+    }
+    let raised = app.raise(alert).await?;
+    tracing::error!(workflow = %e.name, alert = raised.id, window = %m.open, "scheduled window opened with nothing running: {}", m.reason);
+    Ok(())
 }
 
 async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
@@ -120,6 +176,10 @@ async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
     let mut last_reason: HashMap<String, String> = HashMap::new();
+    // Windows whose missed-window alert is known to be recorded (saves asking the store).
+    let mut alerted: HashSet<(String, DateTime<Utc>)> = HashSet::new();
+    let mut app: Option<Arc<App>> = None;
+    let since = ctx.clock.now();
     tracing::info!(home = %ctx.home.root.display(), "scheduler started");
     loop {
         // Dead runners: mark their runs crashed and free their locks (sysproduction's monitor).
@@ -127,10 +187,27 @@ async fn serve(ctx: &Ctx, a: &SchedulerArgs) -> anyhow::Result<i32> {
             if lock.workflow != SCHEDULER_LOCK && holder_is_dead(&lock, &ctx.identity) {
                 if let Some(run) = ctx.store.mark_crashed(&lock, ctx.clock.now()).await? {
                     tracing::error!(workflow = %lock.workflow, run, pid = lock.pid, "runner died: run {run} marked crashed; `systrade rerun {run}` to recover");
+                    // Nobody else will find it crashed now: the alert is raised here.
+                    let alert =
+                        crate::app::crashed_run_alert(&lock.workflow, run, "by the scheduler");
+                    let app = app.get_or_insert_with(|| ctx.app());
+                    if let Err(e) = app.raise(alert).await {
+                        tracing::error!("cannot record the alert of crashed run {run}: {e}");
+                    }
                 }
             }
         }
-        for (name, decision) in evaluate(ctx).await? {
+        for e in evaluate(ctx, since).await? {
+            if let WindowCheck::Missed(m) = &e.missed {
+                if alerted.insert((e.name.clone(), m.open)) {
+                    if let Err(err) = alert_missed_window(ctx, &mut app, &e).await {
+                        // Forget it, so the next poll tries again.
+                        alerted.remove(&(e.name.clone(), m.open));
+                        tracing::error!(workflow = %e.name, "cannot record the missed-window alert: {err:#}");
+                    }
+                }
+            }
+            let Evaluated { name, decision, .. } = e;
             match decision {
                 Decision::Start { .. } => {
                     let Some(schedule) =

@@ -170,3 +170,36 @@ fn secrets_are_recognised() {
         is_secret("email.password") && is_secret("broker.api_key") && !is_secret("backup.keep")
     );
 }
+
+#[test]
+fn the_missed_window_grace_defaults_to_15_minutes_and_is_checked() {
+    assert_eq!(
+        load(None, &[])
+            .unwrap()
+            .scheduler
+            .missed_window_alert_minutes,
+        15
+    );
+    let off = load(
+        None,
+        &[("SYSTRADE_SCHEDULER__MISSED_WINDOW_ALERT_MINUTES", "0")],
+    )
+    .unwrap();
+    assert_eq!(off.scheduler.missed_window_alert_minutes, 0);
+    for bad in ["-1", "1441"] {
+        let e = load(
+            Some(&format!(
+                "[scheduler]\nmissed_window_alert_minutes = {bad}\n"
+            )),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("config.toml:2")
+                && e.contains("scheduler.missed_window_alert_minutes")
+                && e.contains(bad),
+            "{e}"
+        );
+    }
+}

@@ -160,6 +160,9 @@ pub trait AlertStore: Send + Sync {
     async fn list(&self, all: bool) -> Result<Vec<AlertRecord>, AlertStoreError>;
     /// Alerts kept because they could not be sent, oldest first.
     async fn kept(&self) -> Result<Vec<AlertRecord>, AlertStoreError>;
+    /// Whether an alert of `kind` with `subject` was ever recorded (acknowledged or not): how
+    /// an alert raised once per event (a missed schedule window) is not raised again.
+    async fn exists(&self, kind: &str, subject: &str) -> Result<bool, AlertStoreError>;
     /// Acknowledges alert `id`: `false` if there is no such alert.
     async fn acknowledge(&self, id: i64, at: DateTime<Utc>) -> Result<bool, AlertStoreError>;
     async fn subject_log(&self, subject: &str) -> Result<SubjectLog, AlertStoreError>;

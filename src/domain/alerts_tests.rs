@@ -105,6 +105,10 @@ impl AlertStore for MemoryStore {
             .filter(|a| a.state == SendState::Kept)
             .collect())
     }
+    async fn exists(&self, kind: &str, subject: &str) -> Result<bool, AlertStoreError> {
+        let all = self.alerts.lock().unwrap();
+        Ok(all.iter().any(|a| a.kind == kind && a.subject == subject))
+    }
     async fn acknowledge(&self, id: i64, at: DateTime<Utc>) -> Result<bool, AlertStoreError> {
         let mut all = self.alerts.lock().unwrap();
         Ok(all

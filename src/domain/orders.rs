@@ -354,9 +354,14 @@ pub enum FillOutcome {
     Applied {
         broker_order: OrderId,
         instrument_order: OrderId,
-        /// Contracts filled beyond the order's quantity (a fill after a cancel): recorded, the
-        /// positions follow the broker, and the instrument is locked.
+        /// The broker order's instrument.
+        instrument: InstrumentCode,
+        /// Contracts filled beyond the order's quantity: recorded, the positions follow the
+        /// broker, and the instrument is locked.
         overfill: i64,
+        /// The broker order had been cancelled or rejected (a fill after a cancel): booked, and
+        /// the instrument locked, as for an over-fill.
+        late: bool,
     },
     /// This execution id was applied before.
     Duplicate,

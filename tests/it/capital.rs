@@ -180,6 +180,65 @@ fn the_daily_task_fails_on_a_large_change_and_writes_nothing() {
 }
 
 #[test]
+fn a_large_change_in_the_daily_task_raises_a_capital_change_alert() {
+    let h = TestHome::new();
+    ok(&capital(&h, 1000.0, None, &["init", "1000", "--json"]));
+    let out = h
+        .cmd()
+        .env("SYSTRADE_BROKER__SIM_ACCOUNT_VALUE", "1250")
+        .args(["trigger", "daily", "update_total_capital"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let alerts = h.json(&["alerts", "--json"])["alerts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let kinds: Vec<&str> = alerts.iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    // Its own alert, and the node still fails as before.
+    assert_eq!(kinds, ["capital_change", "node_failed"], "{alerts:?}");
+    let a = &alerts[0];
+    assert_eq!(
+        (&a["severity"], &a["node"]),
+        (
+            &Value::from("critical"),
+            &Value::from("update_total_capital")
+        )
+    );
+    assert!(
+        a["subject"]
+            .as_str()
+            .unwrap()
+            .contains("+25.00% (limit 10.00%)"),
+        "{a}"
+    );
+    let body = a["body"].as_str().unwrap();
+    for part in [
+        "from 1000.00 to 1250.00 USD (+25.00%)",
+        "capital.max_change (10.00%)",
+        "`systrade capital confirm`",
+        "systrade capital adjust",
+    ] {
+        assert!(body.contains(part), "{part:?} not in:\n{body}");
+    }
+    assert_eq!(history(&h).len(), 1, "nothing written");
+    // Accepted as the alert says, the next update goes through without another alert.
+    ok(&capital(&h, 1250.0, None, &["confirm", "--json"]));
+    let out = h
+        .cmd()
+        .env("SYSTRADE_BROKER__SIM_ACCOUNT_VALUE", "1260")
+        .args(["trigger", "daily", "update_total_capital"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let n = h.json(&["alerts", "--json"])["alerts"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(n, 2);
+}
+
+#[test]
 fn deposits_and_withdrawals_are_not_pnl() {
     let h = TestHome::new();
     ok(&capital(&h, 1000.0, None, &["init", "1000", "--json"]));

@@ -522,6 +522,38 @@ fn run_after_kill_9_takes_over_the_dead_runners_lock_without_startup() {
 }
 
 #[test]
+fn the_scheduler_marks_a_dead_runners_run_crashed_and_raises_its_alert() {
+    let home = TestHome::new();
+    let (mut runner, d) = start_drill(&home);
+    crash(&mut runner, &d);
+    let out = home.run(&["scheduler", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = home.json(&["show", &d.run_id.to_string(), "--json"]);
+    assert_eq!(shown["run"]["status"], "crashed", "{shown}");
+    let alerts = home.json(&["alerts", "--json"]);
+    let crashed: Vec<&Value> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "run_crashed")
+        .collect();
+    assert_eq!(crashed.len(), 1, "{alerts}");
+    assert_eq!(crashed[0]["run_id"], d.run_id);
+    assert!(
+        crashed[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("by the scheduler"),
+        "{alerts}"
+    );
+    // Nothing is left for startup to find (and alert again).
+    assert_eq!(
+        home.json(&["startup", "--json"])["crashed_runs"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
 fn second_run_while_one_is_alive_is_refused_with_exit_3_naming_the_pid() {
     let home = TestHome::new();
     home.workflow("slow", SLOW);

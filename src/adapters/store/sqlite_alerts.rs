@@ -119,6 +119,17 @@ impl AlertStore for SqliteRunStore {
         select_alerts(self, "WHERE state = 'kept'").await
     }
 
+    async fn exists(&self, kind: &str, subject: &str) -> Result<bool, AlertStoreError> {
+        let row =
+            sqlx::query("SELECT EXISTS (SELECT 1 FROM alerts WHERE kind = ? AND subject = ?)")
+                .bind(kind)
+                .bind(subject)
+                .fetch_one(self.pool())
+                .await
+                .map_err(db)?;
+        row.try_get(0).map_err(db)
+    }
+
     async fn acknowledge(&self, id: i64, at: DateTime<Utc>) -> Result<bool, AlertStoreError> {
         let done = sqlx::query(
             "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?",

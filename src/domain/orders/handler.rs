@@ -356,16 +356,24 @@ impl StackHandler<'_> {
                 FillOutcome::Applied {
                     broker_order,
                     instrument_order,
+                    instrument,
                     overfill,
+                    late,
                 } => {
                     report.fills += 1;
-                    if overfill != 0 {
+                    if overfill != 0 || late {
+                        let what = if overfill != 0 {
+                            format!("filled {overfill} contract(s) beyond its quantity")
+                        } else {
+                            "filled after it was cancelled or rejected".to_string()
+                        };
                         // Raised as a critical alert (app::AlertLogLayer).
                         tracing::error!(
                             target: "systrade::alert",
                             severity = "critical",
                             kind = "overfill",
-                            "broker order {broker_order} filled {overfill} contract(s) beyond its quantity (an over-fill or a fill after a cancel); positions follow the broker, the instrument is locked (instrument order {instrument_order})"
+                            instrument = %instrument,
+                            "{instrument}: broker order {broker_order} {what}; positions follow the broker, the instrument is locked (instrument order {instrument_order})"
                         );
                     }
                     hook("after_fill_applied");

@@ -183,7 +183,9 @@ pub(super) async fn apply_execution(
     Ok(FillOutcome::Applied {
         broker_order: bo.id,
         instrument_order: io_id,
+        instrument: bo.instrument,
         overfill: extra,
+        late,
     })
 }
 

@@ -435,7 +435,9 @@ async fn run_scenario(s: &Scenario) -> Result<(), TestCaseError> {
                             FillOutcome::Applied {
                                 broker_order: w.order.id,
                                 instrument_order: w.instrument_order,
+                                instrument: w.order.instrument.clone(),
                                 overfill: over,
+                                late: cancelled.contains(bo),
                             }
                         );
                     }

@@ -209,7 +209,11 @@ async fn a_family_fills_upward_once_and_completes() {
     let first = execution("E1", &bo, 1, 6000.0);
     assert!(matches!(
         store.apply_execution(&first, t(6)).await.expect("fill"),
-        FillOutcome::Applied { overfill: 0, .. }
+        FillOutcome::Applied {
+            overfill: 0,
+            late: false,
+            ..
+        }
     ));
     assert_eq!(
         store.apply_execution(&first, t(7)).await.expect("again"),
@@ -273,10 +277,17 @@ async fn a_fill_after_a_cancel_is_recorded_and_locks_the_instrument() {
         )
         .await
         .expect("cancelled");
-    store
+    let outcome = store
         .apply_execution(&execution("E1", &bo, 2, 6000.0), t(6))
         .await
         .expect("fill");
+    assert!(
+        matches!(
+            &outcome,
+            FillOutcome::Applied { overfill: 0, late: true, instrument, .. } if instrument.as_str() == bo.instrument.as_str()
+        ),
+        "a fill after the cancel: {outcome:?}"
+    );
     let outcome = store
         .apply_execution(&execution("E2", &bo, 1, 6001.0), t(7))
         .await
