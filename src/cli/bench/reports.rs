@@ -33,6 +33,8 @@ const LAST_DAY: (i32, u32, u32) = (2025, 6, 27);
 const HISTORY_YEARS: i32 = 3;
 /// The file in a built home saying what it holds.
 const MARKER: &str = "bench-reports.json";
+/// The file in a home being built saying how far it got.
+const PROGRESS: &str = "bench-reports.progress.json";
 /// The trading workflow the bench writes into the home.
 const WORKFLOW: &str = "bench_trading";
 /// Tasks of the shipped daily workflow that are not trading: left out of each built day.
@@ -96,6 +98,20 @@ struct Built {
     build_seconds: f64,
     /// Roll-state changes the operator made.
     rolls: usize,
+    /// Price rolls refused (even with forward fill) and left for a later day.
+    roll_refusals: usize,
+}
+
+/// How far an unfinished build got.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+struct Progress {
+    days: usize,
+    first_day: NaiveDate,
+    /// The last day whose trading and rolls are done.
+    done_through: Option<NaiveDate>,
+    rolls: usize,
+    roll_refusals: usize,
+    seconds: f64,
 }
 
 fn config_text(first: NaiveDate) -> String {
@@ -133,19 +149,45 @@ fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> 
         );
         return Ok(built);
     }
-    anyhow::ensure!(
-        !dir.join("systrade.db").exists(),
-        "{} already holds a systrade home that the bench did not finish building; remove it or \
-         pass another --reports-home",
-        dir.display()
-    );
-    std::fs::create_dir_all(dir.join("workflows"))
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    std::fs::write(dir.join("config.toml"), config_text(first))?;
-    std::fs::write(
-        dir.join("workflows").join(format!("{WORKFLOW}.toml")),
-        trading_workflow()?,
-    )?;
+    // A build that stopped (killed, or a day that failed) goes on from its last whole day.
+    let progress_path = dir.join(PROGRESS);
+    let mut done: Progress = if dir.join("systrade.db").exists() {
+        let text = std::fs::read_to_string(&progress_path).with_context(|| {
+            format!(
+                "{} already holds a systrade home that is not a bench home; remove it or pass \
+                 another --reports-home",
+                dir.display()
+            )
+        })?;
+        let p: Progress = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a bench home's progress", progress_path.display())
+        })?;
+        anyhow::ensure!(
+            p.days == days && p.first_day == first,
+            "{} holds an unfinished bench home of {} days from {}, not {days}: pass another \
+             --reports-home",
+            dir.display(),
+            p.days,
+            p.first_day
+        );
+        p
+    } else {
+        std::fs::create_dir_all(dir.join("workflows"))
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(dir.join("config.toml"), config_text(first))?;
+        std::fs::write(
+            dir.join("workflows").join(format!("{WORKFLOW}.toml")),
+            trading_workflow()?,
+        )?;
+        Progress {
+            days,
+            first_day: first,
+            done_through: None,
+            rolls: 0,
+            roll_refusals: 0,
+            seconds: 0.0,
+        }
+    };
     let exe = std::env::current_exe()?;
     let bar = if progress {
         indicatif::ProgressBar::new(days as u64)
@@ -158,9 +200,17 @@ fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> 
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let t = Instant::now();
-    let mut rolls = 0;
+    bar.set_position(
+        calendar
+            .iter()
+            .filter(|d| done.done_through.is_some_and(|t| **d <= t))
+            .count() as u64,
+    );
     for day in &calendar {
+        if done.done_through.is_some_and(|t| *day <= t) {
+            continue;
+        }
+        let t = Instant::now();
         bar.set_message(day.to_string());
         let out = std::process::Command::new(&exe)
             .arg("--home")
@@ -173,13 +223,23 @@ fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> 
         if !out.status.success() {
             bar.abandon();
             anyhow::bail!(
-                "the trading day {day} failed ({}); the home is kept at {}:\n{}",
+                "the trading day {day} failed ({}); the home is kept at {} (a bench with the same \
+                 --reports-home goes on from there):\n{}",
                 out.status,
                 dir.display(),
                 tail(&out.stderr)
             );
         }
-        rolls += roll_as_an_operator(&exe, dir, evening(*day))?;
+        let (rolls, refused) = roll_as_an_operator(&exe, dir, evening(*day))?;
+        done.rolls += rolls;
+        done.roll_refusals += refused;
+        done.done_through = Some(*day);
+        done.seconds += t.elapsed().as_secs_f64();
+        crate::files::write_atomically(
+            &progress_path,
+            serde_json::to_string_pretty(&done)?.as_bytes(),
+            0o644,
+        )?;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -187,8 +247,9 @@ fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> 
         days,
         first_day: first,
         last_day: last,
-        build_seconds: t.elapsed().as_secs_f64(),
-        rolls,
+        build_seconds: done.seconds,
+        rolls: done.rolls,
+        roll_refusals: done.roll_refusals,
     };
     std::fs::write(&marker, serde_json::to_string_pretty(&built)?)?;
     Ok(built)
@@ -228,11 +289,16 @@ fn systrade(exe: &Path, dir: &Path, now: DateTime<Utc>, args: &[&str]) -> anyhow
 /// the position with spread orders, and a later day rolls the prices). Not the report's
 /// suggestion: with the simulated market's volumes the forward is always liquid, and
 /// pysystemtrade's rule would roll an unheld instrument every day. Returns the number of state
-/// changes.
-fn roll_as_an_operator(exe: &Path, dir: &Path, now: DateTime<Utc>) -> anyhow::Result<usize> {
+/// changes and of price rolls refused even with forward fill (left for a later day).
+fn roll_as_an_operator(
+    exe: &Path,
+    dir: &Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, usize)> {
     let out = systrade(exe, dir, now, &["roll", "ALL", "--json"])?;
     let v: Value = serde_json::from_slice(&out).context("`systrade roll ALL --json`")?;
     let mut changes = 0;
+    let mut refused = 0;
     for r in v["reports"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
         let (Some(code), Some(state)) = (r["instrument"].as_str(), r["state"].as_str()) else {
             continue;
@@ -240,20 +306,24 @@ fn roll_as_an_operator(exe: &Path, dir: &Path, now: DateTime<Utc>) -> anyhow::Re
         let late = r["days_to_desired_roll"].as_i64().is_some_and(|d| d <= 0);
         let held = r["priced_position"].as_i64().is_some_and(|p| p != 0);
         if late && !held && state != "roll_adjusted" {
-            systrade(
-                exe,
-                dir,
-                now,
-                &["roll", code, "--state", "roll_adjusted", "--yes"],
-            )?;
-            systrade(exe, dir, now, &["roll", code, "--confirm"])?;
-            changes += 1;
+            // As the roll command suggests when a price is missing: again with forward fill;
+            // if that is refused too, the instrument waits (its prices stay as they are).
+            let roll = ["roll", code, "--state", "roll_adjusted", "--yes"];
+            let rolled = systrade(exe, dir, now, &roll)
+                .or_else(|_| systrade(exe, dir, now, &[&roll[..], &["--forward-fill"]].concat()));
+            match rolled {
+                Ok(_) => {
+                    systrade(exe, dir, now, &["roll", code, "--confirm"])?;
+                    changes += 1;
+                }
+                Err(_) => refused += 1,
+            }
         } else if late && held && !matches!(state, "force" | "force_outright") {
             systrade(exe, dir, now, &["roll", code, "--state", "force"])?;
             changes += 1;
         }
     }
-    Ok(changes)
+    Ok((changes, refused))
 }
 
 /// Counts of what the built home holds, to say what the reports read.
@@ -327,6 +397,7 @@ pub(super) async fn bench_reports(
         "last_day": built.last_day,
         "build_seconds": built.build_seconds,
         "rolls": built.rolls,
+        "roll_refusals": built.roll_refusals,
         "home": keep.map(|d| d.display().to_string()),
         "contents": contents(&ctx).await?,
         "reports": reports,
