@@ -18,6 +18,7 @@ use crate::engine::spec::parse_workflow;
 use crate::engine::store::{RunStatus, RunStore};
 
 mod backtest_shown;
+mod crash_drill;
 mod profiled;
 mod reports;
 mod stacks;
@@ -66,6 +67,23 @@ pub struct BenchArgs {
     /// here (default: a temporary home, deleted after).
     #[arg(long, value_name = "DIR", requires = "reports")]
     pub reports_home: Option<std::path::PathBuf>,
+    /// Also run the crash drill: N trials of the shipped daily workflow killed with SIGKILL at a
+    /// random moment of one of its stages (prices, capital, backtest, order generator, stack
+    /// handler, reports, cleaners, backup), recovered with `startup` and `rerun --last`, and
+    /// compared with an uninterrupted run. Exits 1 when a trial differs.
+    #[arg(long, value_name = "N")]
+    pub crash_drill: Option<usize>,
+    /// With --crash-drill: the seed of the kill moments (the same seed aims at the same moments).
+    #[arg(long, default_value_t = 1, requires = "crash_drill")]
+    pub seed: u64,
+    /// With --crash-drill: aim every trial at this stage (prices, capital, backtest,
+    /// order_generator, stack_handler, reports, cleaners, backup) instead of each in turn.
+    #[arg(long, value_name = "STAGE", requires = "crash_drill", value_parser = clap::builder::PossibleValuesParser::new(crash_drill::STAGES))]
+    pub stage: Option<String>,
+    /// With --crash-drill: keep the home of each trial that did not recover here (as
+    /// DIR/trial-N), to look at.
+    #[arg(long, value_name = "DIR", requires = "crash_drill")]
+    pub keep_failed: Option<std::path::PathBuf>,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -193,6 +211,20 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
+    let drill = match a.crash_drill {
+        Some(n) => Some(
+            crash_drill::bench_crash_drill(
+                n,
+                a.seed,
+                a.stage.as_deref(),
+                a.keep_failed.as_deref(),
+                !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let drill_failed = drill.as_ref().is_some_and(|d| d["passed"] != d["trials"]);
     let release = !cfg!(debug_assertions);
     if a.json {
         print_json(&json!({
@@ -204,6 +236,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             "broker": broker,
             "order_stacks": order_stacks,
             "reports": reports,
+            "crash_drill": drill,
         }))?;
     } else {
         if !release {
@@ -286,8 +319,11 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         if let Some(r) = &reports {
             reports::print(r)?;
         }
+        if let Some(d) = &drill {
+            crash_drill::print(d)?;
+        }
     }
-    Ok(0)
+    Ok(if drill_failed { 1 } else { 0 })
 }
 
 /// The order-stack figure and where its time went (calls of the handler's ports; the rest is

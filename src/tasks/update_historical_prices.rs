@@ -119,17 +119,26 @@ impl InstrumentJob {
         let mut out = Vec::new();
         for &contract in &self.contracts {
             let mut changed = false;
+            let mut latest = None;
             for frequency in [Frequency::Daily, Frequency::Hourly] {
-                let outcome = self.update_series(contract, frequency)?;
+                let (outcome, last) = self.update_series(contract, frequency)?;
                 changed |= matches!(outcome, SeriesOutcome::Added(n) if n > 0);
+                latest = latest.max(last);
                 out.push((contract, frequency, outcome));
             }
-            let merged_missing = self
+            // The merged bars are rebuilt when new bars came, and also when they are missing or
+            // end before the bars they are made of: a run killed between writing a contract's
+            // bars and its merged bars leaves them so, and its re-run finds no new bars.
+            let merged_last = self
                 .store
                 .read_contract(&self.code, contract, Frequency::Merged)
                 .map_err(store_error)?
-                .is_none();
-            if changed || merged_missing {
+                .map(|m| m.last_ts());
+            let merged_behind = match merged_last {
+                None => true,
+                Some(last) => last < latest,
+            };
+            if changed || merged_behind {
                 let read = |f| {
                     self.store
                         .read_contract(&self.code, contract, f)
@@ -152,7 +161,7 @@ impl InstrumentJob {
         &self,
         contract: ContractId,
         frequency: Frequency,
-    ) -> Result<SeriesOutcome, TaskError> {
+    ) -> Result<(SeriesOutcome, Option<Micros>), TaskError> {
         let stored = self
             .store
             .read_contract(&self.code, contract, frequency)
@@ -165,7 +174,7 @@ impl InstrumentJob {
         {
             Ok(b) => b,
             Err(e @ MarketDataError::Unavailable(_)) => return Err(market_error(e)),
-            Err(e) => return Ok(SeriesOutcome::Failed(e.to_string())),
+            Err(e) => return Ok((SeriesOutcome::Failed(e.to_string()), stored.last_ts())),
         };
         let subject = SpikeSubject::Contract {
             instrument: self.code.clone(),
@@ -181,10 +190,14 @@ impl InstrumentJob {
                     self.store
                         .write_contract(&self.code, contract, frequency, &outcome.merged)
                         .map_err(store_error)?;
+                    return Ok((
+                        SeriesOutcome::Added(outcome.new_rows),
+                        outcome.merged.last_ts(),
+                    ));
                 }
-                Ok(SeriesOutcome::Added(outcome.new_rows))
+                Ok((SeriesOutcome::Added(0), stored.last_ts()))
             }
-            Err(spike) => Ok(SeriesOutcome::Spike(spike)),
+            Err(spike) => Ok((SeriesOutcome::Spike(spike), stored.last_ts())),
         }
     }
 }

@@ -11,6 +11,7 @@ mod capital;
 mod cli;
 mod controls;
 mod crash;
+mod crash_drill;
 mod dag_props;
 mod daily;
 mod email;

@@ -359,3 +359,33 @@ fn an_fx_spike_blocks_only_that_currency_until_rejected() {
     assert_eq!(store.read_fx("EUR").unwrap().unwrap().len(), n);
     assert!(pending(&h).is_empty());
 }
+
+/// A run killed after writing a contract's new daily and hourly bars but before its merged bars
+/// leaves the merged bars a day behind; the re-run fetches no new bars, and must still rebuild
+/// them (found by the crash drill: Friday's forward prices were missing from the multiple
+/// prices).
+#[test]
+fn merged_bars_left_behind_by_a_killed_run_are_rebuilt_by_the_next() {
+    let h = home();
+    mark_sampled(h.path());
+    let out = run_at(&h, "2024-06-27T23:30:00Z");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let merged_file = h
+        .path()
+        .join("data/contracts/SP500")
+        .join(format!("{CONTRACT}.merged.parquet"));
+    let thursday = std::fs::read(&merged_file).unwrap();
+    let out = run_at(&h, "2024-06-28T23:30:00Z");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let friday = bars(&h, "merged");
+    assert_eq!(
+        timestamps(&friday).last().map(String::as_str),
+        Some("2024-06-28 23:00:00")
+    );
+    // The kill: Friday's daily and hourly bars stand, the merged bars are Thursday's.
+    std::fs::write(&merged_file, thursday).unwrap();
+    assert_ne!(bars(&h, "merged"), friday);
+    let out = run_at(&h, "2024-06-28T23:31:00Z");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(bars(&h, "merged"), friday);
+}
