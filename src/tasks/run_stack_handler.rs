@@ -7,8 +7,9 @@
 //! state or a quote) or `max_seconds` have passed. With `end_of_day = true` it instead cancels what is unfilled and archives every
 //! order (the stacks start empty tomorrow).
 //!
-//! For the kill tests, `SYSTRADE_ABORT_AT=STEP[:N]` aborts the process (as `kill -9` would) at
-//! the Nth time the handler reaches step STEP (`after_broker_order_written`, `after_order_sent`,
+//! For the kill tests, in a debug build only, `SYSTRADE_ABORT_AT=STEP[:N]` aborts the process
+//! (as `kill -9` would) at the Nth time the handler reaches step STEP
+//! (`after_broker_order_written`, `after_order_sent`,
 //! `after_order_recorded`, `after_fill_applied`, `after_spawn`, `after_complete`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -120,13 +121,19 @@ struct AbortHook {
 }
 
 impl AbortHook {
+    /// Only a debug build reads `SYSTRADE_ABORT_AT`: fault injection is not reachable from a
+    /// release build.
     fn from_env() -> Self {
-        let step = std::env::var("SYSTRADE_ABORT_AT")
-            .ok()
-            .map(|v| match v.split_once(':') {
-                Some((s, n)) => (s.to_string(), n.parse().unwrap_or(1)),
-                None => (v, 1),
-            });
+        let step = if cfg!(debug_assertions) {
+            std::env::var("SYSTRADE_ABORT_AT")
+                .ok()
+                .map(|v| match v.split_once(':') {
+                    Some((s, n)) => (s.to_string(), n.parse().unwrap_or(1)),
+                    None => (v, 1),
+                })
+        } else {
+            None
+        };
         Self {
             step,
             seen: AtomicU32::new(0),
