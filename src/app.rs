@@ -15,6 +15,7 @@ use crate::engine::spec::parse_workflow_partial;
 use crate::home::Home;
 
 mod alerting;
+pub mod cleaners;
 pub use alerting::{
     crashed_run_alert, missed_window_alert, missed_window_subject, run_alerts, AlertLogLayer,
 };

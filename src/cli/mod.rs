@@ -17,6 +17,7 @@ mod backtest;
 mod bench;
 mod broker;
 mod capital;
+mod clean;
 mod context;
 mod control;
 mod controls;
@@ -92,6 +93,11 @@ pub enum Command {
     Startup(JsonFlag),
     /// Configuration.
     Config(settings::ConfigArgs),
+    /// The cleaners of the daily workflow by hand: delete run log events, finished runs'
+    /// attempts, archived orders, backtest states, reports and kept e-mail older than their
+    /// retention ([cleaners] and logging.retention_days, strategies.backtest_keep_days);
+    /// --dry-run lists what would go.
+    Clean(clean::CleanArgs),
     /// List the task catalogue.
     Tasks(JsonFlag),
     /// Create a fresh home and run the daily workflow end to end on the embedded defaults.
@@ -400,6 +406,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Scheduler(a) => scheduler::scheduler(&opts, a).await,
         Command::Startup(a) => control::startup(&opts, a.json).await,
         Command::Config(a) => settings::config(&opts, a).await,
+        Command::Clean(a) => clean::clean_command(&opts, a).await,
         Command::Tasks(a) => inspect::tasks(&opts, a.json).await,
         Command::Demo(a) => demo::demo(&opts, a.json).await,
         Command::Bench(a) => bench::bench(&opts, a).await,

@@ -8,6 +8,7 @@ mod broker_faults;
 mod broker_ib;
 mod broker_market;
 mod capital;
+mod cleaners;
 mod cli;
 mod controls;
 mod crash;

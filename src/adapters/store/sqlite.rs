@@ -702,12 +702,63 @@ impl RunStore for SqliteRunStore {
         Ok(())
     }
 
-    async fn prune_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM log_events WHERE ts < ?")
-            .bind(ts(before))
-            .execute(&self.pool)
+    async fn prune_logs(&self, before: DateTime<Utc>, dry_run: bool) -> Result<Aged, StoreError> {
+        self.prune_where("log_events", "ts", "ts < ?", before, dry_run)
             .await
-            .map_err(db)?;
-        Ok(r.rows_affected())
+    }
+
+    async fn prune_attempts(
+        &self,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Aged, StoreError> {
+        // Finished runs only: a running run (or one whose runner died and is not yet marked
+        // crashed) has no finished_at.
+        self.prune_where(
+            "node_attempts",
+            "started_at",
+            "run_id IN (SELECT id FROM runs WHERE status <> 'running' \
+             AND finished_at IS NOT NULL AND finished_at < ?)",
+            before,
+            dry_run,
+        )
+        .await
+    }
+}
+
+impl SqliteRunStore {
+    /// Counts the rows of `table` matching `filter` (one `?`, bound to `before`) with the
+    /// oldest and newest `time_column`, and deletes them unless `dry_run`, in one transaction.
+    async fn prune_where(
+        &self,
+        table: &str,
+        time_column: &str,
+        filter: &str,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Aged, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let (count, oldest, newest): (i64, Option<String>, Option<String>) = sqlx::query_as(
+            &format!(
+                "SELECT COUNT(*), MIN({time_column}), MAX({time_column}) FROM {table} WHERE {filter}"
+            ),
+        )
+        .bind(ts(before))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if !dry_run && count > 0 {
+            sqlx::query(&format!("DELETE FROM {table} WHERE {filter}"))
+                .bind(ts(before))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Aged {
+            count: u64::try_from(count).unwrap_or(0),
+            oldest: opt_ts(oldest)?,
+            newest: opt_ts(newest)?,
+        })
     }
 }
