@@ -22,6 +22,7 @@ mod context;
 mod control;
 mod controls;
 mod demo;
+mod doctor;
 mod export;
 mod import;
 mod inspect;
@@ -100,6 +101,10 @@ pub enum Command {
     Clean(clean::CleanArgs),
     /// List the task catalogue.
     Tasks(JsonFlag),
+    /// Check a home and say what to do: the run store (integrity, schema), every price file,
+    /// config and workflows, dead locks and runs, position breaks, disk space, and with
+    /// --broker the broker. Changes nothing. Exit 0 healthy, 1 warnings, 2 damage.
+    Doctor(doctor::DoctorArgs),
     /// Create a fresh home and run the daily workflow end to end on the embedded defaults.
     Demo(JsonFlag),
     /// Measure engine overhead, and with --prices DIR import and Panama regeneration (use a release build).
@@ -409,6 +414,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Clean(a) => clean::clean_command(&opts, a).await,
         Command::Tasks(a) => inspect::tasks(&opts, a.json).await,
         Command::Demo(a) => demo::demo(&opts, a.json).await,
+        Command::Doctor(a) => doctor::doctor(&opts, a).await,
         Command::Bench(a) => bench::bench(&opts, a).await,
         Command::Import(a) => import::import(&opts, a).await,
         Command::Export(a) => export::export(&opts, a).await,

@@ -14,6 +14,7 @@ mod controls;
 mod crash;
 mod dag_props;
 mod daily;
+mod doctor;
 mod email;
 mod execution;
 mod export;

@@ -76,7 +76,73 @@ fn parse_enum<T>(s: &str, what: &str, f: fn(&str) -> Option<T>) -> Result<T, Sto
     })
 }
 
+/// The versions of the migrations this binary knows (the store's schema), oldest first.
+pub fn known_migrations() -> Vec<i64> {
+    MIGRATOR.iter().map(|m| m.version).collect()
+}
+
+/// Options that only read `path`: no file is created, no journal mode set, nothing migrated.
+/// With `immutable` SQLite reads the file as it is, without the -shm and -wal files a WAL
+/// reader otherwise creates: right only when no process has the store open (no -wal beside it).
+pub fn read_only_options(
+    path: &Path,
+    immutable: bool,
+) -> Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .read_only(true)
+            .immutable(immutable)
+            .create_if_missing(false)
+            .busy_timeout(Duration::from_secs(5)),
+    )
+}
+
+/// Whether no process has the store at `path` open: no `-wal` file beside it (SQLite deletes
+/// it when the last connection closes).
+pub fn is_quiescent(path: &Path) -> bool {
+    !Path::new(&format!("{}-wal", path.display())).exists()
+}
+
 impl SqliteRunStore {
+    /// Opens an existing store for reading only (`systrade doctor`): no migrations, nothing
+    /// created or changed in the home; read as an immutable file when no process has it open.
+    pub async fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let options = read_only_options(path, is_quiescent(path)).map_err(db)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        Ok(Self {
+            pool,
+            order_conn: Default::default(),
+        })
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: the problems it lists (none when the file is whole).
+    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(r,)| r)
+            .filter(|r| r != "ok")
+            .collect())
+    }
+
+    /// The versions of the migrations applied to this store, oldest first.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(rows.into_iter().map(|(v,)| v).collect())
+    }
+
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
