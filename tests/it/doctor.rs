@@ -267,7 +267,9 @@ fn a_missing_price_file_is_damage_with_its_repair() {
         .as_str()
         .unwrap()
         .contains("systrade prices regenerate-adjusted CORN"));
-    // Both of CORN's series gone: the metadata (contract table, optimal positions) names it.
+    // CORN's multiple prices gone: the metadata (contract table, optimal positions) names it.
+    // (Adjusted prices alone, as pysystemtrade's data has for some instruments, are fine.)
+    let h = home();
     std::fs::remove_file(h.path().join("data/multiple/CORN.parquet")).unwrap();
     let (code, by) = checks(&h);
     assert_eq!(code, 2);
@@ -308,4 +310,40 @@ fn an_invalid_config_is_damage_naming_the_file_and_line() {
     let details = by["config"]["details"].to_string();
     assert!(details.contains("config.toml:5"), "{details}");
     assert!(details.contains("cleaners.report_days"), "{details}");
+}
+
+#[test]
+fn with_broker_an_ib_gateway_that_does_not_answer_is_a_warning() {
+    let h = home();
+    let port = crate::support::free_port();
+    let out = h
+        .ib_cmd(port)
+        .args(["doctor", "--broker", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        describe(&["doctor"], &out)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let broker = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "broker")
+        .unwrap();
+    assert_eq!(broker["status"], "warning", "{broker}");
+    assert!(
+        broker["found"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{broker}"
+    );
+    assert!(
+        broker["fix"].as_str().unwrap().contains("IB Gateway"),
+        "{broker}"
+    );
 }

@@ -1,9 +1,9 @@
 //! The `price_files` check: every Parquet file under `<home>/data` (and the roll backups there)
 //! read whole through the price store, so a file cut short, garbage, or of the wrong schema is
 //! found and named; then the files against each other and against the stores' metadata: every
-//! instrument with multiple prices has adjusted prices and the other way round, both end at the
-//! same time, no series ends in the future, and every instrument the contract table, the roll
-//! states or the optimal positions name has its price files. Files are read on every core.
+//! instrument with multiple prices has adjusted prices ending with them (within three days), no
+//! series ends in the future, and every instrument the contract table, the roll states or the
+//! optimal positions name has both. Files are read on every core.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -293,6 +293,20 @@ pub async fn price_files(d: &Doctor) -> Check {
     Check::bad(NAME, status, found, details, fixes.join("; "))
 }
 
+/// How far the adjusted prices may end before the multiple prices: pysystemtrade's shipped
+/// adjusted series end up to a day before its multiple prices.
+const ADJUSTED_LAG_MICROS: Micros = 3 * 86_400_000_000;
+
+/// Adjusted prices that end after the multiple prices, or well before them (an update that
+/// wrote the multiple prices and not the adjusted ones).
+fn out_of_step(adjusted: Option<Micros>, multiple: Option<Micros>) -> bool {
+    match (adjusted, multiple) {
+        (Some(a), Some(m)) => a > m || m - a > ADJUSTED_LAG_MICROS,
+        (None, Some(_)) | (Some(_), None) => true,
+        (None, None) => false,
+    }
+}
+
 /// The series against each other and against the metadata in the run store.
 async fn consistency(
     d: &Doctor,
@@ -338,7 +352,7 @@ async fn consistency(
                     false,
                 ),
             )),
-            Some(a) if a.last != m.last => warnings.push((
+            Some(a) if out_of_step(a.last, m.last) => warnings.push((
                 format!(
                     "{code}: the adjusted prices end at {} but the multiple prices at {}",
                     a.last.map(format_timestamp).unwrap_or_else(|| "-".into()),
@@ -360,19 +374,8 @@ async fn consistency(
             }
         }
     }
-    for code in adjusted.keys().filter(|c| !multiple.contains_key(*c)) {
-        damage.push((
-            format!(
-                "{} is missing (data/adjusted/{code}.parquet exists)",
-                file("multiple", code).display()
-            ),
-            repair(
-                &Series::Multiple(code.clone()),
-                &file("multiple", code),
-                false,
-            ),
-        ));
-    }
+    // Adjusted prices alone are fine: pysystemtrade's data ships some instruments so (and
+    // nothing here updates them); an instrument the metadata names needs both (below).
     let Ok(store) = &d.store else {
         return;
     };
@@ -395,7 +398,7 @@ async fn consistency(
         }
     }
     for (code, by) in &named {
-        if !multiple.contains_key(code) && !adjusted.contains_key(code) {
+        if !multiple.contains_key(code) {
             damage.push((
                 format!(
                     "{} is missing, but {by} names {code}",
@@ -449,5 +452,15 @@ mod tests {
         );
         assert_eq!(classify(Path::new("contracts/CORN/x.weekly.parquet")), None);
         assert_eq!(classify(Path::new("other/SP500.parquet")), None);
+    }
+
+    #[test]
+    fn adjusted_prices_may_end_up_to_three_days_before_the_multiple_ones() {
+        let day = 86_400_000_000;
+        assert!(!out_of_step(Some(10 * day), Some(10 * day)));
+        assert!(!out_of_step(Some(10 * day - day / 2), Some(10 * day)));
+        assert!(out_of_step(Some(6 * day), Some(10 * day)));
+        assert!(out_of_step(Some(11 * day), Some(10 * day)));
+        assert!(out_of_step(None, Some(day)));
     }
 }
