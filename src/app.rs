@@ -15,6 +15,8 @@ use crate::engine::spec::parse_workflow_partial;
 use crate::home::Home;
 
 mod alerting;
+pub mod cleaners;
+pub mod doctor;
 pub use alerting::{
     crashed_run_alert, missed_window_alert, missed_window_subject, run_alerts, AlertLogLayer,
 };
@@ -60,22 +62,7 @@ impl App {
         name: &str,
         reference: &crate::domain::instrument::ReferenceData,
     ) -> Result<LoadedStrategy, String> {
-        let (path, text) = strategy_source(&self.home, name)?;
-        let known: Vec<&str> = reference.instruments.keys().map(|c| c.as_str()).collect();
-        let is_known = |code: &str| {
-            crate::domain::instrument::InstrumentCode::new(code)
-                .is_ok_and(|c| reference.instrument(&c).is_some())
-        };
-        let config =
-            crate::domain::backtest::config::parse_strategy(&path, &text, &is_known, &known)
-                .map_err(|d| d.to_string())?;
-        if config.name != name {
-            return Err(format!(
-                "{path}: the strategy is named `{}` but listed as `{name}` in strategies.weights",
-                config.name
-            ));
-        }
-        Ok(LoadedStrategy { path, text, config })
+        load_strategy(&self.home, name, reference)
     }
     /// The configured broker (account, positions, orders, executions).
     pub fn broker(&self) -> Arc<dyn crate::domain::broker::Broker> {
@@ -153,6 +140,29 @@ pub struct LoadedStrategy {
 }
 
 /// The text of strategy `name`: `<home>/strategies/NAME.toml`, else the shipped file.
+/// [`App::strategy`] without an `App` (`systrade doctor` checks the strategy files).
+pub fn load_strategy(
+    home: &Home,
+    name: &str,
+    reference: &crate::domain::instrument::ReferenceData,
+) -> Result<LoadedStrategy, String> {
+    let (path, text) = strategy_source(home, name)?;
+    let known: Vec<&str> = reference.instruments.keys().map(|c| c.as_str()).collect();
+    let is_known = |code: &str| {
+        crate::domain::instrument::InstrumentCode::new(code)
+            .is_ok_and(|c| reference.instrument(&c).is_some())
+    };
+    let config = crate::domain::backtest::config::parse_strategy(&path, &text, &is_known, &known)
+        .map_err(|d| d.to_string())?;
+    if config.name != name {
+        return Err(format!(
+            "{path}: the strategy is named `{}` but listed as `{name}` in strategies.weights",
+            config.name
+        ));
+    }
+    Ok(LoadedStrategy { path, text, config })
+}
+
 pub fn strategy_source(home: &Home, name: &str) -> Result<(String, String), String> {
     crate::domain::controls::StrategyName::new(name)?;
     let path = home.strategies_dir().join(format!("{name}.toml"));

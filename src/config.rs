@@ -18,6 +18,8 @@ mod email;
 pub use email::{EmailConfig, EmailSecurity};
 mod reports;
 pub use reports::{ReportOutput, ReportsConfig};
+mod cleaners;
+pub use cleaners::CleanersConfig;
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -190,6 +192,8 @@ pub struct Config {
     pub email: Option<EmailConfig>,
     /// Where each report of the daily workflow goes (`[reports]`).
     pub reports: ReportsConfig,
+    /// How long the cleaners keep what they delete (`[cleaners]`).
+    pub cleaners: CleanersConfig,
     /// Every `section.key` with its value and source.
     pub entries: BTreeMap<String, (toml::Value, Source)>,
 }
@@ -745,6 +749,10 @@ impl Config {
             }
             None
         });
+        let (cleaners, problems) = cleaners::parse(&entries);
+        for (key, msg) in problems {
+            bad(key, msg);
+        }
         let report_names: Vec<&str> = crate::reports::REPORTS.iter().map(|r| r.name).collect();
         let (reports, problems) = reports::parse(&entries, &report_names);
         for (key, msg) in problems {
@@ -770,6 +778,7 @@ impl Config {
             markets,
             email,
             reports,
+            cleaners,
             capital: CapitalConfig {
                 method,
                 max_change,

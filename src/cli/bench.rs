@@ -19,6 +19,7 @@ use crate::engine::store::{RunStatus, RunStore};
 
 mod backtest_shown;
 mod crash_drill;
+mod doctor;
 mod profiled;
 mod reports;
 mod stacks;
@@ -60,9 +61,10 @@ pub struct BenchArgs {
     /// rendered as HTML, and the status report as a whole process.
     #[arg(long)]
     pub reports: bool,
-    /// With --reports: trading days the built home has traded.
-    #[arg(long, default_value_t = 250, requires = "reports")]
-    pub days: usize,
+    /// Trading days the built home has traded: with --reports (default 250) and --doctor
+    /// (default 21, a month).
+    #[arg(long)]
+    pub days: Option<usize>,
     /// With --reports: build the home here and keep it, or reuse the one a previous bench left
     /// here (default: a temporary home, deleted after).
     #[arg(long, value_name = "DIR", requires = "reports")]
@@ -84,6 +86,14 @@ pub struct BenchArgs {
     /// DIR/trial-N), to look at.
     #[arg(long, value_name = "DIR", requires = "crash_drill")]
     pub keep_failed: Option<std::path::PathBuf>,
+    /// Also measure `systrade doctor` as a process on a home of 32 instruments after `--days`
+    /// trading days (the --reports home; the bench builds it: minutes).
+    #[arg(long)]
+    pub doctor: bool,
+    /// With --doctor: build the home here and keep it, or reuse the one a previous bench left
+    /// here (default: a temporary home, deleted after).
+    #[arg(long, value_name = "DIR", requires = "doctor")]
+    pub doctor_home: Option<std::path::PathBuf>,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -201,7 +211,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     let reports = if a.reports {
         Some(
             reports::bench_reports(
-                a.days,
+                a.days.unwrap_or(250),
                 a.reports_home.as_ref(),
                 a.repeat.max(1),
                 !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -225,6 +235,16 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let drill_failed = drill.as_ref().is_some_and(|d| d["passed"] != d["trials"]);
+    let doctor = if a.doctor {
+        Some(doctor::bench_doctor(
+            a.days.unwrap_or(21),
+            a.doctor_home.as_ref(),
+            a.repeat.max(1),
+            !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )?)
+    } else {
+        None
+    };
     let release = !cfg!(debug_assertions);
     if a.json {
         print_json(&json!({
@@ -237,6 +257,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             "order_stacks": order_stacks,
             "reports": reports,
             "crash_drill": drill,
+            "doctor": doctor,
         }))?;
     } else {
         if !release {
@@ -321,6 +342,9 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         }
         if let Some(d) = &drill {
             crash_drill::print(d)?;
+        }
+        if let Some(d) = &doctor {
+            doctor::print(d)?;
         }
     }
     Ok(if drill_failed { 1 } else { 0 })

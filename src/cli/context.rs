@@ -131,7 +131,7 @@ fn backups(home: &Home, config: &Config) -> (PathBuf, Vec<PathBuf>) {
 }
 
 /// How to get a working run store back at `db` (`missing`: there is no file at all).
-fn restore_hint(home: &Home, config: &Config, db: &Path, missing: bool) -> String {
+pub(super) fn restore_hint(home: &Home, config: &Config, db: &Path, missing: bool) -> String {
     let (dir, found) = backups(home, config);
     let restore = match found.first() {
         Some(newest) => format!(
@@ -151,7 +151,7 @@ fn restore_hint(home: &Home, config: &Config, db: &Path, missing: bool) -> Strin
 
 /// What in the home says a run store was in use there: its backups, or files only runs write
 /// (strategy backtest states, reports). Prices alone are not: `import` writes them first.
-fn home_state(home: &Home, config: &Config) -> Vec<String> {
+pub(super) fn home_state(home: &Home, config: &Config) -> Vec<String> {
     let non_empty = |p: &Path| std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_some());
     let mut state = Vec::new();
     let (dir, found) = backups(home, config);
@@ -178,6 +178,13 @@ async fn check_store(
     let db = home.db_path();
     match inspect(&db).await {
         Ok(StoreFile::Usable) => Ok(None),
+        // Whole, but of a newer systrade: not damage, so `init` does not move it aside either.
+        Err(damage) if damage.newer.is_some() => anyhow::bail!(
+            "the run store {} {}. Nothing was changed: this home stays as the newer systrade \
+             left it",
+            damage.path.display(),
+            damage.detail
+        ),
         Ok(StoreFile::Missing) => {
             let state = home_state(home, config);
             if mode == StoreMode::Existing && !state.is_empty() {

@@ -17,10 +17,12 @@ mod backtest;
 mod bench;
 mod broker;
 mod capital;
+mod clean;
 mod context;
 mod control;
 mod controls;
 mod demo;
+mod doctor;
 mod export;
 mod import;
 mod inspect;
@@ -92,8 +94,17 @@ pub enum Command {
     Startup(JsonFlag),
     /// Configuration.
     Config(settings::ConfigArgs),
+    /// The cleaners of the daily workflow by hand: delete run log events, finished runs'
+    /// attempts, archived orders, backtest states, reports and kept e-mail older than their
+    /// retention ([cleaners] and logging.retention_days, strategies.backtest_keep_days);
+    /// --dry-run lists what would go.
+    Clean(clean::CleanArgs),
     /// List the task catalogue.
     Tasks(JsonFlag),
+    /// Check a home and say what to do: the run store (integrity, schema), every price file,
+    /// config and workflows, dead locks and runs, position breaks, disk space, and with
+    /// --broker the broker. Changes nothing. Exit 0 healthy, 1 warnings, 2 damage.
+    Doctor(doctor::DoctorArgs),
     /// Create a fresh home and run the daily workflow end to end on the embedded defaults.
     Demo(JsonFlag),
     /// Measure engine overhead, and with --prices DIR import and Panama regeneration (use a release build).
@@ -400,8 +411,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Scheduler(a) => scheduler::scheduler(&opts, a).await,
         Command::Startup(a) => control::startup(&opts, a.json).await,
         Command::Config(a) => settings::config(&opts, a).await,
+        Command::Clean(a) => clean::clean_command(&opts, a).await,
         Command::Tasks(a) => inspect::tasks(&opts, a.json).await,
         Command::Demo(a) => demo::demo(&opts, a.json).await,
+        Command::Doctor(a) => doctor::doctor(&opts, a).await,
         Command::Bench(a) => bench::bench(&opts, a).await,
         Command::Import(a) => import::import(&opts, a).await,
         Command::Export(a) => export::export(&opts, a).await,

@@ -167,6 +167,15 @@ pub trait AlertStore: Send + Sync {
     async fn acknowledge(&self, id: i64, at: DateTime<Utc>) -> Result<bool, AlertStoreError>;
     async fn subject_log(&self, subject: &str) -> Result<SubjectLog, AlertStoreError>;
     async fn set_subject_log(&self, subject: &str, log: SubjectLog) -> Result<(), AlertStoreError>;
+    /// Gives up e-mailing the alerts kept since before `before`: they become `not_sent` with
+    /// `reason` (and their last send error) as `send_error`, so the next successful send does
+    /// not carry them. The alerts themselves stay. With `dry_run` they are only counted.
+    async fn give_up_kept(
+        &self,
+        before: DateTime<Utc>,
+        reason: &str,
+        dry_run: bool,
+    ) -> Result<crate::engine::store::Aged, AlertStoreError>;
 }
 
 /// An attachment of a message.

@@ -117,6 +117,26 @@ impl AlertStore for MemoryStore {
             .map(|a| a.acknowledged_at = Some(at))
             .is_some())
     }
+    async fn give_up_kept(
+        &self,
+        before: DateTime<Utc>,
+        reason: &str,
+        dry_run: bool,
+    ) -> Result<crate::engine::store::Aged, AlertStoreError> {
+        let mut aged = crate::engine::store::Aged::default();
+        for a in self.alerts.lock().unwrap().iter_mut() {
+            if a.state == SendState::Kept && a.time < before {
+                aged.count += 1;
+                aged.oldest = Some(aged.oldest.map_or(a.time, |t| t.min(a.time)));
+                aged.newest = Some(aged.newest.map_or(a.time, |t| t.max(a.time)));
+                if !dry_run {
+                    a.state = SendState::NotSent;
+                    a.send_error = Some(reason.to_string());
+                }
+            }
+        }
+        Ok(aged)
+    }
     async fn subject_log(&self, subject: &str) -> Result<SubjectLog, AlertStoreError> {
         Ok(self
             .logs

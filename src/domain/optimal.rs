@@ -104,12 +104,15 @@ pub trait BacktestStateStore: Send + Sync {
     fn list_states(&self, strategy: Option<&str>) -> Result<Vec<BacktestStateInfo>, OptimalError>;
     /// The series of one stored state.
     fn read_state(&self, state: &BacktestStateInfo) -> Result<Vec<StoredSeries>, OptimalError>;
-    /// Deletes the states of `strategy` computed before `cutoff`; returns how many.
-    fn delete_states_before(
+    /// The states of `strategy` (every strategy when `None`) computed before `cutoff`, except
+    /// each strategy's newest, which is never deleted (the strategy report reads it): deleted
+    /// with their config files, or with `dry_run` only listed. Oldest first.
+    fn prune_states(
         &self,
-        strategy: &str,
+        strategy: Option<&str>,
         cutoff: DateTime<Utc>,
-    ) -> Result<usize, OptimalError>;
+        dry_run: bool,
+    ) -> Result<Vec<BacktestStateInfo>, OptimalError>;
 }
 
 /// How many business days of each series a backtest state keeps (two years, the golden files'

@@ -549,6 +549,29 @@ pub trait OrderStore: Send + Sync {
     /// The execution id watermark: when executions were last read from the broker.
     async fn executions_synced_at(&self) -> Result<Option<DateTime<Utc>>, OrderError>;
     async fn set_executions_synced_at(&self, at: DateTime<Utc>) -> Result<(), OrderError>;
+
+    /// Deletes whole archived order families — an instrument order archived (completed) before
+    /// `before` with its contract orders, broker orders and their executions — when nothing in
+    /// the family is on a stack. Positions and their history are kept. With `dry_run` the
+    /// families are only counted.
+    async fn prune_archived_orders(
+        &self,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<PrunedOrders, OrderError>;
+}
+
+/// What the archived-orders cleaner found (or deleted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PrunedOrders {
+    /// Instrument orders, each with its family.
+    pub instrument_orders: u64,
+    pub contract_orders: u64,
+    pub broker_orders: u64,
+    pub executions: u64,
+    /// The oldest and newest completion time among the instrument orders.
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
 }
 
 /// A change to a broker order.

@@ -227,6 +227,15 @@ pub struct ControlRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What a cleaner found older than its cutoff: how many, and the oldest and newest time among
+/// them (`None` when there were none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Aged {
+    pub count: u64,
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
+}
+
 /// Decides whether a lock holder is gone (see `process::holder_is_dead`).
 pub type IsDead = dyn for<'h> Fn(&'h LockHolder) -> bool + Send + Sync;
 
@@ -313,6 +322,13 @@ pub trait RunStore: Send + Sync {
 
     /// A consistent copy of the whole store at `path` (which must not exist).
     async fn backup_to(&self, path: &Path) -> Result<(), StoreError>;
-    /// Deletes log events older than `before`; returns how many.
-    async fn prune_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Log events older than `before`: deleted, or with `dry_run` only counted.
+    async fn prune_logs(&self, before: DateTime<Utc>, dry_run: bool) -> Result<Aged, StoreError>;
+    /// The attempts of runs that finished before `before` (never of a running run): deleted,
+    /// or with `dry_run` only counted. Runs and their node rows are kept.
+    async fn prune_attempts(
+        &self,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Aged, StoreError>;
 }

@@ -7,7 +7,7 @@ use crate::engine::task::{Registry, TaskKind};
 
 mod alert;
 mod backup_run_store;
-mod clean_run_logs;
+mod clean;
 mod fail;
 mod instruments;
 mod noop;
@@ -29,7 +29,7 @@ pub const KINDS: &[&dyn TaskKind<App>] = &[
     &sleep::Sleep,
     &fail::Fail,
     &backup_run_store::BackupRunStore,
-    &clean_run_logs::CleanRunLogs,
+    &clean::Clean,
     &update_fx_prices::UpdateFxPrices,
     &update_historical_prices::UpdateHistoricalPrices,
     &update_sampled_contracts::UpdateSampledContracts,

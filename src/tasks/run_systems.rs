@@ -180,7 +180,7 @@ async fn run_one(
     let (state, cleaned) = tokio::task::spawn_blocking(move || {
         let state = states.write_state(&strategy, now, &run, &text, BACKTEST_STATE_ROWS)?;
         let cutoff = now - chrono::Duration::days(i64::from(keep_days));
-        let cleaned = states.delete_states_before(&strategy, cutoff)?;
+        let cleaned = states.prune_states(Some(&strategy), cutoff, false)?.len();
         Ok::<_, crate::domain::optimal::OptimalError>((state, cleaned))
     })
     .await

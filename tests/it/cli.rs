@@ -591,7 +591,7 @@ fn tasks_json_lists_the_catalogue() {
         "shell",
         "say_hello",
         "backup_run_store",
-        "clean_run_logs",
+        "clean",
     ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }

@@ -158,3 +158,43 @@ fn init_moves_a_damaged_store_aside() {
     );
     assert_eq!(h.run(&["run", "example"]).status.code(), Some(0));
 }
+
+#[test]
+fn a_store_of_a_newer_systrade_is_refused_by_every_command_and_left_unchanged() {
+    let h = used_home();
+    // The WAL is kept: the last command may have left its commits there (it is read and, when
+    // python's connection closes, checkpointed into the file and removed).
+    let db = h.path().join("systrade.db");
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (29991231000099, 'future', 1, x'00', 0)\"); c.commit()",
+            &db.display().to_string(),
+        ])
+        .status()
+        .expect("python3");
+    assert!(made.success());
+    let before = std::fs::read(&db).unwrap();
+    for args in [
+        vec!["status"],
+        vec!["run", "example"],
+        vec!["init"],
+        vec!["runs"],
+    ] {
+        let out = h.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("was written by a newer systrade (schema 29991231000099 > ")
+                && err.contains("upgrade systrade")
+                && err.contains(&db.display().to_string()),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            before,
+            "{args:?} left it unchanged"
+        );
+        assert!(!h.path().join("systrade.db-wal").exists(), "{args:?}");
+    }
+}

@@ -15,6 +15,7 @@ pub mod fake_server;
 pub mod fake_text;
 pub mod ib_orders;
 mod market_data;
+pub mod probe;
 pub mod proto;
 pub mod proto_orders;
 pub mod wire;

@@ -204,21 +204,40 @@ impl BacktestStateStore for ParquetBacktestStates {
         Ok(out)
     }
 
-    fn delete_states_before(
+    fn prune_states(
         &self,
-        strategy: &str,
+        strategy: Option<&str>,
         cutoff: DateTime<Utc>,
-    ) -> Result<usize, OptimalError> {
-        let mut deleted = 0;
-        for s in self.states_of(strategy)? {
-            if s.computed_at >= cutoff {
+        dry_run: bool,
+    ) -> Result<Vec<BacktestStateInfo>, OptimalError> {
+        let mut old = Vec::new();
+        let mut states = self.list_states(strategy)?;
+        // Newest of each strategy first out: list_states sorts each strategy's states by time.
+        states.reverse();
+        let mut seen: Vec<String> = Vec::new();
+        for s in states {
+            if !seen.contains(&s.strategy) {
+                seen.push(s.strategy.clone());
                 continue;
             }
-            std::fs::remove_file(&s.path).map_err(|e| state_err(&s.path, e))?;
-            let _ = std::fs::remove_file(s.path.with_extension("toml"));
-            deleted += 1;
+            if s.computed_at < cutoff {
+                old.push(s);
+            }
         }
-        Ok(deleted)
+        old.sort_by(|a, b| (a.computed_at, &a.strategy).cmp(&(b.computed_at, &b.strategy)));
+        if !dry_run {
+            for s in &old {
+                std::fs::remove_file(&s.path).map_err(|e| state_err(&s.path, e))?;
+                let toml = s.path.with_extension("toml");
+                match std::fs::remove_file(&toml) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(state_err(&toml, e))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(old)
     }
 }
 
@@ -293,8 +312,20 @@ mod tests {
         assert_eq!(stored[0].days.len(), 3);
         assert!(std::fs::read_to_string(info.path.with_extension("toml")).unwrap() == "x = 2");
 
-        assert_eq!(store.delete_states_before("s1", t1).unwrap(), 1);
+        // Everything is older than a later cutoff, but each strategy's newest stays.
+        let later = t1 + chrono::Duration::days(1);
+        let listed = store.prune_states(None, later, true).unwrap();
+        assert_eq!(listed.len(), 1, "a dry run lists s1's older state only");
+        assert_eq!(
+            store.list_states(None).unwrap().len(),
+            3,
+            "and deletes nothing"
+        );
+        let gone = store.prune_states(None, later, false).unwrap();
+        assert_eq!(gone[0].computed_at, t0);
+        assert!(!gone[0].path.exists() && !gone[0].path.with_extension("toml").exists());
         assert_eq!(store.list_states(Some("s1")).unwrap().len(), 1);
+        assert_eq!(store.list_states(Some("s2")).unwrap().len(), 1);
         assert!(store.write_state("../x", t0, &run(&[], 0), "", 4).is_err());
     }
 }

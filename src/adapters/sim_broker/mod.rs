@@ -36,6 +36,22 @@ use sqlx::SqlitePool;
 pub use faults::SimFaults;
 pub use quotes::{ManualQuotes, QuoteSource, StoredQuotes, QUOTE_REFRESH};
 
+/// What the simulated broker holds, read from its tables without trading (no waiting order is
+/// filled, nothing written): `systrade doctor --broker` compares it with the system's positions.
+pub async fn stored_positions(pool: &SqlitePool) -> Result<Vec<BrokerPosition>, BrokerError> {
+    let state = state::State::load(pool).await?;
+    Ok(state
+        .positions
+        .into_iter()
+        .filter(|(_, q)| *q != 0)
+        .map(|((instrument, contract), quantity)| BrokerPosition {
+            instrument,
+            contract,
+            quantity,
+        })
+        .collect())
+}
+
 use crate::domain::broker::*;
 use crate::domain::contract::ContractId;
 use crate::domain::instrument::{Instrument, InstrumentCode, ReferenceData};

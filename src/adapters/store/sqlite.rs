@@ -76,7 +76,73 @@ fn parse_enum<T>(s: &str, what: &str, f: fn(&str) -> Option<T>) -> Result<T, Sto
     })
 }
 
+/// The versions of the migrations this binary knows (the store's schema), oldest first.
+pub fn known_migrations() -> Vec<i64> {
+    MIGRATOR.iter().map(|m| m.version).collect()
+}
+
+/// Options that only read `path`: no file is created, no journal mode set, nothing migrated.
+/// With `immutable` SQLite reads the file as it is, without the -shm and -wal files a WAL
+/// reader otherwise creates: right only when no process has the store open (no -wal beside it).
+pub fn read_only_options(
+    path: &Path,
+    immutable: bool,
+) -> Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .read_only(true)
+            .immutable(immutable)
+            .create_if_missing(false)
+            .busy_timeout(Duration::from_secs(5)),
+    )
+}
+
+/// Whether no process has the store at `path` open: no `-wal` file beside it (SQLite deletes
+/// it when the last connection closes).
+pub fn is_quiescent(path: &Path) -> bool {
+    !Path::new(&format!("{}-wal", path.display())).exists()
+}
+
 impl SqliteRunStore {
+    /// Opens an existing store for reading only (`systrade doctor`): no migrations, nothing
+    /// created or changed in the home; read as an immutable file when no process has it open.
+    pub async fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let options = read_only_options(path, is_quiescent(path)).map_err(db)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        Ok(Self {
+            pool,
+            order_conn: Default::default(),
+        })
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: the problems it lists (none when the file is whole).
+    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(r,)| r)
+            .filter(|r| r != "ok")
+            .collect())
+    }
+
+    /// The versions of the migrations applied to this store, oldest first.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(rows.into_iter().map(|(v,)| v).collect())
+    }
+
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
@@ -702,12 +768,63 @@ impl RunStore for SqliteRunStore {
         Ok(())
     }
 
-    async fn prune_logs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM log_events WHERE ts < ?")
-            .bind(ts(before))
-            .execute(&self.pool)
+    async fn prune_logs(&self, before: DateTime<Utc>, dry_run: bool) -> Result<Aged, StoreError> {
+        self.prune_where("log_events", "ts", "ts < ?", before, dry_run)
             .await
-            .map_err(db)?;
-        Ok(r.rows_affected())
+    }
+
+    async fn prune_attempts(
+        &self,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Aged, StoreError> {
+        // Finished runs only: a running run (or one whose runner died and is not yet marked
+        // crashed) has no finished_at.
+        self.prune_where(
+            "node_attempts",
+            "started_at",
+            "run_id IN (SELECT id FROM runs WHERE status <> 'running' \
+             AND finished_at IS NOT NULL AND finished_at < ?)",
+            before,
+            dry_run,
+        )
+        .await
+    }
+}
+
+impl SqliteRunStore {
+    /// Counts the rows of `table` matching `filter` (one `?`, bound to `before`) with the
+    /// oldest and newest `time_column`, and deletes them unless `dry_run`, in one transaction.
+    async fn prune_where(
+        &self,
+        table: &str,
+        time_column: &str,
+        filter: &str,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Aged, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let (count, oldest, newest): (i64, Option<String>, Option<String>) = sqlx::query_as(
+            &format!(
+                "SELECT COUNT(*), MIN({time_column}), MAX({time_column}) FROM {table} WHERE {filter}"
+            ),
+        )
+        .bind(ts(before))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if !dry_run && count > 0 {
+            sqlx::query(&format!("DELETE FROM {table} WHERE {filter}"))
+                .bind(ts(before))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Aged {
+            count: u64::try_from(count).unwrap_or(0),
+            oldest: opt_ts(oldest)?,
+            newest: opt_ts(newest)?,
+        })
     }
 }

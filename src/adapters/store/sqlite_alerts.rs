@@ -8,6 +8,7 @@ use sqlx::Row;
 
 use super::sqlite::{ts, SqliteRunStore};
 use crate::domain::alerts::*;
+use crate::engine::store::Aged;
 
 fn db(e: sqlx::Error) -> AlertStoreError {
     AlertStoreError::Database {
@@ -117,6 +118,43 @@ impl AlertStore for SqliteRunStore {
 
     async fn kept(&self) -> Result<Vec<AlertRecord>, AlertStoreError> {
         select_alerts(self, "WHERE state = 'kept'").await
+    }
+
+    async fn give_up_kept(
+        &self,
+        before: DateTime<Utc>,
+        reason: &str,
+        dry_run: bool,
+    ) -> Result<Aged, AlertStoreError> {
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        let (count, oldest, newest): (i64, Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(time), MAX(time) FROM alerts WHERE state = 'kept' AND time < ?",
+        )
+        .bind(ts(before))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if !dry_run && count > 0 {
+            sqlx::query(
+                "UPDATE alerts SET state = 'not_sent', send_error = ? || COALESCE(' (last error: ' \
+                 || send_error || ')', '') WHERE state = 'kept' AND time < ?",
+            )
+            .bind(reason)
+            .bind(ts(before))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Aged {
+            count: u64::try_from(count).unwrap_or(0),
+            oldest: opt_ts(oldest)?,
+            newest: opt_ts(newest)?,
+        })
     }
 
     async fn exists(&self, kind: &str, subject: &str) -> Result<bool, AlertStoreError> {

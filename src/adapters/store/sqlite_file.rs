@@ -1,14 +1,14 @@
 //! Checks of the run store's file before anything opens it for writing: a file that exists but
 //! is empty, is not SQLite, is shorter than its header says with no WAL beside it (truncated),
 //! or is a SQLite database of some other program is damage, and is reported — never silently
-//! re-initialised. The checks only read: a damaged file is left byte for byte as it was.
+//! re-initialised; a store with a migration this binary does not know was written by a newer
+//! systrade and is refused too (migrating or writing it could break it for that version). The
+//! checks only read: the file is left byte for byte as it was, and no -shm/-wal file is made
+//! when no process has it open.
 
+use sqlx::{ConnectOptions, Row};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Row};
 
 /// What is at the run store's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,17 @@ pub enum StoreFile {
 pub struct DamagedStore {
     pub path: PathBuf,
     pub detail: String,
+    /// `Some` when the store is whole but of a newer systrade (the fix is an upgrade).
+    pub newer: Option<NewerSchema>,
+}
+
+/// A store whose schema is newer than this binary's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewerSchema {
+    /// The newest migration applied to the store.
+    pub store: i64,
+    /// The newest migration this binary knows.
+    pub binary: i64,
 }
 
 const MAGIC: &[u8; 16] = b"SQLite format 3\0";
@@ -33,6 +44,7 @@ fn damaged(path: &Path, detail: impl Into<String>) -> DamagedStore {
     DamagedStore {
         path: path.to_path_buf(),
         detail: detail.into(),
+        newer: None,
     }
 }
 
@@ -86,10 +98,8 @@ pub async fn inspect(path: &Path) -> Result<StoreFile, DamagedStore> {
             ),
         ));
     }
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-        .map_err(|e| damaged(path, e.to_string()))?
-        .read_only(true)
-        .create_if_missing(false);
+    let options = super::sqlite::read_only_options(path, super::sqlite::is_quiescent(path))
+        .map_err(|e| damaged(path, e.to_string()))?;
     let mut conn = options
         .connect()
         .await
@@ -101,7 +111,33 @@ pub async fn inspect(path: &Path) -> Result<StoreFile, DamagedStore> {
         .iter()
         .filter_map(|r| r.try_get::<String, _>("name").ok())
         .collect();
+    let applied: Vec<i64> = if tables.iter().any(|t| t == "_sqlx_migrations") {
+        sqlx::query("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| damaged(path, format!("cannot be read: {e}")))?
+            .iter()
+            .filter_map(|r| r.try_get::<i64, _>("version").ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let _ = sqlx::Connection::close(conn).await;
+    let known = super::sqlite::known_migrations();
+    if let Some(&newest) = applied.iter().filter(|v| !known.contains(v)).max() {
+        let binary = known.iter().copied().max().unwrap_or(0);
+        return Err(DamagedStore {
+            path: path.to_path_buf(),
+            detail: format!(
+                "was written by a newer systrade (schema {newest} > {binary}): upgrade systrade \
+                 to open this home"
+            ),
+            newer: Some(NewerSchema {
+                store: newest,
+                binary,
+            }),
+        });
+    }
     if !tables.is_empty() && !tables.iter().any(|t| t == "_sqlx_migrations") {
         let mut shown: Vec<&str> = tables.iter().map(String::as_str).take(5).collect();
         if tables.len() > 5 {
@@ -121,6 +157,8 @@ pub async fn inspect(path: &Path) -> Result<StoreFile, DamagedStore> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr;
 
     async fn fresh_store(dir: &Path) -> PathBuf {
         std::fs::create_dir_all(dir).unwrap();
@@ -184,5 +222,38 @@ mod tests {
         let e = inspect(&other).await.unwrap_err();
         assert!(e.detail.contains("another program (tables photos)"), "{e}");
         assert_eq!(std::fs::read(&other).unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn a_store_of_a_newer_systrade_is_refused_and_no_side_file_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = fresh_store(dir.path()).await;
+        let mut conn = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES (29991231000099, 'future', 1, x'00', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let _ = sqlx::Connection::close(conn).await;
+        let before = std::fs::read(&path).unwrap();
+        let e = inspect(&path).await.unwrap_err();
+        assert!(
+            e.detail
+                .contains("written by a newer systrade (schema 29991231000099 > "),
+            "{e}"
+        );
+        assert_eq!(e.newer.map(|n| n.store), Some(29991231000099));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["systrade.db"], "no -wal or -shm left");
     }
 }

@@ -25,6 +25,7 @@ mod batch;
 #[path = "sqlite_orders/fills.rs"]
 mod fills;
 mod history;
+mod prune;
 
 pub(super) fn db(e: sqlx::Error) -> OrderError {
     OrderError::Database {
@@ -45,7 +46,7 @@ pub(super) fn parse_ts(s: &str) -> Result<DateTime<Utc>, OrderError> {
         .map_err(|e| corrupt("timestamp", format!("`{s}`: {e}")))
 }
 
-fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, OrderError> {
+pub(super) fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, OrderError> {
     s.map(|s| parse_ts(&s)).transpose()
 }
 
@@ -935,6 +936,14 @@ impl OrderStore for SqliteRunStore {
         .await
         .map_err(db)?;
         Ok(())
+    }
+
+    async fn prune_archived_orders(
+        &self,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<PrunedOrders, OrderError> {
+        prune::prune_archived_orders(self.pool(), before, dry_run).await
     }
 }
 

@@ -219,6 +219,14 @@ impl OrderStore for Orders<'_> {
             .time("orders.set_executions_synced_at", f)
             .await
     }
+    async fn prune_archived_orders(
+        &self,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<PrunedOrders, OrderError> {
+        let f = self.inner.prune_archived_orders(before, dry_run);
+        self.profile.time("orders.prune_archived_orders", f).await
+    }
 }
 
 /// A [`Broker`] that times every call.

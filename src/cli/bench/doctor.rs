@@ -1,0 +1,85 @@
+//! `systrade bench --doctor`: `systrade doctor` as a process on the home `bench --reports`
+//! builds (32 instruments on the simulated market and broker; [`super::reports::build_home`]),
+//! after `--days` trading days (21: a month), best of `repeat`. The home must come out healthy
+//! (exit 0), or the bench fails with doctor's findings.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::reports::{build_home, evening};
+
+/// The goal of issue 16.
+const GOAL_SECONDS: f64 = 1.0;
+
+pub(super) fn bench_doctor(
+    days: usize,
+    keep: Option<&PathBuf>,
+    repeat: usize,
+    progress: bool,
+) -> anyhow::Result<Value> {
+    let temp;
+    let dir = match keep {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let built = build_home(&dir, days, progress)?;
+    let now = evening(built.last_day) + chrono::Duration::hours(1);
+    let exe = std::env::current_exe()?;
+    let mut best = f64::MAX;
+    let mut checks = Value::Null;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        let out = std::process::Command::new(&exe)
+            .arg("--home")
+            .arg(&dir)
+            .args(["--quiet", "doctor", "--json"])
+            .env("SYSTRADE_NOW", now.to_rfc3339())
+            .output()?;
+        best = best.min(t.elapsed().as_secs_f64());
+        checks = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        anyhow::ensure!(
+            out.status.code() == Some(0),
+            "`systrade doctor` found the built home {} unhealthy (exit {:?}): {}",
+            dir.display(),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let found = |name: &str| {
+        checks
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["check"] == name))
+            .map(|c| c["found"].clone())
+            .unwrap_or(Value::Null)
+    };
+    Ok(json!({
+        "days": built.days,
+        "first_day": built.first_day,
+        "last_day": built.last_day,
+        "build_seconds": built.build_seconds,
+        "home": keep.map(|d| d.display().to_string()),
+        "price_files": found("price_files"),
+        "seconds": best,
+        "goal_seconds": GOAL_SECONDS,
+    }))
+}
+
+/// The text line of the result.
+pub(super) fn print(r: &Value) -> anyhow::Result<()> {
+    outln!(
+        "`systrade doctor` on a home of 32 instruments after {} trading days ({} to {}; built in {:.0}s{}): {:.3}s (goal < {GOAL_SECONDS} s); {}",
+        r["days"],
+        r["first_day"].as_str().unwrap_or(""),
+        r["last_day"].as_str().unwrap_or(""),
+        r["build_seconds"].as_f64().unwrap_or(f64::NAN),
+        r["home"].as_str().map(|h| format!(", kept at {h}")).unwrap_or_default(),
+        r["seconds"].as_f64().unwrap_or(f64::NAN),
+        r["price_files"].as_str().unwrap_or("")
+    );
+    Ok(())
+}
