@@ -505,7 +505,7 @@ fn config_show_reports_each_value_and_its_source() {
         level["source"],
         json!({ "kind": "env", "var": "SYSTRADE_LOGGING__LEVEL" })
     );
-    let keep = entry("backup.keep");
+    let keep = entry("backup.keep_daily");
     assert_eq!(keep["value"], 7);
     assert_eq!(keep["source"], json!({ "kind": "default" }));
     assert_eq!(entry("store.durability")["value"], "normal");
@@ -590,7 +590,7 @@ fn tasks_json_lists_the_catalogue() {
         "fail",
         "shell",
         "say_hello",
-        "backup_run_store",
+        "run_backups",
         "clean_run_logs",
     ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");

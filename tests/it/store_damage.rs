@@ -12,7 +12,7 @@ fn used_home() -> TestHome {
     let h = TestHome::new();
     let out = h.run(&["run", "example"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = h.run(&["trigger", "daily", "backup_run_store"]);
+    let out = h.run(&["trigger", "daily", "run_backups"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(h
         .path()
