@@ -291,7 +291,18 @@ pub async fn restore(opts: &GlobalOpts, a: RestoreArgs) -> anyhow::Result<i32> {
         let config = load_config(&source_home)
             .map_err(|e| anyhow::anyhow!("{e:#}; name the backup by its path instead"))?;
         let (dest, _) = destination(&source_home, config.backup.destination.as_deref());
-        backup::resolve(&dest, &a.backup).map_err(cli_error)?
+        match backup::resolve(&dest, &a.backup) {
+            Ok(p) => p,
+            Err(e) if !a.replace => {
+                return Err(CliError::Invalid(format!(
+                    "{e}. With --home NEW, backup names are looked up in the backups of the \
+                     home in SYSTRADE_HOME, else the default home ({}); or give the backup's path",
+                    source_home.root.display()
+                ))
+                .into())
+            }
+            Err(e) => return Err(cli_error(e)),
+        }
     };
     let now = super::context::clock()?.now();
     let s = if a.replace {

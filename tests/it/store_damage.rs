@@ -37,7 +37,10 @@ fn refused(h: &TestHome, damage: &str) {
         assert!(err.contains(damage), "{args:?}: {err}");
         assert!(err.contains("Nothing was changed"), "{err}");
         assert!(
-            err.contains("backups/systrade-") && err.contains("systrade init"),
+            err.contains("backups/systrade-backup-")
+                && err.contains("systrade restore")
+                && err.contains("--home NEW")
+                && err.contains("systrade init"),
             "{err}"
         );
         assert_eq!(
