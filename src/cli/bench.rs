@@ -18,11 +18,13 @@ use crate::engine::spec::parse_workflow;
 use crate::engine::store::{RunStatus, RunStore};
 
 mod backtest_shown;
+mod backup;
 mod profiled;
 mod reports;
 mod stacks;
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("home_benches").args(["reports", "backup"]).multiple(true)))]
 pub struct BenchArgs {
     /// Nodes in the executed workflows.
     #[arg(long, default_value_t = 1000)]
@@ -59,12 +61,17 @@ pub struct BenchArgs {
     /// rendered as HTML, and the status report as a whole process.
     #[arg(long)]
     pub reports: bool,
-    /// With --reports: trading days the built home has traded.
-    #[arg(long, default_value_t = 250, requires = "reports")]
-    pub days: usize,
-    /// With --reports: build the home here and keep it, or reuse the one a previous bench left
-    /// here (default: a temporary home, deleted after).
-    #[arg(long, value_name = "DIR", requires = "reports")]
+    /// Also measure backups: a whole-home backup, an incremental one with no price change,
+    /// verify and restore, over the home of --reports (32 instruments, --days trading days).
+    #[arg(long)]
+    pub backup: bool,
+    /// With --reports or --backup: trading days the built home has traded (default 250 for
+    /// --reports, 21 for --backup alone).
+    #[arg(long, requires = "home_benches")]
+    pub days: Option<usize>,
+    /// With --reports or --backup: build the home here and keep it, or reuse the one a previous
+    /// bench left here (default: a temporary home, deleted after).
+    #[arg(long, value_name = "DIR", requires = "home_benches")]
     pub reports_home: Option<std::path::PathBuf>,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
@@ -183,13 +190,21 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     let reports = if a.reports {
         Some(
             reports::bench_reports(
-                a.days,
+                a.days.unwrap_or(250),
                 a.reports_home.as_ref(),
                 a.repeat.max(1),
                 !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
             )
             .await?,
         )
+    } else {
+        None
+    };
+    let backup = if a.backup {
+        let days = a.days.unwrap_or(if a.reports { 250 } else { 21 });
+        let progress = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let home = a.reports_home.as_ref();
+        Some(backup::bench_backup(days, home, a.repeat.max(1), progress).await?)
     } else {
         None
     };
@@ -204,6 +219,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             "broker": broker,
             "order_stacks": order_stacks,
             "reports": reports,
+            "backup": backup,
         }))?;
     } else {
         if !release {
@@ -285,6 +301,9 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         }
         if let Some(r) = &reports {
             reports::print(r)?;
+        }
+        if let Some(b) = &backup {
+            backup::print(b)?;
         }
     }
     Ok(0)

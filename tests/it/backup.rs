@@ -600,3 +600,47 @@ fn a_full_destination_and_a_missing_share_are_refused_before_anything_is_written
         "the backup and the lock file"
     );
 }
+
+#[test]
+fn the_backup_bench_runs_on_a_small_home() {
+    let h = TestHome::new();
+    let home = h.path().join("bench-home");
+    let v = h.json(&[
+        "bench",
+        "--backup",
+        "--days",
+        "1",
+        "--reports-home",
+        &home.display().to_string(),
+        "--nodes",
+        "2",
+        "--validate-nodes",
+        "2",
+        "--repeat",
+        "1",
+        "--json",
+    ]);
+    let b = &v["backup"];
+    assert_eq!(b["instruments"], 32, "{v}");
+    assert_eq!(b["days"], 1);
+    for key in [
+        "backup_seconds",
+        "incremental_seconds",
+        "verify_seconds",
+        "restore_seconds",
+    ] {
+        assert!(b[key].as_f64().is_some_and(|s| s > 0.0), "{key}: {b}");
+    }
+    let c = &b["contents"];
+    assert!(c["parquet_files"].as_u64().unwrap() > 32, "{b}");
+    assert_eq!(
+        c["incremental_linked"].as_u64().unwrap() + 1,
+        c["files"].as_u64().unwrap(),
+        "everything but the store linked: {b}"
+    );
+    assert_eq!(c["restored_files"], c["files"]);
+    assert!(
+        home.join("bench-reports.json").is_file(),
+        "the home is kept"
+    );
+}

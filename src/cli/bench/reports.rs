@@ -62,7 +62,7 @@ fn trading_days(days: usize) -> Vec<NaiveDate> {
 }
 
 /// The evening a day's trading runs (after every simulated market's close).
-fn evening(day: NaiveDate) -> DateTime<Utc> {
+pub(super) fn evening(day: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_hms_opt(21, 0, 0).unwrap_or_default())
 }
 
@@ -91,11 +91,11 @@ fn trading_workflow() -> anyhow::Result<String> {
 
 /// What a built home holds.
 #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
-struct Built {
-    days: usize,
-    first_day: NaiveDate,
-    last_day: NaiveDate,
-    build_seconds: f64,
+pub(super) struct Built {
+    pub(super) days: usize,
+    pub(super) first_day: NaiveDate,
+    pub(super) last_day: NaiveDate,
+    pub(super) build_seconds: f64,
     /// Roll-state changes the operator made.
     rolls: usize,
     /// Price rolls refused (even with forward fill) and left for a later day.
@@ -128,7 +128,7 @@ fn config_text(first: NaiveDate) -> String {
 }
 
 /// Builds (or finds) the home at `dir`: `days` trading days, each one `systrade run`.
-fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> {
+pub(super) fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> {
     let calendar = trading_days(days);
     let (Some(&first), Some(&last)) = (calendar.first(), calendar.last()) else {
         anyhow::bail!("--days must be at least 1");
