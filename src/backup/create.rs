@@ -2,8 +2,8 @@
 //! the home is planned, files unchanged since the previous backup are hard-linked from it and
 //! the others copied (hashed on the way), the run store is snapshotted through the store
 //! (`RunStore::backup_to`: SQLite's `VACUUM INTO`, a consistent copy of the live database), all
-//! of it is synced into `.systrade-backup-STAMP.partial/`, `manifest.json` is written last, and
-//! the directory is renamed to `systrade-backup-STAMP` (then the destination is synced). A kill
+//! into `.systrade-backup-STAMP.partial/`, `manifest.json` is written last, the whole tree is
+//! synced, and the directory is renamed to `systrade-backup-STAMP` (then the destination is synced). A kill
 //! at any moment leaves the complete backups as they were, plus at most a `.partial` directory
 //! that the next backup removes. Expired backups are renamed `.deleting` before they are removed,
 //! so no half-deleted directory ever carries a final name.
@@ -254,8 +254,6 @@ fn finish(
     started: Instant,
 ) -> Result<BackupSummary, BackupError> {
     let db = p.partial.join(STORE_FILE);
-    let db_file = std::fs::File::open(&db).map_err(io_err(&db))?;
-    db_file.sync_all().map_err(io_err(&db))?;
     let (db_size, db_sha) = fsops::hash_file(&db).map_err(io_err(&db))?;
     let mut files = vec![FileEntry {
         path: STORE_FILE.into(),
@@ -310,9 +308,6 @@ fn finish(
         files.extend(entry);
         fault_point(&format!("file:{}", i + 1));
     }
-    for dir in fsops::dirs_under(&p.partial).iter().rev() {
-        sync_dir(dir)?;
-    }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
         format: FORMAT,
@@ -329,7 +324,8 @@ fn finish(
     };
     fault_point("manifest");
     write_new(&p.partial.join(MANIFEST), &manifest.to_json())?;
-    sync_dir(&p.partial)?;
+    // Every file, directory and the manifest are on disk before the rename makes it a backup.
+    fsops::sync_tree(&p.partial)?;
     fault_point("rename");
     let final_path = p.req.dest.join(&p.name);
     std::fs::rename(&p.partial, &final_path).map_err(io_err(&final_path))?;
@@ -359,8 +355,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
         .create_new(true)
         .open(path)
         .map_err(io_err(path))?;
-    f.write_all(bytes).map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))
+    f.write_all(bytes).map_err(io_err(path))
 }
 
 /// Deletes the expired backups (never `just_written`): each is renamed `.NAME.deleting` first.

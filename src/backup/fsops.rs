@@ -29,7 +29,8 @@ pub(super) struct Copied {
 }
 
 /// Copies `src` to the new file `dst` (created, never overwritten), hashing the bytes on the
-/// way, with `src`'s permissions; `dst` is synced. `Ok(None)` when `src` vanished first.
+/// way, with `src`'s permissions. Not synced: the caller syncs the whole tree once
+/// ([`sync_tree`]). `Ok(None)` when `src` vanished first.
 pub(super) fn copy_hashing(src: &Path, dst: &Path) -> Result<Option<Copied>, BackupError> {
     let mut from = match File::open(src) {
         Ok(f) => f,
@@ -58,7 +59,6 @@ pub(super) fn copy_hashing(src: &Path, dst: &Path) -> Result<Option<Copied>, Bac
     }
     to.set_permissions(meta.permissions())
         .map_err(io_err(dst))?;
-    to.sync_all().map_err(io_err(dst))?;
     Ok(Some(Copied {
         size,
         sha256: hex(&hasher.finalize()),
@@ -90,6 +90,38 @@ pub(super) fn sync_dir(dir: &Path) -> Result<(), BackupError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))
+}
+
+/// Makes everything written under `root` durable: one `syncfs` of its filesystem on Linux
+/// (one journal commit, where an fsync per file costs a disk flush each: 1,200 files took 6 s
+/// of waiting), else an fsync of every file and directory.
+pub(super) fn sync_tree(root: &Path) -> Result<(), BackupError> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        let dir = File::open(root).map_err(io_err(root))?;
+        // SAFETY: syncfs on a descriptor we own; no memory is involved.
+        let r = unsafe { libc::syncfs(dir.as_raw_fd()) };
+        if r != 0 {
+            return Err(io_err(root)(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        for dir in dirs_under(root).iter().rev() {
+            for entry in std::fs::read_dir(dir).map_err(io_err(dir))?.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    let p = entry.path();
+                    File::open(&p)
+                        .and_then(|f| f.sync_all())
+                        .map_err(io_err(&p))?;
+                }
+            }
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
 }
 
 /// Bytes an unprivileged user may still write on the filesystem holding `dir`.
@@ -168,6 +200,7 @@ pub(super) fn fault_point(point: &str) {
 }
 
 /// Every directory under `root` (itself included), parents before children.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
 pub(super) fn dirs_under(root: &Path) -> Vec<PathBuf> {
     let mut out = vec![root.to_path_buf()];
     let mut i = 0;

@@ -124,15 +124,9 @@ async fn stage_copy(
                 std::fs::create_dir_all(parent).map_err(io_err(parent))?;
             }
             std::fs::copy(&from, &to).map_err(io_err(&from))?;
-            std::fs::File::open(&to)
-                .and_then(|f| f.sync_all())
-                .map_err(io_err(&to))?;
             fault_point(&format!("restore:{}", i + 1));
         }
-        for dir in fsops::dirs_under(&s).iter().rev() {
-            sync_dir(dir)?;
-        }
-        Ok(())
+        fsops::sync_tree(&s)
     })
     .await
     .map_err(|e| BackupError::Internal(e.to_string()))
