@@ -229,6 +229,10 @@ pub async fn restore_replace(
     refuse_if_used(home).await?;
     let stage = sibling(root, "restoring", now)?;
     let mut report = stage_copy(backup, &m, &stage, started).await?;
+    // The restored home gets the old one's permissions (a private home stays private).
+    if let Ok(meta) = std::fs::metadata(root) {
+        let _ = std::fs::set_permissions(&stage, meta.permissions());
+    }
     // Anything that started while the copy ran is caught here.
     if let Err(e) = refuse_if_used(home).await {
         let _ = std::fs::remove_dir_all(&stage);

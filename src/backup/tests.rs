@@ -123,7 +123,7 @@ async fn backups_link_what_did_not_change_and_keep_the_newest() {
     let third = create_backup(&f.store, &request(&f, "2024-06-29T23:30:00Z"), None)
         .await
         .unwrap();
-    assert_eq!(third.expired, [first.name.clone()]);
+    assert_eq!(third.expired, std::slice::from_ref(&first.name));
     assert!(!first.path.exists());
     let listing = list(&request(&f, "2024-06-29T23:30:00Z").dest, 2, 0).unwrap();
     assert_eq!(listing.backups.len(), 2);

@@ -280,6 +280,21 @@ fn verify_names_a_flipped_byte_and_a_removed_file_and_bad_names_exit_2() {
         "nothing written"
     );
 
+    // A backup of a newer systrade (its store schema unknown here) is refused by restore.
+    let newer = h.path().join("newer-backup");
+    let good = PathBuf::from(listed[0]["path"].as_str().unwrap());
+    std::fs::create_dir(&newer).unwrap();
+    let mut m = manifest(&good);
+    m["schema_version"] = Value::from(m["schema_version"].as_i64().unwrap() + 1);
+    std::fs::write(newer.join("manifest.json"), m.to_string()).unwrap();
+    let out = TestHome::new().run(&["restore", &newer.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("newer than this systrade"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = h.run(&["backup", "verify", "systrade-backup-19990101T000000.000Z"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -545,6 +560,46 @@ fn a_backup_killed_at_any_point_leaves_only_complete_backups() {
         );
         let v = h.json(&["backup", "list", "--json"]);
         assert!(v["incomplete"].as_array().unwrap().is_empty(), "{v}");
+    }
+    // And real kill -9s at moments the test does not choose.
+    for delay_ms in [5u64, 40, 90, 150, 250] {
+        let before = backups(&h).len();
+        let mut child = std::process::Command::new(crate::support::bin())
+            .arg("--home")
+            .arg(h.path())
+            .args(["--quiet", "backup"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let listed = backups(&h);
+        assert!(
+            listed.len() == before || listed.len() == before + 1,
+            "killed after {delay_ms} ms: {before} before, {listed:?}"
+        );
+        let finals = std::fs::read_dir(&dest)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("systrade-backup-")
+            })
+            .count();
+        assert_eq!(finals, listed.len(), "killed after {delay_ms} ms");
+        for b in &listed {
+            let name = b["name"].as_str().unwrap();
+            let out = h.run(&["backup", "verify", name]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "after {delay_ms} ms: {name}: {}",
+                stdout(&out)
+            );
+        }
     }
 }
 
