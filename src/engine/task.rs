@@ -249,7 +249,11 @@ mod damage_tests {
     fn a_damaged_database_is_never_retried_and_says_how_to_repair() {
         let e = TaskError::retryable("order store: database disk image is malformed");
         assert!(!e.retryable);
-        assert!(e.message.contains("restore systrade.db"), "{}", e.message);
+        assert!(
+            e.message.contains("systrade restore BACKUP --replace"),
+            "{}",
+            e.message
+        );
         let busy = TaskError::retryable("order store: database is locked");
         assert!(busy.retryable);
     }
