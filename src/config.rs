@@ -4,7 +4,7 @@
 //! source of each value is kept for `systrade config show`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -20,6 +20,8 @@ mod reports;
 pub use reports::{ReportOutput, ReportsConfig};
 mod cleaners;
 pub use cleaners::CleanersConfig;
+mod backup;
+pub use backup::BackupConfig;
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -79,12 +81,6 @@ pub struct ExecutionConfig {
     pub reject_backoff_seconds: f64,
     /// A leg the broker rejected this many times is not sent again.
     pub max_reject_tries: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct BackupConfig {
-    pub keep: u32,
-    pub directory: Option<PathBuf>,
 }
 
 /// Price updates (sysproduction's `max_price_spike` and cleaning defaults).
@@ -309,11 +305,10 @@ impl Config {
                         None => {
                             let mut d =
                                 Diagnostic::new(&path, format!("unknown key `{k}` in [{section}]"))
-                                    .key(key)
-                                    .help_opt(did_you_mean(
-                                        k,
-                                        default_section.keys().map(String::as_str),
-                                    ));
+                                    .help_opt(backup::renamed_help(&key).or_else(|| {
+                                        did_you_mean(k, default_section.keys().map(String::as_str))
+                                    }))
+                                    .key(key);
                             d.line = Some(line);
                             errs.push(d);
                         }
@@ -376,7 +371,10 @@ impl Config {
                         format!("environment variable {var}"),
                         format!("no config key `{full}`"),
                     )
-                    .help_opt(did_you_mean(var, names.iter().map(String::as_str))),
+                    .help_opt(
+                        backup::renamed_help(&full)
+                            .or_else(|| did_you_mean(var, names.iter().map(String::as_str))),
+                    ),
                 );
                 continue;
             };
@@ -490,14 +488,10 @@ impl Config {
                 ),
             );
         }
-        let keep = i("backup.keep");
-        if !(1..=10_000).contains(&keep) {
-            bad(
-                "backup.keep",
-                format!("must be between 1 and 10000, got {keep}"),
-            );
+        let (backup, problems) = backup::parse(&entries);
+        for (key, msg) in problems {
+            bad(key, msg);
         }
-        let dir = s("backup.directory");
         let spike = entries
             .get("prices.max_price_spike")
             .and_then(|(v, _)| v.as_float())
@@ -808,10 +802,7 @@ impl Config {
                 poll_interval: poll,
                 missed_window_alert_minutes: u32::try_from(missed_minutes).unwrap_or(0),
             },
-            backup: BackupConfig {
-                keep: keep as u32,
-                directory: (!dir.is_empty()).then(|| PathBuf::from(dir)),
-            },
+            backup,
             prices: PricesConfig {
                 max_price_spike: spike,
                 instruments,

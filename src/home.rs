@@ -1,33 +1,12 @@
 //! The systrade home directory: `--home DIR`, else `SYSTRADE_HOME`, else the per-user data
 //! directory. It holds the run store, the user's config, workflow and task overrides, backups
-//! and scheduler logs.
+//! (by default; see `backup::destination`) and scheduler logs.
 
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct Home {
     pub root: PathBuf,
-}
-
-/// Run-store backups are `systrade-<UTC time>.db`: their names sort by time.
-pub const BACKUP_PREFIX: &str = "systrade-";
-pub const BACKUP_SUFFIX: &str = ".db";
-
-/// Where the run store's backups go: `configured` (`backup.directory` or a node's param), else
-/// `<home>/backups`.
-pub fn backup_dir(home: &Path, configured: Option<&Path>) -> PathBuf {
-    configured.map_or_else(|| home.join("backups"), Path::to_path_buf)
-}
-
-/// The names of the run-store backups in `dir`, oldest first.
-pub fn backup_names(dir: &Path) -> std::io::Result<Vec<String>> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(BACKUP_PREFIX) && n.ends_with(BACKUP_SUFFIX))
-        .collect();
-    names.sort();
-    Ok(names)
 }
 
 impl Home {

@@ -11,11 +11,13 @@
 //! - [`app`]: the application context given to tasks, and loading a home's workflows and catalogue.
 //! - [`config`]: defaults < `<home>/config.toml` < `SYSTRADE_*` environment, with sources.
 //! - [`home`]: the home directory layout.
+//! - [`backup`]: whole-home backups, their verification and restores.
 //! - [`shipped`]: workflows, task catalogue and default config embedded in the binary.
 //! - [`cli`]: the `systrade` command line (thin: parses, calls the library, prints).
 
 pub mod adapters;
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod domain;

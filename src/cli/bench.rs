@@ -18,6 +18,7 @@ use crate::engine::spec::parse_workflow;
 use crate::engine::store::{RunStatus, RunStore};
 
 mod backtest_shown;
+mod backup;
 mod crash_drill;
 mod doctor;
 mod profiled;
@@ -25,6 +26,7 @@ mod reports;
 mod stacks;
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("home_benches").args(["reports", "backup", "doctor"]).multiple(true)))]
 pub struct BenchArgs {
     /// Nodes in the executed workflows.
     #[arg(long, default_value_t = 1000)]
@@ -61,13 +63,17 @@ pub struct BenchArgs {
     /// rendered as HTML, and the status report as a whole process.
     #[arg(long)]
     pub reports: bool,
-    /// Trading days the built home has traded: with --reports (default 250) and --doctor
-    /// (default 21, a month).
+    /// Also measure backups: a whole-home backup, an incremental one with no price change,
+    /// verify and restore, over the home of --reports (32 instruments, --days trading days).
     #[arg(long)]
+    pub backup: bool,
+    /// With --reports, --backup or --doctor: trading days the built home has traded (default
+    /// 250 with --reports, else 21: a month).
+    #[arg(long, requires = "home_benches")]
     pub days: Option<usize>,
-    /// With --reports: build the home here and keep it, or reuse the one a previous bench left
-    /// here (default: a temporary home, deleted after).
-    #[arg(long, value_name = "DIR", requires = "reports")]
+    /// With --reports, --backup or --doctor: build the home here and keep it, or reuse the one a previous
+    /// bench left here (default: a temporary home, deleted after).
+    #[arg(long, value_name = "DIR", requires = "home_benches")]
     pub reports_home: Option<std::path::PathBuf>,
     /// Also run the crash drill: N trials of the shipped daily workflow killed with SIGKILL at a
     /// random moment of one of its stages (prices, capital, backtest, order generator, stack
@@ -90,10 +96,6 @@ pub struct BenchArgs {
     /// trading days (the --reports home; the bench builds it: minutes).
     #[arg(long)]
     pub doctor: bool,
-    /// With --doctor: build the home here and keep it, or reuse the one a previous bench left
-    /// here (default: a temporary home, deleted after).
-    #[arg(long, value_name = "DIR", requires = "doctor")]
-    pub doctor_home: Option<std::path::PathBuf>,
     /// Repetitions (the best is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -237,11 +239,19 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     let drill_failed = drill.as_ref().is_some_and(|d| d["passed"] != d["trials"]);
     let doctor = if a.doctor {
         Some(doctor::bench_doctor(
-            a.days.unwrap_or(21),
-            a.doctor_home.as_ref(),
+            a.days.unwrap_or(if a.reports { 250 } else { 21 }),
+            a.reports_home.as_ref(),
             a.repeat.max(1),
             !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         )?)
+    } else {
+        None
+    };
+    let backup = if a.backup {
+        let days = a.days.unwrap_or(if a.reports { 250 } else { 21 });
+        let progress = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let home = a.reports_home.as_ref();
+        Some(backup::bench_backup(days, home, a.repeat.max(1), progress).await?)
     } else {
         None
     };
@@ -258,6 +268,7 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
             "reports": reports,
             "crash_drill": drill,
             "doctor": doctor,
+            "backup": backup,
         }))?;
     } else {
         if !release {
@@ -345,6 +356,9 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
         }
         if let Some(d) = &doctor {
             doctor::print(d)?;
+        }
+        if let Some(b) = &backup {
+            backup::print(b)?;
         }
     }
     Ok(if drill_failed { 1 } else { 0 })

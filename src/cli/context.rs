@@ -118,26 +118,26 @@ enum StoreMode {
     Init,
 }
 
-/// The backups of the run store, newest first.
+/// The home's complete backups (`crate::backup`), newest first, and their destination.
 fn backups(home: &Home, config: &Config) -> (PathBuf, Vec<PathBuf>) {
-    let dir = crate::home::backup_dir(&home.root, config.backup.directory.as_deref());
-    let mut found: Vec<PathBuf> = crate::home::backup_names(&dir)
-        .unwrap_or_default()
-        .iter()
-        .map(|n| dir.join(n))
-        .collect();
+    let (dir, _) = crate::backup::destination(home, config.backup.destination.as_deref());
+    let mut found: Vec<PathBuf> = crate::backup::list(&dir, u32::MAX, 0)
+        .map(|l| l.backups.into_iter().map(|b| b.path).collect())
+        .unwrap_or_default();
     found.reverse();
     (dir, found)
 }
 
 /// How to get a working run store back at `db` (`missing`: there is no file at all).
-pub(super) fn restore_hint(home: &Home, config: &Config, db: &Path, missing: bool) -> String {
+pub(super) fn restore_hint(home: &Home, config: &Config, missing: bool) -> String {
     let (dir, found) = backups(home, config);
     let restore = match found.first() {
         Some(newest) => format!(
-            "restore the newest backup: `cp {} {}` (with no systrade process running)",
+            "restore the newest backup into a new home and look at it: `systrade restore {} \
+             --home NEW`, then put it in place with `systrade restore {} --replace` (the old \
+             home is kept aside)",
             newest.display(),
-            db.display()
+            newest.display()
         ),
         None => format!("no backup was found in {}", dir.display()),
     };
@@ -194,7 +194,7 @@ async fn check_store(
                      Nothing was changed. To repair: {}",
                     db.display(),
                     state.join(" and "),
-                    restore_hint(home, config, &db, true)
+                    restore_hint(home, config, true)
                 );
             }
             Ok(None)
@@ -221,7 +221,7 @@ async fn check_store(
         }
         Err(damage) => anyhow::bail!(
             "the run store is damaged: {damage}. Nothing was changed. To repair: {}",
-            restore_hint(home, config, &db, false)
+            restore_hint(home, config, false)
         ),
     }
 }
@@ -430,7 +430,7 @@ pub fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
 const CONFIG_TEMPLATE: &str = "# systrade configuration for this home. Every key is optional; the shipped defaults\n\
 # and their meaning are shown by `systrade config show`. Unknown keys are errors.\n\
 #\n# [logging]\n# level = \"info\"\n# retention_days = 30\n#\n# [store]\n# durability = \"normal\"\n#\n\
-# [scheduler]\n# poll_interval = \"1s\"\n# missed_window_alert_minutes = 15\n#\n# [backup]\n# keep = 7\n# directory = \"\"\n";
+# [scheduler]\n# poll_interval = \"1s\"\n# missed_window_alert_minutes = 15\n#\n# [backup]\n# keep_daily = 7\n# keep_weekly = 4\n# destination = \"\"\n";
 
 /// `systrade init`.
 pub async fn init(opts: &GlobalOpts, json: bool) -> anyhow::Result<i32> {

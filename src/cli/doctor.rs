@@ -27,10 +27,9 @@ pub async fn doctor(opts: &GlobalOpts, a: DoctorArgs) -> anyhow::Result<i32> {
     // that does not load, the defaults' places (the config check reports it).
     let config = crate::config::Config::load(&home.config_path(), &env)
         .or_else(|_| crate::config::Config::load(std::path::Path::new("/nonexistent"), &[]))?;
-    let db = home.db_path();
     let repair = StoreRepair {
-        damaged: restore_hint(&home, &config, &db, false),
-        missing: restore_hint(&home, &config, &db, true),
+        damaged: restore_hint(&home, &config, false),
+        missing: restore_hint(&home, &config, true),
         in_use: home_state(&home, &config),
     };
     let now = clock()?.now();

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 mod output;
 mod alerts;
 mod backtest;
+mod backup;
 mod bench;
 mod broker;
 mod capital;
@@ -113,6 +114,12 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Write the stored data out in another system's format (so you can always go back).
     Export(export::ExportArgs),
+    /// Back up the whole home (a consistent snapshot while runs go on), list the backups, or
+    /// verify one. Backups go to backup.destination (default <home>/backups).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new home (--home NEW) or in place of this one (--replace);
+    /// the result is verified before it is used.
+    Restore(backup::RestoreArgs),
     /// Prices: show series, list the store, regenerate adjusted prices, review spikes.
     Prices(prices::PricesArgs),
     /// Backtest a strategy config over the stored prices (chapter-15 stages and positions).
@@ -418,6 +425,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench(a) => bench::bench(&opts, a).await,
         Command::Import(a) => import::import(&opts, a).await,
         Command::Export(a) => export::export(&opts, a).await,
+        Command::Backup(a) => backup::backup(&opts, a).await,
+        Command::Restore(a) => backup::restore(&opts, a).await,
         Command::Prices(a) => prices::prices(&opts, a).await,
         Command::Roll(a) => roll::roll(&opts, a).await,
         Command::Capital(a) => capital::capital(&opts, a).await,

@@ -68,7 +68,9 @@ fn defaults_agree_with_documented_values() {
     let c = load(None, &[]).unwrap();
     assert_eq!(c.store.durability, Durability::Normal);
     assert_eq!(c.logging.retention_days, 30);
-    assert_eq!(c.backup.keep, 7);
+    assert_eq!(c.backup.keep_daily, 7);
+    assert_eq!(c.backup.keep_weekly, 4);
+    assert!(c.backup.destination.is_none());
     assert_eq!(c.prices.max_price_spike, 8.0);
     assert_eq!(c.prices.instruments.len(), 32);
     assert_eq!(c.market.source, MarketSource::Sim);
@@ -142,7 +144,7 @@ fn file_then_env_override_with_sources() {
 #[test]
 fn unknown_keys_types_and_values_are_errors() {
     let e = load(
-        Some("[logging]\nlevl = \"debug\"\n[backup]\nkeep = \"many\"\n[stor]\n"),
+        Some("[logging]\nlevl = \"debug\"\n[backup]\nkeep_daily = \"many\"\n[stor]\n"),
         &[("SYSTRADE_LOGGING__NOPE", "1")],
     )
     .unwrap_err();
@@ -167,7 +169,9 @@ fn unknown_keys_types_and_values_are_errors() {
 #[test]
 fn secrets_are_recognised() {
     assert!(
-        is_secret("email.password") && is_secret("broker.api_key") && !is_secret("backup.keep")
+        is_secret("email.password")
+            && is_secret("broker.api_key")
+            && !is_secret("backup.keep_daily")
     );
 }
 
@@ -202,4 +206,37 @@ fn the_missed_window_grace_defaults_to_15_minutes_and_is_checked() {
             "{e}"
         );
     }
+}
+
+#[test]
+fn the_renamed_backup_keys_are_refused_naming_the_new_ones() {
+    let text = load(Some("[backup]\nkeep = 3\ndirectory = \"/mnt/b\"\n"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("`backup.keep` was renamed `backup.keep_daily`")
+            && text.contains("`backup.directory` was renamed `backup.destination`"),
+        "{text}"
+    );
+    let text = load(None, &[("SYSTRADE_BACKUP__KEEP", "3")])
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("renamed `backup.keep_daily`"), "{text}");
+    let c = load(
+        Some("[backup]\nkeep_daily = 3\nkeep_weekly = 0\ndestination = \"/mnt/b\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!((c.backup.keep_daily, c.backup.keep_weekly), (3, 0));
+    assert_eq!(
+        c.backup.destination.as_deref(),
+        Some(std::path::Path::new("/mnt/b"))
+    );
+    let text = load(Some("[backup]\nkeep_daily = 0\n"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("backup.keep_daily") && text.contains("between 1 and"),
+        "{text}"
+    );
 }

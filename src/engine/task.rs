@@ -140,9 +140,10 @@ pub struct TaskError {
 const DAMAGE: [&str; 2] = ["database disk image is malformed", "file is not a database"];
 
 /// What to do about a damaged database file.
-pub const DAMAGE_REPAIR: &str = "the database file is damaged: restore systrade.db from the \
-    newest copy in the home's backups/ directory (with no systrade process running), or move it \
-    aside and run `systrade init`";
+pub const DAMAGE_REPAIR: &str = "the database file is damaged: restore the newest backup \
+    (`systrade backup list`; `systrade restore BACKUP --home NEW` to look at it, then \
+    `systrade restore BACKUP --replace` with no systrade process running), or move it aside and \
+    run `systrade init`";
 
 impl TaskError {
     /// A transient error, retried with backoff — unless its message says a database file is
@@ -248,7 +249,11 @@ mod damage_tests {
     fn a_damaged_database_is_never_retried_and_says_how_to_repair() {
         let e = TaskError::retryable("order store: database disk image is malformed");
         assert!(!e.retryable);
-        assert!(e.message.contains("restore systrade.db"), "{}", e.message);
+        assert!(
+            e.message.contains("systrade restore BACKUP --replace"),
+            "{}",
+            e.message
+        );
         let busy = TaskError::retryable("order store: database is locked");
         assert!(busy.retryable);
     }

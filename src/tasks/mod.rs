@@ -6,12 +6,12 @@ use crate::app::App;
 use crate::engine::task::{Registry, TaskKind};
 
 mod alert;
-mod backup_run_store;
 mod clean;
 mod fail;
 mod instruments;
 mod noop;
 mod report;
+mod run_backups;
 mod run_stack_handler;
 mod run_strategy_order_generator;
 mod run_systems;
@@ -28,7 +28,7 @@ pub const KINDS: &[&dyn TaskKind<App>] = &[
     &noop::Noop,
     &sleep::Sleep,
     &fail::Fail,
-    &backup_run_store::BackupRunStore,
+    &run_backups::RunBackups,
     &clean::Clean,
     &update_fx_prices::UpdateFxPrices,
     &update_historical_prices::UpdateHistoricalPrices,

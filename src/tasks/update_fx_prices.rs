@@ -103,7 +103,7 @@ pub(crate) fn metadata_error(e: MetadataError) -> TaskError {
 pub(crate) fn metadata_hint(e: &MetadataError) -> &'static str {
     match e {
         MetadataError::Database { detail } if detail.contains("malformed") || detail.contains("not a database") => {
-            "; the database file is damaged: restore systrade.db from the copies in the home's backups/ directory, or move it aside and run `systrade init`"
+            "; the database file is damaged: restore the newest backup (`systrade backup list`, then `systrade restore BACKUP --replace` with no systrade process running), or move it aside and run `systrade init`"
         }
         _ => "",
     }

@@ -346,11 +346,11 @@ fn the_daily_workflow_has_six_cleaner_nodes_before_the_backup() {
         assert_eq!(n["upstream"], "finished", "{n}");
         assert_eq!(n["after"], serde_json::json!(["run_stack_handler"]), "{n}");
     }
-    let backup = node("backup_run_store");
+    let backup = node("run_backups");
     for id in NODES {
         assert!(
             backup["after"].as_array().unwrap().iter().any(|a| a == id),
-            "backup_run_store runs after {id}: {backup}"
+            "run_backups runs after {id}: {backup}"
         );
     }
     assert_eq!(nodes.iter().filter(|n| n["task"] == "clean").count(), 6);

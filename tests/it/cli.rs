@@ -505,7 +505,7 @@ fn config_show_reports_each_value_and_its_source() {
         level["source"],
         json!({ "kind": "env", "var": "SYSTRADE_LOGGING__LEVEL" })
     );
-    let keep = entry("backup.keep");
+    let keep = entry("backup.keep_daily");
     assert_eq!(keep["value"], 7);
     assert_eq!(keep["source"], json!({ "kind": "default" }));
     assert_eq!(entry("store.durability")["value"], "normal");
@@ -590,7 +590,7 @@ fn tasks_json_lists_the_catalogue() {
         "fail",
         "shell",
         "say_hello",
-        "backup_run_store",
+        "run_backups",
         "clean",
     ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
@@ -844,10 +844,18 @@ fn demo_runs_daily_on_a_fresh_home() {
         "{text}"
     );
     assert!(text.contains("show 1"), "{text}");
-    let backups: Vec<_> = std::fs::read_dir(h.path().join("backups"))
-        .expect("backups dir")
-        .collect();
-    assert_eq!(backups.len(), 1);
+    let backups = || {
+        std::fs::read_dir(h.path().join("backups"))
+            .expect("backups dir")
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("systrade-backup-")
+            })
+            .count()
+    };
+    assert_eq!(backups(), 1);
     let runs = h.json(&["runs", "--json"]);
     assert_eq!(runs[0]["workflow"], "daily");
     assert_eq!(runs[0]["status"], "succeeded");
@@ -860,10 +868,7 @@ fn demo_runs_daily_on_a_fresh_home() {
         stderr(&out)
     );
     assert_eq!(h.json(&["runs", "--json"]).as_array().unwrap().len(), 1);
-    assert_eq!(
-        std::fs::read_dir(h.path().join("backups")).unwrap().count(),
-        1
-    );
+    assert_eq!(backups(), 1);
 }
 
 #[test]

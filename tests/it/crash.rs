@@ -49,7 +49,7 @@ params = { script = 'echo "$SYSTRADE_RUN_ID last" >> runs.log' }
 "#;
 
 /// A workflow whose only node blocks for a long time (to hold the lock).
-const SLOW: &str = r#"
+pub(crate) const SLOW: &str = r#"
 [workflow]
 name = "slow"
 
@@ -60,7 +60,7 @@ params = { script = 'echo $$ > shell.pid; touch started; sleep 120' }
 "#;
 
 /// A spawned runner; killed (and reaped) on drop so a failing test leaves nothing behind.
-struct Runner(Child);
+pub(crate) struct Runner(Child);
 
 impl std::ops::Deref for Runner {
     type Target = Child;
@@ -84,7 +84,7 @@ impl Drop for Runner {
 }
 
 /// `systrade --home H ARGS` as a child process we can kill (stdout/stderr to files in the home).
-fn spawn(home: &TestHome, args: &[&str]) -> Runner {
+pub(crate) fn spawn(home: &TestHome, args: &[&str]) -> Runner {
     let mut c = std::process::Command::new(bin());
     for (k, _) in std::env::vars() {
         if k.starts_with("SYSTRADE_") {
@@ -113,7 +113,7 @@ fn runner_output(home: &TestHome) -> String {
 }
 
 /// Polls until `path` exists; panics (killing the runner) after 60 s.
-fn wait_for_file(home: &TestHome, runner: &mut Runner, name: &str) {
+pub(crate) fn wait_for_file(home: &TestHome, runner: &mut Runner, name: &str) {
     let path = home.path().join(name);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !path.exists() {

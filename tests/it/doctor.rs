@@ -131,6 +131,7 @@ fn a_healthy_home_is_exit_0_with_every_check_and_unchanged() {
         "locks",
         "positions",
         "disk",
+        "backups",
     ] {
         assert!(
             text.lines()
@@ -140,7 +141,7 @@ fn a_healthy_home_is_exit_0_with_every_check_and_unchanged() {
     }
     let (code, by) = checks(&h);
     assert_eq!(code, 0);
-    assert_eq!(by.len(), 8, "{by:?}");
+    assert_eq!(by.len(), 9, "{by:?}");
     assert_eq!(by["broker"]["status"], "skipped");
     assert!(by["price_files"]["found"]
         .as_str()
@@ -345,5 +346,81 @@ fn with_broker_an_ib_gateway_that_does_not_answer_is_a_warning() {
     assert!(
         broker["fix"].as_str().unwrap().contains("IB Gateway"),
         "{broker}"
+    );
+}
+
+/// The newest backup (the daily run's): fine on the day; a warning four days later, and when a
+/// file it lists is gone (named, with the command that makes a new one); none at all is a
+/// warning too.
+#[test]
+fn the_newest_backups_age_and_files_are_checked() {
+    let h = home();
+    let (_, by) = checks(&h);
+    let b = &by["backups"];
+    assert_eq!(b["status"], "ok", "{b}");
+    assert!(b["found"].as_str().unwrap().contains("1 backups in"), "{b}");
+
+    let late = h
+        .cmd()
+        .env("SYSTRADE_NOW", "2024-07-02T21:00:00Z")
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        late.status.code(),
+        Some(1),
+        "{}",
+        describe(&["doctor"], &late)
+    );
+    let v: Value = serde_json::from_slice(&late.stdout).unwrap();
+    let b = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "backups")
+        .unwrap();
+    assert_eq!(b["status"], "warning", "{b}");
+    assert!(
+        b["found"].as_str().unwrap().contains("older than 96 hours"),
+        "{b}"
+    );
+
+    let backup = std::fs::read_dir(h.path().join("backups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("systrade-backup-")
+        })
+        .expect("the daily run's backup");
+    std::fs::remove_file(backup.join("config.toml")).unwrap();
+    let (code, by) = checks(&h);
+    assert_eq!(code, 1);
+    let b = &by["backups"];
+    assert_eq!(b["status"], "warning", "{b}");
+    assert!(
+        b["details"]
+            .to_string()
+            .contains("config.toml cannot be read"),
+        "{b}"
+    );
+    assert!(
+        b["fix"].as_str().unwrap().contains("systrade backup"),
+        "{b}"
+    );
+
+    std::fs::remove_dir_all(&backup).unwrap();
+    let (code, by) = checks(&h);
+    assert_eq!(code, 1);
+    assert!(
+        by["backups"]["found"]
+            .as_str()
+            .unwrap()
+            .starts_with("no backup in"),
+        "{}",
+        by["backups"]
     );
 }

@@ -4,6 +4,7 @@
 mod alerts;
 mod architecture;
 mod backtest;
+mod backup;
 mod broker_faults;
 mod broker_ib;
 mod broker_market;

@@ -22,7 +22,7 @@ fn the_ib_account_id_never_leaves_the_process() {
              params = {{ script = 'echo \"account {ACCOUNT} connected\"; echo \"{{\\\"account\\\": \\\"{ACCOUNT}\\\"}}\" > \"$SYSTRADE_OUTPUT\"' }}\n\
              [[node]]\nid = \"fail\"\ntask = \"fail\"\nretries = 0\nafter = [\"talk\"]\n\
              params = {{ message = \"no NetLiquidation for account {ACCOUNT}\" }}\n\
-             [[node]]\nid = \"backup\"\ntask = \"backup_run_store\"\nafter = [\"fail\"]\nupstream = \"finished\"\n"
+             [[node]]\nid = \"backup\"\ntask = \"run_backups\"\nafter = [\"fail\"]\nupstream = \"finished\"\n"
         ),
     );
     let out = h.run(&["run", "leaky"]);

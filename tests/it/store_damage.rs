@@ -12,7 +12,7 @@ fn used_home() -> TestHome {
     let h = TestHome::new();
     let out = h.run(&["run", "example"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = h.run(&["trigger", "daily", "backup_run_store"]);
+    let out = h.run(&["trigger", "daily", "run_backups"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(h
         .path()
@@ -37,7 +37,10 @@ fn refused(h: &TestHome, damage: &str) {
         assert!(err.contains(damage), "{args:?}: {err}");
         assert!(err.contains("Nothing was changed"), "{err}");
         assert!(
-            err.contains("backups/systrade-") && err.contains("systrade init"),
+            err.contains("backups/systrade-backup-")
+                && err.contains("systrade restore")
+                && err.contains("--home NEW")
+                && err.contains("systrade init"),
             "{err}"
         );
         assert_eq!(

@@ -70,6 +70,18 @@ const CONTRACTS: &str = "contracts";
 
 pub use backtest_state::ParquetBacktestStates;
 
+/// Reads every row of any Parquet file (a backup's check that a file is whole and readable):
+/// the number of rows, or why it cannot be read. A missing file is an error here.
+pub fn read_all_rows(path: &Path) -> Result<usize, PriceStoreError> {
+    match read_frame(path)? {
+        Some(df) => Ok(df.height()),
+        None => Err(PriceStoreError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        }),
+    }
+}
+
 /// Price series in Parquet files under one root directory (`<home>/data`).
 #[derive(Debug, Clone)]
 pub struct ParquetPriceStore {

@@ -9,5 +9,6 @@ pub mod sqlite_file;
 pub mod sqlite_metadata;
 pub mod sqlite_optimal;
 pub mod sqlite_orders;
+pub mod sqlite_snapshot;
 
 pub use sqlite::SqliteRunStore;

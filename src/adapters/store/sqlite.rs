@@ -18,6 +18,11 @@ use crate::engine::store::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The versions of the migrations this binary applies.
+pub(super) fn migrator_versions() -> impl Iterator<Item = i64> {
+    MIGRATOR.iter().map(|m| m.version)
+}
+
 /// Durability of commits: `normal` survives any process crash (the failure the engine is
 /// designed for); `full` also survives power loss at the cost of an fsync per commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

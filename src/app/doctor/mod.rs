@@ -14,6 +14,7 @@
 //! | `positions` | | position breaks, instrument locks |
 //! | `disk` | | under 1 GiB or 5 % free |
 //! | `broker` (`--broker`) | | the broker unreachable |
+//! | `backups` | | no backup, the newest older than 96 hours or not whole (a file missing or of another size) |
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +28,7 @@ use crate::config::Config;
 use crate::engine::diagnostic::Diagnostics;
 use crate::home::Home;
 
+mod backups;
 mod home_checks;
 mod prices;
 mod store;
@@ -192,7 +194,7 @@ pub const CHECKS: &[CheckFn] = &[
     |d| Box::pin(home_checks::positions(d)),
     |d| Box::pin(home_checks::disk(d)),
     |d| Box::pin(home_checks::broker(d)),
-    // Backups (the newest backup's age and its verification) go here, with the backups.
+    |d| Box::pin(backups::backups(d)),
 ];
 
 /// Runs every check.

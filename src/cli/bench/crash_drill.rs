@@ -15,7 +15,7 @@
 //! ours (none sent twice, none refused; an order the recovery found past its time-out is
 //! cancelled and its rest sent anew, as the stack handler does); every price file byte for byte equal and each strategy's newest backtest state equal;
 //! no run or node left `running`; every report under its final name whole; every backup under
-//! its final name a complete backup (a SQLite file that passes `integrity_check`).
+//! its final name a complete backup (`systrade backup verify` passes).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -605,40 +605,28 @@ fn partial_reports(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-/// Backups under their final names that are not complete.
+/// Backups under their final names that are not complete: each must verify (every file's
+/// checksum, the store's integrity, every Parquet file read).
 async fn incomplete_backups(dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
-    for f in files_under(dir)? {
-        let name = f
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        if name.starts_with('.') || !name.ends_with(".db") {
+        if name.starts_with('.') || !path.is_dir() {
             continue;
         }
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&f)
-            .read_only(true);
-        let verdict = match sqlx::SqlitePool::connect_with(opts).await {
-            Ok(pool) => {
-                let r = rows(&pool, "PRAGMA integrity_check").await;
-                pool.close().await;
-                match r {
-                    Ok(v)
-                        if v.first().and_then(|r| r.first()).map(String::as_str) == Some("ok") =>
-                    {
-                        None
-                    }
-                    Ok(v) => Some(format!("{v:?}")),
-                    Err(e) => Some(e.to_string()),
-                }
-            }
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(v) = verdict {
+        let report = crate::backup::verify_backup(&path).await;
+        if !report.ok() {
             out.push(format!(
-                "an incomplete backup under its final name: {} ({v})",
-                f.display()
+                "an incomplete backup under its final name: {} ({:?})",
+                path.display(),
+                report.problems
             ));
         }
     }

@@ -38,7 +38,7 @@ const PROGRESS: &str = "bench-reports.progress.json";
 /// The trading workflow the bench writes into the home.
 const WORKFLOW: &str = "bench_trading";
 /// Tasks of the shipped daily workflow that are not trading: left out of each built day.
-const NOT_TRADING: [&str; 3] = ["report", "clean", "backup_run_store"];
+const NOT_TRADING: [&str; 3] = ["report", "clean", "run_backups"];
 /// The goals of issue 15: all reports, and the status report alone.
 const GOAL_ALL_SECONDS: f64 = 1.0;
 const GOAL_STATUS_SECONDS: f64 = 0.1;
@@ -128,7 +128,7 @@ fn config_text(first: NaiveDate) -> String {
 }
 
 /// Builds (or finds) the home at `dir`: `days` trading days, each one `systrade run` (also the
-/// home `bench --doctor` checks).
+/// home `bench --doctor` and `bench --backup` use).
 pub(super) fn build_home(dir: &Path, days: usize, progress: bool) -> anyhow::Result<Built> {
     let calendar = trading_days(days);
     let (Some(&first), Some(&last)) = (calendar.first(), calendar.last()) else {
