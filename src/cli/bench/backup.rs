@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::reports::{build_home, evening};
+use super::reports::{bench_home, evening};
 use crate::backup::{create_backup, restore_new, verify_backup, BackupRequest};
 use crate::cli::context::{Ctx, GlobalOpts};
 use crate::engine::clock::OffsetClock;
@@ -27,15 +27,8 @@ pub(super) async fn bench_backup(
     repeat: usize,
     progress: bool,
 ) -> anyhow::Result<Value> {
-    let temp;
-    let dir = match keep {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
-    let built = build_home(&dir, days, progress)?;
+    let home = bench_home(days, keep, progress)?;
+    let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(2);
     let mut ctx = Ctx::open(&GlobalOpts {
         home: Some(dir.clone()),

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::reports::{build_home, evening};
+use super::reports::{bench_home, evening};
 
 /// The goal of issue 16.
 const GOAL_SECONDS: f64 = 1.0;
@@ -19,15 +19,8 @@ pub(super) fn bench_doctor(
     repeat: usize,
     progress: bool,
 ) -> anyhow::Result<Value> {
-    let temp;
-    let dir = match keep {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
-    let built = build_home(&dir, days, progress)?;
+    let home = bench_home(days, keep, progress)?;
+    let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(1);
     let exe = std::env::current_exe()?;
     let mut best = f64::MAX;
@@ -36,7 +29,7 @@ pub(super) fn bench_doctor(
         let t = Instant::now();
         let out = std::process::Command::new(&exe)
             .arg("--home")
-            .arg(&dir)
+            .arg(dir)
             .args(["--quiet", "doctor", "--json"])
             .env("SYSTRADE_NOW", now.to_rfc3339())
             .output()?;

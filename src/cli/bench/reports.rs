@@ -343,6 +343,35 @@ async fn contents(ctx: &Ctx) -> anyhow::Result<Value> {
     }))
 }
 
+/// The bench home in `keep` (kept for the next bench), or in a temporary directory that goes
+/// with the value.
+pub(super) struct BenchHome {
+    pub(super) dir: PathBuf,
+    pub(super) built: Built,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Builds (or finds, in `keep`) the bench home of `days` trading days.
+pub(super) fn bench_home(
+    days: usize,
+    keep: Option<&PathBuf>,
+    progress: bool,
+) -> anyhow::Result<BenchHome> {
+    let (dir, temp) = match keep {
+        Some(d) => (d.clone(), None),
+        None => {
+            let t = tempfile::tempdir()?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let built = build_home(&dir, days, progress)?;
+    Ok(BenchHome {
+        dir,
+        built,
+        _temp: temp,
+    })
+}
+
 /// The bench: builds or reuses the home, then times every report.
 pub(super) async fn bench_reports(
     days: usize,
@@ -350,15 +379,8 @@ pub(super) async fn bench_reports(
     repeat: usize,
     progress: bool,
 ) -> anyhow::Result<Value> {
-    let temp;
-    let dir = match keep {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
-    let built = build_home(&dir, days, progress)?;
+    let home = bench_home(days, keep, progress)?;
+    let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(1);
     let mut ctx = Ctx::open(&GlobalOpts {
         home: Some(dir.clone()),
@@ -390,7 +412,7 @@ pub(super) async fn bench_reports(
         .find(|r| r["report"] == "status")
         .and_then(|r| r["seconds"].as_f64())
         .unwrap_or(f64::NAN);
-    let status_process = status_process(&dir, now, repeat)?;
+    let status_process = status_process(dir, now, repeat)?;
     Ok(json!({
         "instruments": ctx.config.prices.instruments.len(),
         "days": built.days,
