@@ -1,6 +1,6 @@
 //! `systrade bench --doctor`: `systrade doctor` as a process on the home `bench --reports`
 //! builds (32 instruments on the simulated market and broker; [`super::reports::build_home`]),
-//! after `--days` trading days (21: a month), best of `repeat`. The home must come out healthy
+//! after `--days` trading days (21: a month) and its evening backup (taken when it has none), best of `repeat`. The home must come out healthy
 //! (exit 0), or the bench fails with doctor's findings.
 
 use std::path::PathBuf;
@@ -23,6 +23,29 @@ pub(super) fn bench_doctor(
     let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(1);
     let exe = std::env::current_exe()?;
+    // A trader's home has its evening backup (the bench home's days leave the backups out):
+    // doctor checks the newest one.
+    let has_backup = std::fs::read_dir(dir.join("backups")).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("systrade-backup-")
+        })
+    });
+    if !has_backup {
+        let out = std::process::Command::new(&exe)
+            .arg("--home")
+            .arg(dir)
+            .args(["--quiet", "backup"])
+            .env("SYSTRADE_NOW", now.to_rfc3339())
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "`systrade backup` of the bench home {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let mut best = f64::MAX;
     let mut checks = Value::Null;
     for _ in 0..repeat {
