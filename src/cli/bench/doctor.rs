@@ -1,7 +1,8 @@
 //! `systrade bench --doctor`: `systrade doctor` as a process on the home `bench --reports`
 //! builds (32 instruments on the simulated market and broker; [`super::reports::build_home`]),
-//! after `--days` trading days (21: a month) and its evening backup (taken when it has none), best of `repeat`. The home must come out healthy
-//! (exit 0), or the bench fails with doctor's findings.
+//! after `--days` trading days (21: a month) and its evening backup (taken when it has none),
+//! best of `repeat`. The home must come out healthy (exit 0), or the bench fails with doctor's
+//! findings.
 
 use std::path::PathBuf;
 use std::time::Instant;
