@@ -268,28 +268,3 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
         }
     }
 }
-
-/// The quick check `systrade doctor` makes of a backup: its manifest reads, and every file it
-/// lists is there with its size (no file is read: `verify_backup` reads and hashes them all).
-pub fn check_sizes(dir: &Path) -> Result<Vec<Problem>, super::BackupError> {
-    let m = Manifest::read(dir)?;
-    let mut problems = Vec::new();
-    for e in &m.files {
-        match std::fs::metadata(dir.join(&e.path)) {
-            Ok(meta) if meta.len() == e.size => {}
-            Ok(meta) => problems.push(Problem {
-                path: e.path.clone(),
-                detail: format!(
-                    "has {} bytes where the manifest says {}",
-                    meta.len(),
-                    e.size
-                ),
-            }),
-            Err(err) => problems.push(Problem {
-                path: e.path.clone(),
-                detail: format!("cannot be read: {err}"),
-            }),
-        }
-    }
-    Ok(problems)
-}

@@ -349,9 +349,9 @@ fn with_broker_an_ib_gateway_that_does_not_answer_is_a_warning() {
     );
 }
 
-/// The newest backup (the daily run's): fine on the day; a warning four days later, and when a
-/// file it lists is gone (named, with the command that makes a new one); none at all is a
-/// warning too.
+/// The newest backup (the daily run's): verified and fine on the day; a warning four days
+/// later, and when it does not verify (a file it lists gone: named, with the command that makes
+/// a new one); none at all is a warning too.
 #[test]
 fn the_newest_backups_age_and_files_are_checked() {
     let h = home();
@@ -404,7 +404,7 @@ fn the_newest_backups_age_and_files_are_checked() {
     assert!(
         b["details"]
             .to_string()
-            .contains("config.toml cannot be read"),
+            .contains("config.toml is missing"),
         "{b}"
     );
     assert!(

@@ -1,7 +1,7 @@
-//! The `backups` check: the home's newest backup, its age and a quick check of it (its manifest
-//! reads and every file it lists is there with its size). Reading and hashing every file is
-//! `systrade backup verify`, which the check names; it is not run here, so doctor stays fast on
-//! a large home.
+//! The `backups` check: the home's newest backup, its age, and its verification (what `systrade
+//! backup verify` does: every file against the manifest's size and SHA-256, the store's
+//! integrity check, every Parquet file read; read-only). A month-old 32-instrument home's
+//! backup verifies in about 0.2 s (release), so doctor stays well inside its second.
 
 use chrono::Duration;
 
@@ -60,18 +60,17 @@ pub async fn backups(d: &Doctor) -> Check {
         newest.name,
         newest.files
     );
-    let problems = match crate::backup::verify::check_sizes(&newest.path) {
-        Ok(p) => p
-            .into_iter()
-            .map(|p| format!("{}: {} {}", newest.path.display(), p.path, p.detail))
-            .collect::<Vec<_>>(),
-        Err(e) => vec![e.to_string()],
-    };
+    let report = crate::backup::verify_backup(&newest.path).await;
+    let problems: Vec<String> = report
+        .problems
+        .iter()
+        .map(|p| format!("{}: {} {}", newest.path.display(), p.path, p.detail))
+        .collect();
     if !problems.is_empty() {
         return Check::bad(
             NAME,
             Status::Warning,
-            format!("{found}; it is not whole"),
+            format!("{found}; it does not verify"),
             problems,
             format!(
                 "take a new backup: `systrade backup`, then `systrade backup verify` it; the damaged one is {}",
@@ -90,6 +89,9 @@ pub async fn backups(d: &Doctor) -> Check {
     }
     Check::ok(
         NAME,
-        format!("{found}; every file there with its size (`systrade backup verify {}` reads and hashes them)", newest.name),
+        format!(
+            "{found}; verified ({} files, {} Parquet files read, store integrity {})",
+            report.files, report.parquet_files, report.store_integrity
+        ),
     )
 }

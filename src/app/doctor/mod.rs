@@ -14,7 +14,7 @@
 //! | `positions` | | position breaks, instrument locks |
 //! | `disk` | | under 1 GiB or 5 % free |
 //! | `broker` (`--broker`) | | the broker unreachable |
-//! | `backups` | | no backup, the newest older than 96 hours or not whole (a file missing or of another size) |
+//! | `backups` | | no backup, the newest older than 96 hours or failing its verification |
 
 use std::future::Future;
 use std::pin::Pin;
