@@ -103,8 +103,9 @@ pub enum Command {
     /// List the task catalogue.
     Tasks(JsonFlag),
     /// Check a home and say what to do: the run store (integrity, schema), every price file,
-    /// config and workflows, dead locks and runs, position breaks, disk space, and with
-    /// --broker the broker. Changes nothing. Exit 0 healthy, 1 warnings, 2 damage.
+    /// config and workflows, dead locks and runs, position breaks, disk space, the newest
+    /// backup (its age, and verified), and with --broker the broker. Changes nothing. Exit 0
+    /// healthy, 1 warnings, 2 damage.
     Doctor(doctor::DoctorArgs),
     /// Create a fresh home and run the daily workflow end to end on the embedded defaults.
     Demo(JsonFlag),
