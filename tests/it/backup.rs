@@ -531,15 +531,7 @@ fn a_backup_killed_at_any_point_leaves_only_complete_backups() {
                 stdout(&out)
             );
         }
-        let finals = std::fs::read_dir(&dest)
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("systrade-backup-")
-            })
-            .count();
+        let finals = final_backups(&dest);
         assert_eq!(
             finals,
             listed.len(),
@@ -580,15 +572,7 @@ fn a_backup_killed_at_any_point_leaves_only_complete_backups() {
             listed.len() == before || listed.len() == before + 1,
             "killed after {delay_ms} ms: {before} before, {listed:?}"
         );
-        let finals = std::fs::read_dir(&dest)
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("systrade-backup-")
-            })
-            .count();
+        let finals = final_backups(&dest);
         assert_eq!(finals, listed.len(), "killed after {delay_ms} ms");
         for b in &listed {
             let name = b["name"].as_str().unwrap();
@@ -698,4 +682,17 @@ fn the_backup_bench_runs_on_a_small_home() {
         home.join("bench-reports.json").is_file(),
         "the home is kept"
     );
+}
+
+/// How many directories stand under a backup's final name in `dest`.
+fn final_backups(dest: &std::path::Path) -> usize {
+    std::fs::read_dir(dest)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("systrade-backup-")
+        })
+        .count()
 }

@@ -402,9 +402,7 @@ fn the_newest_backups_age_and_files_are_checked() {
     let b = &by["backups"];
     assert_eq!(b["status"], "warning", "{b}");
     assert!(
-        b["details"]
-            .to_string()
-            .contains("config.toml is missing"),
+        b["details"].to_string().contains("config.toml is missing"),
         "{b}"
     );
     assert!(

@@ -6,15 +6,12 @@
 //! Goals (issue 16, release build): backup < 2 s, incremental < 0.5 s, verify < 2 s, restore < 3 s.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::reports::{bench_home, evening};
+use super::reports::{bench_ctx, bench_home, evening};
 use crate::backup::{create_backup, restore_new, verify_backup, BackupRequest};
-use crate::cli::context::{Ctx, GlobalOpts};
-use crate::engine::clock::OffsetClock;
 
 const GOAL_BACKUP_SECONDS: f64 = 2.0;
 const GOAL_INCREMENTAL_SECONDS: f64 = 0.5;
@@ -30,13 +27,7 @@ pub(super) async fn bench_backup(
     let home = bench_home(days, keep, progress)?;
     let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(2);
-    let mut ctx = Ctx::open(&GlobalOpts {
-        home: Some(dir.clone()),
-        verbose: false,
-        quiet: true,
-    })
-    .await?;
-    ctx.clock = Arc::new(OffsetClock::starting_at(now));
+    let ctx = bench_ctx(dir, now).await?;
     let mut best = [f64::MAX; 4];
     let mut last = Value::Null;
     for _ in 0..repeat {

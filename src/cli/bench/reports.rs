@@ -372,6 +372,18 @@ pub(super) fn bench_home(
     })
 }
 
+/// The context of the bench home at `dir` with the clock at `now`, quiet.
+pub(super) async fn bench_ctx(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Ctx> {
+    let mut ctx = Ctx::open(&GlobalOpts {
+        home: Some(dir.to_path_buf()),
+        verbose: false,
+        quiet: true,
+    })
+    .await?;
+    ctx.clock = Arc::new(OffsetClock::starting_at(now));
+    Ok(ctx)
+}
+
 /// The bench: builds or reuses the home, then times every report.
 pub(super) async fn bench_reports(
     days: usize,
@@ -382,13 +394,7 @@ pub(super) async fn bench_reports(
     let home = bench_home(days, keep, progress)?;
     let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(1);
-    let mut ctx = Ctx::open(&GlobalOpts {
-        home: Some(dir.clone()),
-        verbose: false,
-        quiet: true,
-    })
-    .await?;
-    ctx.clock = Arc::new(OffsetClock::starting_at(now));
+    let ctx = bench_ctx(dir, now).await?;
     let app = ctx.app();
     let mut reports = Vec::new();
     let mut total = 0.0;
