@@ -210,18 +210,21 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
-    let reports = if a.reports {
-        Some(
-            reports::bench_reports(
-                a.days.unwrap_or(250),
-                a.reports_home.as_ref(),
-                a.repeat.max(1),
-                !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-            )
-            .await?,
-        )
+    let progress = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // One home for the benches that need a traded one, built once (or found in --reports-home).
+    let home = if a.reports || a.doctor || a.backup {
+        let days = a.days.unwrap_or(if a.reports { 250 } else { 21 });
+        Some(reports::bench_home(
+            days,
+            a.reports_home.as_ref(),
+            progress,
+        )?)
     } else {
         None
+    };
+    let reports = match (&home, a.reports) {
+        (Some(h), true) => Some(reports::bench_reports(h, a.repeat.max(1)).await?),
+        _ => None,
     };
     let drill = match a.crash_drill {
         Some(n) => Some(
@@ -230,30 +233,20 @@ pub async fn bench(opts: &GlobalOpts, a: BenchArgs) -> anyhow::Result<i32> {
                 a.seed,
                 a.stage.as_deref(),
                 a.keep_failed.as_deref(),
-                !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                progress,
             )
             .await?,
         ),
         None => None,
     };
     let drill_failed = drill.as_ref().is_some_and(|d| d["passed"] != d["trials"]);
-    let doctor = if a.doctor {
-        Some(doctor::bench_doctor(
-            a.days.unwrap_or(if a.reports { 250 } else { 21 }),
-            a.reports_home.as_ref(),
-            a.repeat.max(1),
-            !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        )?)
-    } else {
-        None
+    let doctor = match (&home, a.doctor) {
+        (Some(h), true) => Some(doctor::bench_doctor(h, a.repeat.max(1))?),
+        _ => None,
     };
-    let backup = if a.backup {
-        let days = a.days.unwrap_or(if a.reports { 250 } else { 21 });
-        let progress = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let home = a.reports_home.as_ref();
-        Some(backup::bench_backup(days, home, a.repeat.max(1), progress).await?)
-    } else {
-        None
+    let backup = match (&home, a.backup) {
+        (Some(h), true) => Some(backup::bench_backup(h, a.repeat.max(1)).await?),
+        _ => None,
     };
     let release = !cfg!(debug_assertions);
     if a.json {

@@ -5,12 +5,11 @@
 //! repetition writes into a fresh destination, so its first backup copies everything.
 //! Goals (issue 16, release build): backup < 2 s, incremental < 0.5 s, verify < 2 s, restore < 3 s.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::reports::{bench_ctx, bench_home, evening};
+use super::reports::{bench_ctx, evening, BenchHome};
 use crate::backup::{create_backup, restore_new, verify_backup, BackupRequest};
 
 const GOAL_BACKUP_SECONDS: f64 = 2.0;
@@ -18,13 +17,7 @@ const GOAL_INCREMENTAL_SECONDS: f64 = 0.5;
 const GOAL_VERIFY_SECONDS: f64 = 2.0;
 const GOAL_RESTORE_SECONDS: f64 = 3.0;
 
-pub(super) async fn bench_backup(
-    days: usize,
-    keep: Option<&PathBuf>,
-    repeat: usize,
-    progress: bool,
-) -> anyhow::Result<Value> {
-    let home = bench_home(days, keep, progress)?;
+pub(super) async fn bench_backup(home: &BenchHome, repeat: usize) -> anyhow::Result<Value> {
     let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(2);
     let ctx = bench_ctx(dir, now).await?;
@@ -91,7 +84,7 @@ pub(super) async fn bench_backup(
         "first_day": built.first_day,
         "last_day": built.last_day,
         "build_seconds": built.build_seconds,
-        "home": keep.map(|d| d.display().to_string()),
+        "home": home.kept(),
         "contents": last,
         "backup_seconds": backup,
         "incremental_seconds": incremental,

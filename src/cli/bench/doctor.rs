@@ -4,23 +4,16 @@
 //! best of `repeat`. The home must come out healthy (exit 0), or the bench fails with doctor's
 //! findings.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::reports::{bench_home, evening};
+use super::reports::{evening, BenchHome};
 
 /// The goal of issue 16.
 const GOAL_SECONDS: f64 = 1.0;
 
-pub(super) fn bench_doctor(
-    days: usize,
-    keep: Option<&PathBuf>,
-    repeat: usize,
-    progress: bool,
-) -> anyhow::Result<Value> {
-    let home = bench_home(days, keep, progress)?;
+pub(super) fn bench_doctor(home: &BenchHome, repeat: usize) -> anyhow::Result<Value> {
     let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(1);
     let exe = std::env::current_exe()?;
@@ -79,7 +72,7 @@ pub(super) fn bench_doctor(
         "first_day": built.first_day,
         "last_day": built.last_day,
         "build_seconds": built.build_seconds,
-        "home": keep.map(|d| d.display().to_string()),
+        "home": home.kept(),
         "price_files": found("price_files"),
         "seconds": best,
         "goal_seconds": GOAL_SECONDS,

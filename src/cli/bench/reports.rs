@@ -348,7 +348,14 @@ async fn contents(ctx: &Ctx) -> anyhow::Result<Value> {
 pub(super) struct BenchHome {
     pub(super) dir: PathBuf,
     pub(super) built: Built,
-    _temp: Option<tempfile::TempDir>,
+    temp: Option<tempfile::TempDir>,
+}
+
+impl BenchHome {
+    /// Where the home stays after the bench (`--reports-home`); `None` when it is temporary.
+    pub(super) fn kept(&self) -> Option<String> {
+        self.temp.is_none().then(|| self.dir.display().to_string())
+    }
 }
 
 /// Builds (or finds, in `keep`) the bench home of `days` trading days.
@@ -365,11 +372,7 @@ pub(super) fn bench_home(
         }
     };
     let built = build_home(&dir, days, progress)?;
-    Ok(BenchHome {
-        dir,
-        built,
-        _temp: temp,
-    })
+    Ok(BenchHome { dir, built, temp })
 }
 
 /// The context of the bench home at `dir` with the clock at `now`, quiet.
@@ -385,13 +388,7 @@ pub(super) async fn bench_ctx(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<
 }
 
 /// The bench: builds or reuses the home, then times every report.
-pub(super) async fn bench_reports(
-    days: usize,
-    keep: Option<&PathBuf>,
-    repeat: usize,
-    progress: bool,
-) -> anyhow::Result<Value> {
-    let home = bench_home(days, keep, progress)?;
+pub(super) async fn bench_reports(home: &BenchHome, repeat: usize) -> anyhow::Result<Value> {
     let (dir, built) = (&home.dir, &home.built);
     let now = evening(built.last_day) + chrono::Duration::hours(1);
     let ctx = bench_ctx(dir, now).await?;
@@ -427,7 +424,7 @@ pub(super) async fn bench_reports(
         "build_seconds": built.build_seconds,
         "rolls": built.rolls,
         "roll_refusals": built.roll_refusals,
-        "home": keep.map(|d| d.display().to_string()),
+        "home": home.kept(),
         "contents": contents(&ctx).await?,
         "reports": reports,
         "all_seconds": total,
