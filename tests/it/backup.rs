@@ -521,16 +521,7 @@ fn a_backup_killed_at_any_point_leaves_only_complete_backups() {
         // the first expired one is being deleted (no longer under its name).
         let listed = backups(&h);
         assert_eq!(listed.len(), before, "{point}: {listed:?}");
-        for b in &listed {
-            let name = b["name"].as_str().unwrap();
-            let out = h.run(&["backup", "verify", name]);
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{point}: {name}: {}",
-                stdout(&out)
-            );
-        }
+        each_verifies(&h, &listed, point);
         let finals = final_backups(&dest);
         assert_eq!(
             finals,
@@ -574,16 +565,7 @@ fn a_backup_killed_at_any_point_leaves_only_complete_backups() {
         );
         let finals = final_backups(&dest);
         assert_eq!(finals, listed.len(), "killed after {delay_ms} ms");
-        for b in &listed {
-            let name = b["name"].as_str().unwrap();
-            let out = h.run(&["backup", "verify", name]);
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "after {delay_ms} ms: {name}: {}",
-                stdout(&out)
-            );
-        }
+        each_verifies(&h, &listed, &format!("after {delay_ms} ms"));
     }
 }
 
@@ -695,4 +677,18 @@ fn final_backups(dest: &std::path::Path) -> usize {
                 .starts_with("systrade-backup-")
         })
         .count()
+}
+
+/// Every backup of `listed` (`backup list --json` entries) passes `backup verify`.
+fn each_verifies(h: &TestHome, listed: &[Value], when: &str) {
+    for b in listed {
+        let name = b["name"].as_str().unwrap();
+        let out = h.run(&["backup", "verify", name]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{when}: {name}: {}",
+            stdout(&out)
+        );
+    }
 }
