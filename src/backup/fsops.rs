@@ -66,8 +66,8 @@ pub(super) fn copy_hashing(src: &Path, dst: &Path) -> Result<Option<Copied>, Bac
     }))
 }
 
-/// Size and SHA-256 of a file.
-pub(super) fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+/// Size and SHA-256 (lower-case hex) of a file, read in pieces.
+pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUFFER];

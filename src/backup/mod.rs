@@ -30,6 +30,7 @@ pub mod verify;
 use std::path::PathBuf;
 
 pub use create::{create_backup, BackupRequest, BackupSummary, ProgressFn};
+pub use fsops::hash_file;
 pub use list::{list, resolve, BackupInfo, Listing};
 pub use restore::{restore_new, restore_replace, RestoreSummary};
 pub use retention::Kind;

@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 /// Thursday's evening: the day the drill's home has traded before the trials.
 const FIRST_DAY: &str = "2024-06-27T23:30:00Z";
@@ -514,7 +513,7 @@ fn file_hashes(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
             .unwrap_or(&path)
             .display()
             .to_string();
-        out.insert(rel, sha256_hex(&std::fs::read(&path)?));
+        out.insert(rel, sha256_of(&path)?);
     }
     Ok(out)
 }
@@ -569,11 +568,7 @@ fn newest_backtest_states(dir: &Path) -> anyhow::Result<BTreeMap<String, String>
             let mut hashes = Vec::new();
             for f in files {
                 let ext = f.extension().map(|e| e.to_string_lossy().to_string());
-                hashes.push(format!(
-                    "{}:{}",
-                    ext.unwrap_or_default(),
-                    sha256_hex(&std::fs::read(&f)?)
-                ));
+                hashes.push(format!("{}:{}", ext.unwrap_or_default(), sha256_of(&f)?));
             }
             out.insert(strategy, hashes.join(" "));
         }
@@ -647,11 +642,10 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+fn sha256_of(path: &Path) -> anyhow::Result<String> {
+    crate::backup::hash_file(path)
+        .map(|(_, hash)| hash)
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The drill's figures as text.
