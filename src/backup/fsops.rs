@@ -133,18 +133,9 @@ pub(super) fn free_bytes(dir: &Path) -> Result<u64, BackupError> {
     {
         return Ok(n);
     }
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| BackupError::Io {
-        path: dir.to_path_buf(),
-        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-    })?;
-    // SAFETY: statvfs writes into the zeroed struct we own; the path is a valid C string.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if r != 0 {
-        return Err(io_err(dir)(std::io::Error::last_os_error()));
-    }
-    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    crate::files::filesystem_space(dir)
+        .map(|(free, _)| free)
+        .map_err(io_err(dir))
 }
 
 /// The destination's lock file: one backup at a time writes into a destination (a second one

@@ -342,16 +342,7 @@ pub fn free_space(path: &Path) -> std::io::Result<(u64, u64)> {
             None => break,
         }
     }
-    let c = std::ffi::CString::new(at.as_os_str().as_encoded_bytes())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: `c` is a valid NUL-terminated path and `stat` a zeroed statvfs that the call fills.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut stat) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let block = stat.f_frsize as u64;
-    Ok((stat.f_bavail as u64 * block, stat.f_blocks as u64 * block))
+    crate::files::filesystem_space(at)
 }
 
 fn gib(bytes: u64) -> String {
